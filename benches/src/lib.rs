@@ -1,0 +1,1 @@
+//! Criterion benchmarks of the tinymlp kernels live in `benches/`.

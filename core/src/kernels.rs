@@ -1,0 +1,258 @@
+//! The numeric kernels: every MAC of training and inference runs through here.
+//!
+//! Each kernel comes twice: a plain `*_ref` loop, kept as the readable
+//! definition (and for tests and benches), and the hand-unrolled form that the
+//! layers use.
+//!
+//! # Summation order
+//!
+//! Floating-point addition is not associative, so "the same network" only gives
+//! the same logits everywhere if every target adds in the same order. The
+//! unrolled dot product fixes that order: [`LANES`] independent partial sums
+//! (element `i` goes to sum `i % LANES`, the tail included), then the pairwise
+//! reduction in [`reduce_lanes`], then the bias. Rust never contracts `a * b + c`
+//! into a fused multiply-add, so this order alone decides the result, on x86-64
+//! with AVX-512 and on a Cortex-M4 alike. Blocking over several rows or samples
+//! (for instruction-level parallelism) never changes the order within one dot
+//! product, so the blocked kernels agree bit for bit with [`dot`].
+
+/// Number of independent partial sums in the canonical dot product.
+///
+/// Eight `f32` lanes fill one 256-bit vector on x86-64 and fit the 32
+/// single-precision registers of a Cortex-M4F with room to spare.
+pub const LANES: usize = 8;
+
+/// Rows (or samples) processed per pass of the blocked kernels on the host.
+///
+/// Four independent dot products hide the latency of the vector adds on an
+/// out-of-order core. An in-order Cortex-M gains nothing from it and would run
+/// out of registers, so there it is one row at a time. Either way the result is
+/// the same.
+#[cfg(not(target_arch = "arm"))]
+pub const ROW_BLOCK: usize = 4;
+/// Rows (or samples) processed per pass of the blocked kernels on the host.
+#[cfg(target_arch = "arm")]
+pub const ROW_BLOCK: usize = 1;
+
+/// Pairwise reduction of the [`LANES`] partial sums: `((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7))`.
+///
+/// This is the order a 256-bit vector is folded in half twice, so SIMD code
+/// reduces without shuffling into a different order.
+#[inline(always)]
+pub fn reduce_lanes(acc: &[f32; LANES]) -> f32 {
+    let s0 = acc[0] + acc[4];
+    let s1 = acc[1] + acc[5];
+    let s2 = acc[2] + acc[6];
+    let s3 = acc[3] + acc[7];
+    let t0 = s0 + s2;
+    let t1 = s1 + s3;
+    t0 + t1
+}
+
+/// Plain dot product `Σ w[i]·x[i]`, summed left to right.
+///
+/// The reference definition; it rounds differently from [`dot`], so compare the
+/// two with a tolerance.
+pub fn dot_ref(w: &[f32], x: &[f32]) -> f32 {
+    assert_eq!(w.len(), x.len(), "dot_ref: length mismatch");
+    let mut sum = 0.0;
+    for i in 0..w.len() {
+        sum += w[i] * x[i];
+    }
+    sum
+}
+
+/// Dot product in tinymlp's canonical order (see the [module docs](self)).
+///
+/// # Panics
+/// If the slices differ in length (the layer types make that impossible).
+#[inline]
+pub fn dot(w: &[f32], x: &[f32]) -> f32 {
+    assert_eq!(w.len(), x.len(), "dot: length mismatch");
+    let mut acc = [0.0f32; LANES];
+    let (w_chunks, w_tail) = w.as_chunks::<LANES>();
+    let (x_chunks, x_tail) = x.as_chunks::<LANES>();
+    for (wc, xc) in w_chunks.iter().zip(x_chunks) {
+        acc[0] += wc[0] * xc[0];
+        acc[1] += wc[1] * xc[1];
+        acc[2] += wc[2] * xc[2];
+        acc[3] += wc[3] * xc[3];
+        acc[4] += wc[4] * xc[4];
+        acc[5] += wc[5] * xc[5];
+        acc[6] += wc[6] * xc[6];
+        acc[7] += wc[7] * xc[7];
+    }
+    for (lane, (a, b)) in w_tail.iter().zip(x_tail).enumerate() {
+        acc[lane] += a * b;
+    }
+    reduce_lanes(&acc)
+}
+
+/// `R` dot products against the same `x`, in one pass over `x`.
+///
+/// Each result is bit-identical to [`dot`] of that row: blocking only
+/// interleaves independent sums.
+#[inline(always)]
+pub fn dot_rows<const IN: usize, const R: usize>(rows: [&[f32; IN]; R], x: &[f32; IN]) -> [f32; R] {
+    let mut acc = [[0.0f32; LANES]; R];
+    let (x_chunks, x_tail) = x.as_chunks::<LANES>();
+    let row_chunks = rows.map(|row| row.as_chunks::<LANES>());
+    for (c, xc) in x_chunks.iter().enumerate() {
+        for (acc, (w_chunks, _)) in acc.iter_mut().zip(&row_chunks) {
+            let wc = &w_chunks[c];
+            for lane in 0..LANES {
+                acc[lane] += wc[lane] * xc[lane];
+            }
+        }
+    }
+    for (acc, (_, w_tail)) in acc.iter_mut().zip(&row_chunks) {
+        for (lane, (a, b)) in w_tail.iter().zip(x_tail).enumerate() {
+            acc[lane] += a * b;
+        }
+    }
+    acc.map(|acc| reduce_lanes(&acc))
+}
+
+/// Reference matrix-vector product `y = W·x + b`, one plain loop per row.
+pub fn matvec_ref<const IN: usize, const OUT: usize>(
+    w: &[[f32; IN]; OUT],
+    b: &[f32; OUT],
+    x: &[f32; IN],
+    y: &mut [f32; OUT],
+) {
+    for o in 0..OUT {
+        y[o] = dot_ref(&w[o], x) + b[o];
+    }
+}
+
+/// Unrolled matrix-vector product `y = W·x + b` in the canonical order.
+///
+/// Rows go [`ROW_BLOCK`] at a time through [`dot_rows`]; every `y[o]` equals
+/// `dot(&w[o], x) + b[o]` exactly.
+#[inline]
+pub fn matvec<const IN: usize, const OUT: usize>(
+    w: &[[f32; IN]; OUT],
+    b: &[f32; OUT],
+    x: &[f32; IN],
+    y: &mut [f32; OUT],
+) {
+    let w_blocks = w.chunks_exact(ROW_BLOCK);
+    let w_tail = w_blocks.remainder();
+    let mut y_blocks = y.chunks_exact_mut(ROW_BLOCK);
+    let mut b_blocks = b.chunks_exact(ROW_BLOCK);
+    for ((rows, ys), bs) in w_blocks.zip(&mut y_blocks).zip(&mut b_blocks) {
+        let sums = dot_rows::<IN, ROW_BLOCK>(core::array::from_fn(|r| &rows[r]), x);
+        for ((y, s), b) in ys.iter_mut().zip(sums).zip(bs) {
+            *y = s + b;
+        }
+    }
+    let y_tail = y_blocks.into_remainder();
+    for ((y, row), b) in y_tail.iter_mut().zip(w_tail).zip(b_blocks.remainder()) {
+        *y = dot(row, x) + b;
+    }
+}
+
+/// Reference transposed product `dx = Wᵀ·dy`: `dx[i] = Σ_o W[o][i]·dy[o]`, `o` ascending.
+pub fn matvec_t_ref<const IN: usize, const OUT: usize>(
+    w: &[[f32; IN]; OUT],
+    dy: &[f32; OUT],
+    dx: &mut [f32; IN],
+) {
+    for i in 0..IN {
+        let mut sum = 0.0;
+        for o in 0..OUT {
+            sum += w[o][i] * dy[o];
+        }
+        dx[i] = sum;
+    }
+}
+
+/// Unrolled transposed product `dx = Wᵀ·dy`.
+///
+/// Walks `W` row by row (contiguous memory) and folds four rows into `dx` per
+/// pass, adding them in ascending `o` so the result equals [`matvec_t_ref`]
+/// bit for bit.
+#[inline]
+pub fn matvec_t<const IN: usize, const OUT: usize>(
+    w: &[[f32; IN]; OUT],
+    dy: &[f32; OUT],
+    dx: &mut [f32; IN],
+) {
+    dx.fill(0.0);
+    let w_blocks = w.chunks_exact(4);
+    let w_tail = w_blocks.remainder();
+    let dy_blocks = dy.chunks_exact(4);
+    let dy_tail = dy_blocks.remainder();
+    for (rows, d) in w_blocks.zip(dy_blocks) {
+        let (r0, r1, r2, r3) = (&rows[0], &rows[1], &rows[2], &rows[3]);
+        let (d0, d1, d2, d3) = (d[0], d[1], d[2], d[3]);
+        for i in 0..IN {
+            dx[i] = (((dx[i] + r0[i] * d0) + r1[i] * d1) + r2[i] * d2) + r3[i] * d3;
+        }
+    }
+    for (row, &d) in w_tail.iter().zip(dy_tail) {
+        axpy(d, row, dx);
+    }
+}
+
+/// Reference rank-1 accumulate `G += dy ⊗ x`: `G[o][i] += dy[o]·x[i]`.
+pub fn rank1_ref<const IN: usize, const OUT: usize>(
+    g: &mut [[f32; IN]; OUT],
+    dy: &[f32; OUT],
+    x: &[f32; IN],
+) {
+    for o in 0..OUT {
+        for i in 0..IN {
+            g[o][i] += dy[o] * x[i];
+        }
+    }
+}
+
+/// Unrolled rank-1 accumulate `G += dy ⊗ x` (element-wise, so equal to [`rank1_ref`]).
+///
+/// Rows whose `dy[o]` is exactly zero are skipped: after a ReLU most hidden
+/// gradients are, and adding `0·x` would leave `G` unchanged anyway (for finite `x`).
+#[inline]
+pub fn rank1<const IN: usize, const OUT: usize>(
+    g: &mut [[f32; IN]; OUT],
+    dy: &[f32; OUT],
+    x: &[f32; IN],
+) {
+    for (row, &d) in g.iter_mut().zip(dy) {
+        if d != 0.0 {
+            axpy(d, x, row);
+        }
+    }
+}
+
+/// Reference `y += a·x`.
+pub fn axpy_ref(a: f32, x: &[f32], y: &mut [f32]) {
+    assert_eq!(x.len(), y.len(), "axpy_ref: length mismatch");
+    for i in 0..x.len() {
+        y[i] += a * x[i];
+    }
+}
+
+/// Unrolled `y += a·x` (element-wise, so equal to [`axpy_ref`]).
+///
+/// # Panics
+/// If the slices differ in length.
+#[inline]
+pub fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
+    assert_eq!(x.len(), y.len(), "axpy: length mismatch");
+    let (y_chunks, y_tail) = y.as_chunks_mut::<LANES>();
+    let (x_chunks, x_tail) = x.as_chunks::<LANES>();
+    for (yc, xc) in y_chunks.iter_mut().zip(x_chunks) {
+        yc[0] += a * xc[0];
+        yc[1] += a * xc[1];
+        yc[2] += a * xc[2];
+        yc[3] += a * xc[3];
+        yc[4] += a * xc[4];
+        yc[5] += a * xc[5];
+        yc[6] += a * xc[6];
+        yc[7] += a * xc[7];
+    }
+    for (y, x) in y_tail.iter_mut().zip(x_tail) {
+        *y += a * x;
+    }
+}

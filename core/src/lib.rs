@@ -1,0 +1,93 @@
+//! # tinymlp
+//!
+//! A small multi-layer perceptron that trains on a desktop and runs, bit for
+//! bit the same, inside microcontroller firmware.
+//!
+//! - `#![no_std]`, no `alloc`, no `unsafe`: every buffer is a fixed-size array
+//!   whose shape lives in the type. `Dense<784, 64>` cannot be fed a
+//!   `[f32; 100]`: a wrong shape does not compile.
+//! - The kernels ([`kernels`]) are hand-unrolled with a fixed summation order,
+//!   so the host and a Cortex-M4 compute identical logits.
+//! - Training lives here too: forward pass into caller-owned scratch, backward
+//!   pass into a gradient value of the network's own type, [`Sgd`] with
+//!   momentum, seeded initialisation from a tiny [`Rng`].
+//!
+//! ## Example: learn XOR
+//!
+//! ```
+//! use tinymlp::{Mlp, Network, Parameters, Rng, Sgd};
+//!
+//! let data = [([0.0, 0.0], 0), ([0.0, 1.0], 1), ([1.0, 0.0], 1), ([1.0, 1.0], 0)];
+//! let mut net = Mlp::<2, 8, 2>::zeroed();
+//! net.init(&mut Rng::new(42));
+//! let (mut grads, mut velocity) = (Mlp::zeroed(), Mlp::zeroed());
+//! let mut scratch = Default::default();
+//! let sgd = Sgd { learning_rate: 0.1, momentum: 0.9, weight_decay: 0.0, nesterov: false };
+//! for _ in 0..500 {
+//!     grads.set_zero();
+//!     for (x, y) in &data {
+//!         net.train_sample(x, *y, &mut scratch, &mut grads);
+//!     }
+//!     sgd.step(&mut net, &grads, &mut velocity, 1.0 / data.len() as f32);
+//! }
+//! for (x, y) in &data {
+//!     assert_eq!(net.predict(x), *y);
+//! }
+//! ```
+//!
+//! ## Big networks on the heap
+//!
+//! Networks are plain values: `Mlp<784, 256, 10>` is 813 KB, and a trainer
+//! holds three of them (parameters, gradients, momentum). On a desktop, put
+//! them on the heap. A debug build of `Box::new(Mlp::zeroed())` first builds
+//! the value on the stack and can overflow it (spawned threads get 2 MiB), so
+//! enable the `bytemuck` feature and allocate zeroed memory directly:
+//!
+//! ```ignore
+//! // tinymlp = { version = "0.1", features = ["bytemuck"] }
+//! // bytemuck = { version = "1", features = ["extern_crate_alloc"] }
+//! let mut net: Box<tinymlp::Mlp<784, 256, 10>> = bytemuck::zeroed_box();
+//! ```
+//!
+//! On a microcontroller, trained weights are `static` items (see
+//! [`Dense::new`]): they live in flash and cost no RAM.
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod activation;
+mod classify;
+mod dense;
+pub mod kernels;
+pub mod loss;
+mod mlp;
+mod network;
+mod optim;
+mod params;
+mod rng;
+
+pub use classify::{fast_confidence, top_k, Ranked};
+pub use dense::Dense;
+pub use loss::{argmax, cross_entropy, cross_entropy_grad, softmax};
+pub use mlp::{Mlp, Mlp2, Mlp2Scratch, MlpScratch};
+pub use network::{Network, SampleOutcome};
+pub use optim::Sgd;
+pub use params::{Parameters, TensorInfo, TensorKind};
+pub use rng::Rng;
+
+/// A shape mismatch is a compile error, not a run-time one:
+///
+/// ```compile_fail
+/// use tinymlp::Dense;
+/// let layer = Dense::<784, 64>::zeroed();
+/// let mut y = [0.0; 64];
+/// layer.forward(&[0.0; 100], &mut y); // expected `&[f32; 784]`
+/// ```
+///
+/// ```compile_fail
+/// use tinymlp::{Dense, Mlp};
+/// // The hidden layer's outputs must be the output layer's inputs.
+/// let net = Mlp::<784, 64, 10>::new(Dense::<784, 64>::zeroed(), Dense::<32, 10>::zeroed());
+/// ```
+#[cfg(doctest)]
+pub struct ShapesAreCheckedAtCompileTime;

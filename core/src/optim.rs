@@ -1,0 +1,68 @@
+//! Stochastic gradient descent with momentum and weight decay.
+
+use crate::params::{Parameters, TensorKind};
+
+/// SGD with (optionally Nesterov) momentum and decoupled-from-bias L2 weight decay.
+///
+/// For each parameter `p` with accumulated gradient `g`:
+///
+/// ```text
+/// g' = g·grad_scale + weight_decay·p      (weight decay on weights only, not biases)
+/// v  = momentum·v + g'
+/// p -= learning_rate · (nesterov ? g' + momentum·v : v)
+/// ```
+///
+/// `grad_scale` is usually `1 / batch_size`, turning a summed mini-batch
+/// gradient into a mean. This is PyTorch's `torch.optim.SGD` update.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sgd {
+    /// Step size.
+    pub learning_rate: f32,
+    /// Momentum coefficient, 0 for plain SGD.
+    pub momentum: f32,
+    /// L2 penalty applied to weight matrices.
+    pub weight_decay: f32,
+    /// Use Nesterov momentum.
+    pub nesterov: bool,
+}
+
+impl Sgd {
+    /// Plain SGD with the given learning rate and no momentum.
+    pub const fn new(learning_rate: f32) -> Self {
+        Self {
+            learning_rate,
+            momentum: 0.0,
+            weight_decay: 0.0,
+            nesterov: false,
+        }
+    }
+
+    /// Applies one update in place. `velocity` holds the momentum buffers
+    /// (start from zero) and must be kept between steps.
+    pub fn step<P: Parameters>(
+        &self,
+        params: &mut P,
+        grads: &P,
+        velocity: &mut P,
+        grad_scale: f32,
+    ) {
+        for t in 0..P::TENSORS {
+            let decay = match P::tensor_info(t).kind {
+                TensorKind::Weight => self.weight_decay,
+                TensorKind::Bias => 0.0,
+            };
+            let p = params.tensor_mut(t);
+            let v = velocity.tensor_mut(t);
+            for ((p, v), &g) in p.iter_mut().zip(v.iter_mut()).zip(grads.tensor(t)) {
+                let g = g * grad_scale + decay * *p;
+                *v = self.momentum * *v + g;
+                let update = if self.nesterov {
+                    g + self.momentum * *v
+                } else {
+                    *v
+                };
+                *p -= self.learning_rate * update;
+            }
+        }
+    }
+}
