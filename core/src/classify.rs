@@ -52,7 +52,7 @@ pub fn top_k<const K: usize, const N: usize>(logits: &[f32; N]) -> Vec<Ranked, K
 /// bits; use [`top_k`] for exact probabilities.
 pub fn fast_confidence<const N: usize>(logits: &[f32; N]) -> f32 {
     let m = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let sum: f32 = logits.iter().map(|&z| (z - m).exp()).sum();
+    let sum: f32 = logits.iter().map(|&z| F32Ext::exp(z - m)).sum();
     1.0 / sum
 }
 

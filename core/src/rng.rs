@@ -36,7 +36,7 @@ impl Rng {
 
     /// Uniform integer in `0..n` (Lemire's multiply-shift; `n` must be non-zero).
     pub fn below(&mut self, n: u32) -> u32 {
-        ((self.next_u64() >> 32) * u64::from(n) >> 32) as u32
+        (((self.next_u64() >> 32) * u64::from(n)) >> 32) as u32
     }
 }
 

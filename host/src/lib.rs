@@ -1,8 +1,12 @@
 //! # host
 //!
 //! The desktop side of tinymlp: loading data, training, evaluating and
-//! exporting networks. This library holds the data layer; the `host` binary
-//! is the command-line trainer built on it.
+//! exporting networks. The `host` binary is the command-line front end:
+//!
+//! ```text
+//! cargo run -p host --release -- train            # data/ → model/
+//! cargo run -p host --release -- eval --model model/model.safetensors
+//! ```
 //!
 //! - [`dataset`]: [`Dataset`](dataset::Dataset), labelled images kept as `u8`,
 //!   and [`load_mnist`](dataset::load_mnist) for the four standard MNIST files.
@@ -16,7 +20,13 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod arch;
+pub mod atomic;
+pub mod checkpoint;
 pub mod csv;
 pub mod dataset;
 pub mod error;
+pub mod eval;
 pub mod idx;
+pub mod schedule;
+pub mod train;
