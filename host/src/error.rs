@@ -11,7 +11,7 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum DataError {
     /// The file does not exist.
-    #[error("{}: file not found", path.display())]
+    #[error("{}: not found", path.display())]
     NotFound {
         /// The missing file.
         path: PathBuf,
