@@ -124,6 +124,7 @@ impl Dataset {
     pub fn get(&self, i: usize) -> Option<(&[u8], u8)> {
         let label = *self.labels.get(i)?;
         let n = self.pixels_per_image();
+        // i < len, so these products are at most pixels.len().
         Some((self.pixels.get(i * n..(i + 1) * n)?, label))
     }
 

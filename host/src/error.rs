@@ -11,7 +11,7 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum DataError {
     /// The file does not exist.
-    #[error("{}: file not found", path.display())]
+    #[error("{}: not found", path.display())]
     NotFound {
         /// The missing file.
         path: PathBuf,
@@ -222,8 +222,8 @@ pub enum DataError {
     #[error(
         "{}: line {line}: expected {expected} comma-separated fields (label then {pixels} pixels), found {found}{hint}",
         path.display(),
-        pixels = expected - 1,
-        hint = if *found + 1 == *expected { "; is the label column missing?" } else { "" }
+        pixels = expected.saturating_sub(1),
+        hint = if found.checked_add(1) == Some(*expected) { "; is the label column missing?" } else { "" }
     )]
     CsvFieldCount {
         /// The file.

@@ -20,7 +20,7 @@
 //! inflates to far more than declared is cut off at declared + 1 bytes.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use byteorder::{BigEndian, ByteOrder};
@@ -192,7 +192,7 @@ impl<'a> Source<'a> {
         let gzipped = n == 2 && magic == [0x1f, 0x8b];
         let chained = prefix.chain(reader);
         let inner: Box<dyn Read + 'a> = if gzipped {
-            Box::new(MultiGzDecoder::new(BufReader::new(chained)))
+            Box::new(MultiGzDecoder::new(chained))
         } else {
             Box::new(chained)
         };

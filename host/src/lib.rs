@@ -15,6 +15,25 @@
 //! - [`error`]: [`DataError`](error::DataError), every variant of which names
 //!   the offending file and says what is wrong.
 //!
+//! ## Example
+//!
+//! ```
+//! use std::path::Path;
+//! use host::dataset::{load_mnist, Split};
+//!
+//! let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../data"));
+//! let test = load_mnist(dir, Split::Test)?;
+//! assert_eq!((test.len(), test.rows(), test.cols()), (10_000, 28, 28));
+//! assert_eq!(test.label(0), 7);
+//! let (train, validation) = test.split_validation(1_000)?;
+//! assert_eq!((train.len(), validation.len()), (9_000, 1_000));
+//!
+//! // Errors name the file and the problem.
+//! let err = load_mnist(Path::new("/no/such/dir"), Split::Train).unwrap_err();
+//! assert_eq!(err.to_string(), "/no/such/dir: not found");
+//! # Ok::<(), host::error::DataError>(())
+//! ```
+//!
 //! Readers never trust sizes declared in a file for allocation: a 40-byte file
 //! claiming four billion images fails at once, without reserving memory.
 #![forbid(unsafe_code)]
