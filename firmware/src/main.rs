@@ -151,7 +151,7 @@ impl HostFile {
                 path.len() - 1
             )
         };
-        assert!(fd != usize::MAX, "cannot open {}", path);
+        assert!(fd != usize::MAX, "cannot open a host file");
         Self(fd)
     }
 
@@ -266,10 +266,19 @@ fn main() -> ! {
         } else {
             failed += 1;
             if failed <= 5 {
+                let _ = write!(
+                    out,
+                    "image {n}: class {class}, host says {}; first differing value #",
+                    word(CLASSES)
+                );
+                let c = (0..CLASSES)
+                    .find(|&c| word(c) != values[c])
+                    .unwrap_or(CLASSES);
                 let _ = writeln!(
                     out,
-                    "image {n}: class {class}, host says {}; values {values:08x?}",
-                    word(CLASSES)
+                    "{c}: {} here, {} on the host",
+                    values.get(c).copied().unwrap_or(0),
+                    word(c)
                 );
             }
         }
