@@ -42,10 +42,12 @@
 pub mod arch;
 pub mod atomic;
 pub mod checkpoint;
+pub mod codegen;
 pub mod csv;
 pub mod dataset;
 pub mod error;
 pub mod eval;
 pub mod idx;
+pub mod quantize;
 pub mod schedule;
 pub mod train;
