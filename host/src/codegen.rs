@@ -39,7 +39,6 @@
 //! deterministic multiply per row). The firmware compares every value exactly.
 
 use std::fmt::{self, Write as _};
-use std::path::Path;
 
 use sha2::{Digest, Sha256};
 use tinymlp::{
@@ -428,90 +427,4 @@ pub fn write_predictions_int8_mlp2<
         int8_record(&mut out, &acc, &net.dequantize(&acc));
     }
     out
-}
-
-/// Percentage of `predict(image) == label` over a test set.
-pub fn accuracy<const IN: usize>(
-    images: &[[u8; IN]],
-    labels: &[u8],
-    mut predict: impl FnMut(&[u8; IN]) -> usize,
-) -> f64 {
-    assert_eq!(images.len(), labels.len(), "accuracy: one label per image");
-    let correct = images
-        .iter()
-        .zip(labels)
-        .filter(|(image, &label)| predict(image) == usize::from(label))
-        .count();
-    100.0 * correct as f64 / images.len().max(1) as f64
-}
-
-/// Where the trained network came from (the rest of [`Header`] is derived).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Provenance {
-    /// Tool name, e.g. `"tinymlp host"`.
-    pub tool: String,
-    /// Tool version.
-    pub version: String,
-    /// Seed of the training run.
-    pub seed: u64,
-    /// SHA-256 of the checkpoint file, lowercase hex.
-    pub checkpoint_sha256: String,
-}
-
-/// Test accuracies of what [`write_firmware_files`] wrote, in percent.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct FirmwareSummary {
-    /// f32 network.
-    pub f32_accuracy: f64,
-    /// int8 network.
-    pub int8_accuracy: f64,
-}
-
-/// Writes everything the firmware `include!`s and checks against, into `out_dir`
-/// (the repository's `model/`): `weights.rs`, `weights_int8.rs`,
-/// `predictions_f32.bin`, `predictions_int8.bin`.
-///
-/// `test_images` / `test_labels` must be the MNIST test set in file order
-/// (`t10k-*`): the firmware streams the same file and compares record by record.
-pub fn write_firmware_files<const IN: usize, const H: usize, const OUT: usize>(
-    net: &Mlp<IN, H, OUT>,
-    qnet: &QMlp<IN, H, OUT>,
-    provenance: &Provenance,
-    test_images: &[[u8; IN]],
-    test_labels: &[u8],
-    out_dir: &Path,
-) -> Result<FirmwareSummary, Box<dyn std::error::Error>> {
-    let f32_accuracy = accuracy(test_images, test_labels, |x| {
-        net.predict(&pixels_to_input(x))
-    });
-    let int8_accuracy = accuracy(test_images, test_labels, |x| qnet.predict(x));
-    let header = |acc| Header {
-        tool: provenance.tool.clone(),
-        version: provenance.version.clone(),
-        architecture: architecture(&[IN, H, OUT]),
-        seed: provenance.seed,
-        test_accuracy: Some(acc),
-        checkpoint_sha256: provenance.checkpoint_sha256.clone(),
-    };
-    std::fs::create_dir_all(out_dir)?;
-    std::fs::write(
-        out_dir.join("weights.rs"),
-        emit_f32(net, &header(f32_accuracy))?,
-    )?;
-    std::fs::write(
-        out_dir.join("weights_int8.rs"),
-        emit_int8(qnet, &header(int8_accuracy))?,
-    )?;
-    std::fs::write(
-        out_dir.join("predictions_f32.bin"),
-        write_predictions_f32(net, test_images),
-    )?;
-    std::fs::write(
-        out_dir.join("predictions_int8.bin"),
-        write_predictions_int8(qnet, test_images),
-    )?;
-    Ok(FirmwareSummary {
-        f32_accuracy,
-        int8_accuracy,
-    })
 }

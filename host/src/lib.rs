@@ -45,6 +45,7 @@ pub mod checkpoint;
 pub mod codegen;
 pub mod csv;
 pub mod dataset;
+pub mod emit;
 pub mod error;
 pub mod eval;
 pub mod idx;

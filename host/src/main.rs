@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod commands;
-use commands::{eval, train};
+use commands::{emit, eval, train};
 
 /// Train small MLPs on MNIST and ship them to microcontrollers as plain Rust.
 #[derive(Debug, Parser)]
@@ -21,6 +21,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Evaluate a checkpoint on the test set: accuracy, per-class accuracy, confusion matrix.
     Eval(eval::EvalArgs),
+    /// Emit a checkpoint as Rust source for firmware, with the predictions the firmware checks.
+    Emit(emit::EmitArgs),
 }
 
 fn main() -> ExitCode {
@@ -28,6 +30,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Emit(args) => emit::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

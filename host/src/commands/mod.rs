@@ -1,4 +1,5 @@
 //! One module per subcommand.
 
+pub(crate) mod emit;
 pub(crate) mod eval;
 pub(crate) mod train;

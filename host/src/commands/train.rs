@@ -13,8 +13,9 @@ use tinymlp::Parameters;
 use host::arch::Architecture;
 use host::checkpoint::{self, Checkpoint};
 use host::dataset::{load_mnist, Dataset, Split};
+use host::emit::{self, Exportable};
 use host::eval::accuracy_line;
-use host::train::{self, EpochMetrics, Observer, TrainConfig, Trainable};
+use host::train::{self, EpochMetrics, Observer, TrainConfig};
 use host::{atomic::write_atomic, with_network};
 
 #[derive(Debug, Args)]
@@ -123,7 +124,7 @@ fn guard_existing_model(path: &Path, architecture: &Architecture, force: bool) -
     }
 }
 
-fn train_and_save<N: Trainable>(
+fn train_and_save<N: Exportable>(
     config: &TrainConfig,
     train_set: &Dataset,
     eval_set: &Dataset,
@@ -144,16 +145,29 @@ fn train_and_save<N: Trainable>(
     let seconds = started.elapsed().as_secs_f64();
     let test_accuracy = train::accuracy(&*net, test_set);
     let metadata = run_metadata(config, history.len(), Some(test_accuracy));
-    checkpoint::save(
-        &out.join("model.safetensors"),
-        &*net,
-        &config.architecture,
-        &metadata,
-    )?;
+    let checkpoint_path = out.join("model.safetensors");
+    checkpoint::save(&checkpoint_path, &*net, &config.architecture, &metadata)?;
     write_metrics(out, config, &history, Some(test_accuracy))?;
     eprintln!(
         "trained in {seconds:.2}s; wrote {}",
-        out.join("model.safetensors").display()
+        checkpoint_path.display()
+    );
+    let checkpoint_bytes = std::fs::read(&checkpoint_path)
+        .with_context(|| format!("cannot read back {}", checkpoint_path.display()))?;
+    let arch = config.architecture.to_string();
+    let bundle = emit::write_bundle(
+        &*net,
+        &arch,
+        config.seed,
+        &checkpoint_bytes,
+        train_set,
+        test_set,
+        out,
+    )?;
+    eprintln!(
+        "wrote weights.rs and weights_int8.rs (int8 test accuracy {:.2}%) into {}",
+        bundle.int8_accuracy * 100.0,
+        out.display()
     );
     println!("{}", accuracy_line(test_accuracy));
     Ok(())
