@@ -83,57 +83,121 @@ pub fn pixels_to_inputs<const N: usize>(pixels: &[[u8; N]], xs: &mut [[f32; N]])
     }
 }
 
-/// `R × C` canonical dot products: `rows[r] · xs[c]` for every pair, in one pass.
-///
-/// Every result is bit-identical to `kernels::dot(rows[r], xs[c])`.
+/// `acc[l] += w[l]·x[l]` for one chunk of [`LANES`] elements.
 #[inline(always)]
-fn dot_block<const IN: usize, const R: usize, const C: usize>(
-    rows: [&[f32; IN]; R],
-    xs: [&[f32; IN]; C],
-) -> [[f32; C]; R] {
-    let mut acc = [[[0.0f32; LANES]; C]; R];
-    let w_chunks = rows.map(|row| row.as_chunks::<LANES>().0);
-    let x_chunks = xs.map(|x| x.as_chunks::<LANES>().0);
-    for c in 0..IN / LANES {
-        let w: [&[f32; LANES]; R] = core::array::from_fn(|r| &w_chunks[r][c]);
-        let x: [&[f32; LANES]; C] = core::array::from_fn(|s| &x_chunks[s][c]);
-        for r in 0..R {
-            for s in 0..C {
-                for lane in 0..LANES {
-                    acc[r][s][lane] += w[r][lane] * x[s][lane];
-                }
-            }
-        }
+fn mac_lanes(acc: &mut [f32; LANES], w: &[f32; LANES], x: &[f32; LANES]) {
+    for lane in 0..LANES {
+        acc[lane] += w[lane] * x[lane];
     }
-    let tail = IN - IN % LANES;
-    for i in tail..IN {
-        for r in 0..R {
-            for s in 0..C {
-                acc[r][s][i - tail] += rows[r][i] * xs[s][i];
-            }
-        }
-    }
-    acc.map(|acc| acc.map(|lanes| reduce_lanes(&lanes)))
 }
 
+/// The `IN % LANES` tail: element `tail + l` goes to lane `l`, as in `kernels::dot`.
 #[inline(always)]
-fn forward_block<const IN: usize, const OUT: usize, const R: usize, const C: usize>(
-    w: &[[f32; IN]; OUT],
-    b: &[f32; OUT],
-    xs: &[[f32; IN]],
-    ys: &mut [[f32; OUT]],
-    o0: usize,
-    s0: usize,
-) {
-    let sums = dot_block::<IN, R, C>(
-        core::array::from_fn(|r| &w[o0 + r]),
-        core::array::from_fn(|s| &xs[s0 + s]),
-    );
-    for (r, sums) in sums.iter().enumerate() {
-        for (s, sum) in sums.iter().enumerate() {
-            ys[s0 + s][o0 + r] = sum + b[o0 + r];
-        }
+fn mac_tail(acc: &mut [f32; LANES], w: &[f32], x: &[f32]) {
+    for (lane, (a, b)) in w.iter().zip(x).enumerate() {
+        acc[lane] += a * b;
     }
+}
+
+/// Reduces every accumulator with [`reduce_lanes`].
+///
+/// `black_box` keeps LLVM from vectorising the lane loop around the shape of
+/// the final pairwise reduction (it then picks 2-wide vectors for the whole
+/// loop); it costs one spill of the accumulators per block and changes no
+/// result.
+#[inline(always)]
+fn reduce_all<const R: usize, const C: usize>(acc: [[[f32; LANES]; C]; R]) -> [[f32; C]; R] {
+    core::hint::black_box(acc).map(|acc| acc.map(|lanes| reduce_lanes(&lanes)))
+}
+
+/// Sixteen canonical dot products `w[r] · x[s]` in one pass: every loaded
+/// chunk of a row serves four samples and vice versa.
+///
+/// Written out by hand: with loops over `r` and `s`, LLVM vectorises across
+/// rows (gathers) instead of across lanes.
+#[inline(always)]
+fn dot_4x4<const IN: usize>(w: [&[f32; IN]; 4], x: [&[f32; IN]; 4]) -> [[f32; 4]; 4] {
+    let [(w0, wt0), (w1, wt1), (w2, wt2), (w3, wt3)] = w.map(|r| r.as_chunks::<LANES>());
+    let [(x0, xt0), (x1, xt1), (x2, xt2), (x3, xt3)] = x.map(|r| r.as_chunks::<LANES>());
+    let mut acc = [[[0.0f32; LANES]; 4]; 4];
+    {
+        let [[a00, a01, a02, a03], [a10, a11, a12, a13], [a20, a21, a22, a23], [a30, a31, a32, a33]] =
+            &mut acc;
+        for c in 0..IN / LANES {
+            let (w0, w1, w2, w3) = (&w0[c], &w1[c], &w2[c], &w3[c]);
+            let (x0, x1, x2, x3) = (&x0[c], &x1[c], &x2[c], &x3[c]);
+            mac_lanes(a00, w0, x0);
+            mac_lanes(a01, w0, x1);
+            mac_lanes(a02, w0, x2);
+            mac_lanes(a03, w0, x3);
+            mac_lanes(a10, w1, x0);
+            mac_lanes(a11, w1, x1);
+            mac_lanes(a12, w1, x2);
+            mac_lanes(a13, w1, x3);
+            mac_lanes(a20, w2, x0);
+            mac_lanes(a21, w2, x1);
+            mac_lanes(a22, w2, x2);
+            mac_lanes(a23, w2, x3);
+            mac_lanes(a30, w3, x0);
+            mac_lanes(a31, w3, x1);
+            mac_lanes(a32, w3, x2);
+            mac_lanes(a33, w3, x3);
+        }
+        mac_tail(a00, wt0, xt0);
+        mac_tail(a01, wt0, xt1);
+        mac_tail(a02, wt0, xt2);
+        mac_tail(a03, wt0, xt3);
+        mac_tail(a10, wt1, xt0);
+        mac_tail(a11, wt1, xt1);
+        mac_tail(a12, wt1, xt2);
+        mac_tail(a13, wt1, xt3);
+        mac_tail(a20, wt2, xt0);
+        mac_tail(a21, wt2, xt1);
+        mac_tail(a22, wt2, xt2);
+        mac_tail(a23, wt2, xt3);
+        mac_tail(a30, wt3, xt0);
+        mac_tail(a31, wt3, xt1);
+        mac_tail(a32, wt3, xt2);
+        mac_tail(a33, wt3, xt3);
+    }
+    reduce_all(acc)
+}
+
+/// Four canonical dot products `v · u[k]` sharing `v` (four rows against one
+/// sample, or one row against four samples: `a·b` and `b·a` round the same).
+#[inline(always)]
+fn dot_1x4<const IN: usize>(v: &[f32; IN], u: [&[f32; IN]; 4]) -> [f32; 4] {
+    let (v, vt) = v.as_chunks::<LANES>();
+    let [(u0, ut0), (u1, ut1), (u2, ut2), (u3, ut3)] = u.map(|r| r.as_chunks::<LANES>());
+    let mut acc = [[[0.0f32; LANES]; 4]; 1];
+    {
+        let [[a0, a1, a2, a3]] = &mut acc;
+        for c in 0..IN / LANES {
+            let v = &v[c];
+            mac_lanes(a0, v, &u0[c]);
+            mac_lanes(a1, v, &u1[c]);
+            mac_lanes(a2, v, &u2[c]);
+            mac_lanes(a3, v, &u3[c]);
+        }
+        mac_tail(a0, vt, ut0);
+        mac_tail(a1, vt, ut1);
+        mac_tail(a2, vt, ut2);
+        mac_tail(a3, vt, ut3);
+    }
+    reduce_all(acc)[0]
+}
+
+/// One canonical dot product (the same bits as `kernels::dot`).
+#[inline(always)]
+fn dot_1x1<const IN: usize>(w: &[f32; IN], x: &[f32; IN]) -> f32 {
+    let (w, wt) = w.as_chunks::<LANES>();
+    let (x, xt) = x.as_chunks::<LANES>();
+    let mut acc = [[[0.0f32; LANES]; 1]; 1];
+    for (w, x) in w.iter().zip(x) {
+        mac_lanes(&mut acc[0][0], w, x);
+    }
+    mac_tail(&mut acc[0][0], wt, xt);
+    reduce_all(acc)[0][0]
 }
 
 /// Batched forward pass of a dense layer: `ys[s] = W·xs[s] + b` for every sample.
@@ -156,13 +220,22 @@ pub fn forward_batch<const IN: usize, const OUT: usize>(
     let n = xs.len();
     let mut s = 0;
     while s + C <= n {
+        let x: [&[f32; IN]; C] = core::array::from_fn(|k| &xs[s + k]);
         let mut o = 0;
         while o + R <= OUT {
-            forward_block::<IN, OUT, R, C>(w, b, xs, ys, o, s);
+            let sums = dot_4x4::<IN>(core::array::from_fn(|r| &w[o + r]), x);
+            for (r, sums) in sums.iter().enumerate() {
+                for (k, sum) in sums.iter().enumerate() {
+                    ys[s + k][o + r] = sum + b[o + r];
+                }
+            }
             o += R;
         }
         while o < OUT {
-            forward_block::<IN, OUT, 1, C>(w, b, xs, ys, o, s);
+            let sums = dot_1x4::<IN>(&w[o], x);
+            for (k, sum) in sums.iter().enumerate() {
+                ys[s + k][o] = sum + b[o];
+            }
             o += 1;
         }
         s += C;
@@ -170,11 +243,14 @@ pub fn forward_batch<const IN: usize, const OUT: usize>(
     while s < n {
         let mut o = 0;
         while o + R <= OUT {
-            forward_block::<IN, OUT, R, 1>(w, b, xs, ys, o, s);
+            let sums = dot_1x4::<IN>(&xs[s], core::array::from_fn(|r| &w[o + r]));
+            for (r, sum) in sums.iter().enumerate() {
+                ys[s][o + r] = sum + b[o + r];
+            }
             o += R;
         }
         while o < OUT {
-            forward_block::<IN, OUT, 1, 1>(w, b, xs, ys, o, s);
+            ys[s][o] = dot_1x1::<IN>(&w[o], &xs[s]) + b[o];
             o += 1;
         }
         s += 1;
