@@ -4,6 +4,7 @@ use std::hint::black_box;
 
 use benches::{config, labels, pixel_inputs};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use tinymlp::activation::relu;
 use tinymlp::{Mlp, Mlp2, Network, Rng};
 
 fn per_sample<N: Network<784, 10> + Clone>(c: &mut Criterion, name: &str, mut net: Box<N>) {
@@ -32,7 +33,33 @@ fn per_sample<N: Network<784, 10> + Clone>(c: &mut Criterion, name: &str, mut ne
     g.finish();
 }
 
+/// Batch-1 inference through the blocked kernels of `tinymlp::batch` (one
+/// sample against four weight rows at a time), for comparison with
+/// `Network::forward`, which uses `kernels::matvec`.
+fn blocked_batch1(c: &mut Criterion) {
+    let mut rng = Rng::new(3);
+    let mut net = Box::new(Mlp::<784, 64, 10>::zeroed());
+    net.init(&mut rng);
+    let xs = pixel_inputs::<784>(&mut rng, 64);
+    let (mut hidden, mut logits) = ([[0.0; 64]], [[0.0; 10]]);
+    let mut g = c.benchmark_group("network_784-64-10");
+    g.throughput(Throughput::Elements(1));
+    let mut i = 0;
+    g.bench_function("forward_f32_batch1_blocked", |bench| {
+        bench.iter(|| {
+            i = (i + 1) % xs.len();
+            net.hidden
+                .forward_batch(core::slice::from_ref(black_box(&xs[i])), &mut hidden);
+            relu(&mut hidden[0]);
+            net.output.forward_batch(&hidden, &mut logits);
+            black_box(logits[0][0])
+        })
+    });
+    g.finish();
+}
+
 fn network(c: &mut Criterion) {
+    blocked_batch1(c);
     per_sample(c, "784-64-10", Box::new(Mlp::<784, 64, 10>::zeroed()));
     per_sample(
         c,
