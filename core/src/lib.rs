@@ -56,6 +56,7 @@
 #![deny(missing_docs)]
 
 pub mod activation;
+pub mod batch;
 mod classify;
 mod dense;
 pub mod kernels;
