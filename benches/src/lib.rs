@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use criterion::Criterion;
-use tinymlp::batch::pixels_to_inputs;
+use tinymlp::pixels_to_inputs;
 use tinymlp::Rng;
 
 /// Modest sample counts and times so the whole suite stays quick on a shared machine.

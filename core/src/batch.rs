@@ -32,7 +32,7 @@
 
 use crate::activation::{relu, relu_backward};
 use crate::dense::Dense;
-use crate::kernels::{reduce_lanes, LANES};
+use crate::kernels::{dot_1x1, dot_1x4, mac_lanes, mac_tail, reduce_all, LANES};
 use crate::loss::{argmax, cross_entropy_grad};
 use crate::mlp::{Mlp, Mlp2};
 use crate::network::Network;
@@ -58,57 +58,6 @@ const RANK_K_COLS: usize = 64;
 const T_COLS: usize = 16;
 /// Samples per block of [`matvec_t_batch`].
 const T_SAMPLES: usize = 4;
-
-/// Converts 8-bit pixels to network inputs: `x = p as f32 / 255.0`.
-///
-/// This is tinymlp's input convention for images (0 → 0.0, 255 → 1.0). It
-/// divides rather than multiplying by `1.0 / 255.0`, which rounds differently
-/// for some pixel values; use this function everywhere (training, evaluation,
-/// firmware) so every target sees the same inputs.
-#[inline]
-pub fn pixels_to_input<const N: usize>(pixels: &[u8; N], x: &mut [f32; N]) {
-    for (x, &p) in x.iter_mut().zip(pixels) {
-        *x = p as f32 / 255.0;
-    }
-}
-
-/// [`pixels_to_input`] for a batch of images.
-///
-/// # Panics
-/// If the slices differ in length.
-pub fn pixels_to_inputs<const N: usize>(pixels: &[[u8; N]], xs: &mut [[f32; N]]) {
-    assert_eq!(pixels.len(), xs.len(), "pixels_to_inputs: length mismatch");
-    for (p, x) in pixels.iter().zip(xs) {
-        pixels_to_input(p, x);
-    }
-}
-
-/// `acc[l] += w[l]·x[l]` for one chunk of [`LANES`] elements.
-#[inline(always)]
-fn mac_lanes(acc: &mut [f32; LANES], w: &[f32; LANES], x: &[f32; LANES]) {
-    for lane in 0..LANES {
-        acc[lane] += w[lane] * x[lane];
-    }
-}
-
-/// The `IN % LANES` tail: element `tail + l` goes to lane `l`, as in `kernels::dot`.
-#[inline(always)]
-fn mac_tail(acc: &mut [f32; LANES], w: &[f32], x: &[f32]) {
-    for (lane, (a, b)) in w.iter().zip(x).enumerate() {
-        acc[lane] += a * b;
-    }
-}
-
-/// Reduces every accumulator with [`reduce_lanes`].
-///
-/// `black_box` keeps LLVM from vectorising the lane loop around the shape of
-/// the final pairwise reduction (it then picks 2-wide vectors for the whole
-/// loop); it costs one spill of the accumulators per block and changes no
-/// result.
-#[inline(always)]
-fn reduce_all<const R: usize, const C: usize>(acc: [[[f32; LANES]; C]; R]) -> [[f32; C]; R] {
-    core::hint::black_box(acc).map(|acc| acc.map(|lanes| reduce_lanes(&lanes)))
-}
 
 /// Sixteen canonical dot products `w[r] · x[s]` in one pass: every loaded
 /// chunk of a row serves four samples and vice versa.
@@ -161,43 +110,6 @@ fn dot_4x4<const IN: usize>(w: [&[f32; IN]; 4], x: [&[f32; IN]; 4]) -> [[f32; 4]
         mac_tail(a33, wt3, xt3);
     }
     reduce_all(acc)
-}
-
-/// Four canonical dot products `v · u[k]` sharing `v` (four rows against one
-/// sample, or one row against four samples: `a·b` and `b·a` round the same).
-#[inline(always)]
-fn dot_1x4<const IN: usize>(v: &[f32; IN], u: [&[f32; IN]; 4]) -> [f32; 4] {
-    let (v, vt) = v.as_chunks::<LANES>();
-    let [(u0, ut0), (u1, ut1), (u2, ut2), (u3, ut3)] = u.map(|r| r.as_chunks::<LANES>());
-    let mut acc = [[[0.0f32; LANES]; 4]; 1];
-    {
-        let [[a0, a1, a2, a3]] = &mut acc;
-        for c in 0..IN / LANES {
-            let v = &v[c];
-            mac_lanes(a0, v, &u0[c]);
-            mac_lanes(a1, v, &u1[c]);
-            mac_lanes(a2, v, &u2[c]);
-            mac_lanes(a3, v, &u3[c]);
-        }
-        mac_tail(a0, vt, ut0);
-        mac_tail(a1, vt, ut1);
-        mac_tail(a2, vt, ut2);
-        mac_tail(a3, vt, ut3);
-    }
-    reduce_all(acc)[0]
-}
-
-/// One canonical dot product (the same bits as `kernels::dot`).
-#[inline(always)]
-fn dot_1x1<const IN: usize>(w: &[f32; IN], x: &[f32; IN]) -> f32 {
-    let (w, wt) = w.as_chunks::<LANES>();
-    let (x, xt) = x.as_chunks::<LANES>();
-    let mut acc = [[[0.0f32; LANES]; 1]; 1];
-    for (w, x) in w.iter().zip(x) {
-        mac_lanes(&mut acc[0][0], w, x);
-    }
-    mac_tail(&mut acc[0][0], wt, xt);
-    reduce_all(acc)[0][0]
 }
 
 /// Batched forward pass of a dense layer: `ys[s] = W·xs[s] + b` for every sample.

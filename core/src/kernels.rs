@@ -88,29 +88,70 @@ pub fn dot(w: &[f32], x: &[f32]) -> f32 {
     reduce_lanes(&acc)
 }
 
-/// `R` dot products against the same `x`, in one pass over `x`.
-///
-/// Each result is bit-identical to [`dot`] of that row: blocking only
-/// interleaves independent sums.
+/// `acc[l] += w[l]·x[l]` for one chunk of [`LANES`] elements.
 #[inline(always)]
-pub fn dot_rows<const IN: usize, const R: usize>(rows: [&[f32; IN]; R], x: &[f32; IN]) -> [f32; R] {
-    let mut acc = [[0.0f32; LANES]; R];
-    let (x_chunks, x_tail) = x.as_chunks::<LANES>();
-    let row_chunks = rows.map(|row| row.as_chunks::<LANES>());
-    for (c, xc) in x_chunks.iter().enumerate() {
-        for (acc, (w_chunks, _)) in acc.iter_mut().zip(&row_chunks) {
-            let wc = &w_chunks[c];
-            for lane in 0..LANES {
-                acc[lane] += wc[lane] * xc[lane];
-            }
-        }
+pub(crate) fn mac_lanes(acc: &mut [f32; LANES], w: &[f32; LANES], x: &[f32; LANES]) {
+    for lane in 0..LANES {
+        acc[lane] += w[lane] * x[lane];
     }
-    for (acc, (_, w_tail)) in acc.iter_mut().zip(&row_chunks) {
-        for (lane, (a, b)) in w_tail.iter().zip(x_tail).enumerate() {
-            acc[lane] += a * b;
-        }
+}
+
+/// The `IN % LANES` tail: element `tail + l` goes to lane `l`, as in `kernels::dot`.
+#[inline(always)]
+pub(crate) fn mac_tail(acc: &mut [f32; LANES], w: &[f32], x: &[f32]) {
+    for (lane, (a, b)) in w.iter().zip(x).enumerate() {
+        acc[lane] += a * b;
     }
-    acc.map(|acc| reduce_lanes(&acc))
+}
+
+/// Reduces every accumulator with [`reduce_lanes`].
+///
+/// `black_box` keeps LLVM from vectorising the lane loop around the shape of
+/// the final pairwise reduction (it then picks 2-wide vectors for the whole
+/// loop); it costs one spill of the accumulators per block and changes no
+/// result.
+#[inline(always)]
+pub(crate) fn reduce_all<const R: usize, const C: usize>(
+    acc: [[[f32; LANES]; C]; R],
+) -> [[f32; C]; R] {
+    core::hint::black_box(acc).map(|acc| acc.map(|lanes| reduce_lanes(&lanes)))
+}
+
+/// Four canonical dot products `v · u[k]` sharing `v` (four rows against one
+/// sample, or one row against four samples: `a·b` and `b·a` round the same).
+#[inline(always)]
+pub(crate) fn dot_1x4<const IN: usize>(v: &[f32; IN], u: [&[f32; IN]; 4]) -> [f32; 4] {
+    let (v, vt) = v.as_chunks::<LANES>();
+    let [(u0, ut0), (u1, ut1), (u2, ut2), (u3, ut3)] = u.map(|r| r.as_chunks::<LANES>());
+    let mut acc = [[[0.0f32; LANES]; 4]; 1];
+    {
+        let [[a0, a1, a2, a3]] = &mut acc;
+        for c in 0..IN / LANES {
+            let v = &v[c];
+            mac_lanes(a0, v, &u0[c]);
+            mac_lanes(a1, v, &u1[c]);
+            mac_lanes(a2, v, &u2[c]);
+            mac_lanes(a3, v, &u3[c]);
+        }
+        mac_tail(a0, vt, ut0);
+        mac_tail(a1, vt, ut1);
+        mac_tail(a2, vt, ut2);
+        mac_tail(a3, vt, ut3);
+    }
+    reduce_all(acc)[0]
+}
+
+/// One canonical dot product (the same bits as `kernels::dot`).
+#[inline(always)]
+pub(crate) fn dot_1x1<const IN: usize>(w: &[f32; IN], x: &[f32; IN]) -> f32 {
+    let (w, wt) = w.as_chunks::<LANES>();
+    let (x, xt) = x.as_chunks::<LANES>();
+    let mut acc = [[[0.0f32; LANES]; 1]; 1];
+    for (w, x) in w.iter().zip(x) {
+        mac_lanes(&mut acc[0][0], w, x);
+    }
+    mac_tail(&mut acc[0][0], wt, xt);
+    reduce_all(acc)[0][0]
 }
 
 /// Reference matrix-vector product `y = W·x + b`, one plain loop per row.
@@ -127,8 +168,8 @@ pub fn matvec_ref<const IN: usize, const OUT: usize>(
 
 /// Unrolled matrix-vector product `y = W·x + b` in the canonical order.
 ///
-/// Rows go [`ROW_BLOCK`] at a time through [`dot_rows`]; every `y[o]` equals
-/// `dot(&w[o], x) + b[o]` exactly.
+/// Rows go [`ROW_BLOCK`] at a time through one pass over `x`; every `y[o]`
+/// equals `dot(&w[o], x) + b[o]` exactly.
 #[inline]
 pub fn matvec<const IN: usize, const OUT: usize>(
     w: &[[f32; IN]; OUT],
@@ -136,19 +177,19 @@ pub fn matvec<const IN: usize, const OUT: usize>(
     x: &[f32; IN],
     y: &mut [f32; OUT],
 ) {
-    let w_blocks = w.chunks_exact(ROW_BLOCK);
-    let w_tail = w_blocks.remainder();
-    let mut y_blocks = y.chunks_exact_mut(ROW_BLOCK);
-    let mut b_blocks = b.chunks_exact(ROW_BLOCK);
-    for ((rows, ys), bs) in w_blocks.zip(&mut y_blocks).zip(&mut b_blocks) {
-        let sums = dot_rows::<IN, ROW_BLOCK>(core::array::from_fn(|r| &rows[r]), x);
-        for ((y, s), b) in ys.iter_mut().zip(sums).zip(bs) {
-            *y = s + b;
+    let mut o = 0;
+    if ROW_BLOCK == 4 {
+        while o + 4 <= OUT {
+            let sums = dot_1x4(x, [&w[o], &w[o + 1], &w[o + 2], &w[o + 3]]);
+            for (k, sum) in sums.into_iter().enumerate() {
+                y[o + k] = sum + b[o + k];
+            }
+            o += 4;
         }
     }
-    let y_tail = y_blocks.into_remainder();
-    for ((y, row), b) in y_tail.iter_mut().zip(w_tail).zip(b_blocks.remainder()) {
-        *y = dot(row, x) + b;
+    while o < OUT {
+        y[o] = dot_1x1(&w[o], x) + b[o];
+        o += 1;
     }
 }
 
@@ -233,26 +274,18 @@ pub fn axpy_ref(a: f32, x: &[f32], y: &mut [f32]) {
     }
 }
 
-/// Unrolled `y += a·x` (element-wise, so equal to [`axpy_ref`]).
+/// Vectorised `y += a·x` (element-wise, so equal to [`axpy_ref`]).
+///
+/// Element-wise work has no summation order to fix, so this is the iterator
+/// form: LLVM vectorises and unrolls it better than a hand-unrolled chunk loop
+/// (measured in `benches/benches/kernels.rs`), with the same bits.
 ///
 /// # Panics
 /// If the slices differ in length.
 #[inline]
 pub fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
     assert_eq!(x.len(), y.len(), "axpy: length mismatch");
-    let (y_chunks, y_tail) = y.as_chunks_mut::<LANES>();
-    let (x_chunks, x_tail) = x.as_chunks::<LANES>();
-    for (yc, xc) in y_chunks.iter_mut().zip(x_chunks) {
-        yc[0] += a * xc[0];
-        yc[1] += a * xc[1];
-        yc[2] += a * xc[2];
-        yc[3] += a * xc[3];
-        yc[4] += a * xc[4];
-        yc[5] += a * xc[5];
-        yc[6] += a * xc[6];
-        yc[7] += a * xc[7];
-    }
-    for (y, x) in y_tail.iter_mut().zip(x_tail) {
+    for (y, x) in y.iter_mut().zip(x) {
         *y += a * x;
     }
 }

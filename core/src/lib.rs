@@ -59,6 +59,7 @@ pub mod activation;
 pub mod batch;
 mod classify;
 mod dense;
+mod input;
 pub mod kernels;
 pub mod loss;
 mod mlp;
@@ -68,14 +69,16 @@ mod params;
 pub mod quant;
 mod rng;
 
+pub use batch::{BatchNetwork, BatchOutcome};
 pub use classify::{fast_confidence, top_k, Ranked};
 pub use dense::Dense;
+pub use input::{pixels_to_input, pixels_to_inputs, PIXEL_VALUES};
 pub use loss::{argmax, cross_entropy, cross_entropy_grad, softmax};
 pub use mlp::{Mlp, Mlp2, Mlp2Scratch, MlpScratch};
 pub use network::{Network, SampleOutcome};
 pub use optim::Sgd;
 pub use params::{Parameters, TensorInfo, TensorKind};
-pub use quant::{pixels_to_input, QDense, QMlp, QMlp2, Requantize};
+pub use quant::{QDense, QMlp, QMlp2, Requantize};
 pub use rng::Rng;
 
 /// A shape mismatch is a compile error, not a run-time one:

@@ -10,7 +10,7 @@
 //!
 //! | tensor | type | scale |
 //! |---|---|---|
-//! | input (pixels) | `u8`, consumed directly | `s_in = 1/255` (pixel `p` means `p/255`, see [`pixels_to_input`]) |
+//! | input (pixels) | `u8`, consumed directly | `s_in = 1/255` (pixel `p` means `p/255`, see [`pixels_to_input`](crate::pixels_to_input)) |
 //! | weights, row `o` | `i8`, symmetric, `-127..=127` | `s_w[o] = max_i |W[o][i]| / 127` (per output row) |
 //! | bias, row `o` | `i32` | `s_w[o] · s_x` (`s_x` = scale of the layer's input) |
 //! | accumulator | `i32` | `s_w[o] · s_x` |
@@ -44,22 +44,6 @@
 //! the same requantisation code.
 
 use crate::loss::argmax;
-
-/// Converts `u8` pixels to the `f32` network input `p / 255`.
-///
-/// The one conversion used by the trainer, the host's prediction files and the
-/// firmware, so all of them feed the `f32` network bit-identical inputs (IEEE
-/// division is correctly rounded on every target). The int8 network consumes the
-/// same pixels directly, with input scale `1/255`.
-///
-/// ```
-/// let x = tinymlp::pixels_to_input(&[0u8, 255, 51]);
-/// assert_eq!(x, [0.0, 1.0, 0.2]);
-/// ```
-#[inline]
-pub fn pixels_to_input<const N: usize>(pixels: &[u8; N]) -> [f32; N] {
-    core::array::from_fn(|i| f32::from(pixels[i]) / 255.0)
-}
 
 /// Reference integer dot product `Σ w[i]·x[i]`, one element at a time.
 ///

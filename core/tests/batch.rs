@@ -2,7 +2,7 @@
 
 use tinymlp::batch::*;
 use tinymlp::kernels::{dot, matvec_t, rank1};
-use tinymlp::{Mlp, Mlp2, Network, Parameters, Rng};
+use tinymlp::{pixels_to_input, pixels_to_inputs, Mlp, Mlp2, Network, Parameters, Rng};
 
 fn random_rows<const N: usize>(rng: &mut Rng, n: usize) -> Vec<[f32; N]> {
     (0..n)
@@ -200,8 +200,10 @@ fn train_batch_rejects_more_samples_than_the_scratch_holds() {
 #[test]
 fn pixels_are_divided_by_255_with_correct_rounding() {
     let pixels: [u8; 256] = core::array::from_fn(|p| p as u8);
-    let mut x = [0.0; 256];
-    pixels_to_input(&pixels, &mut x);
+    let x = pixels_to_input(&pixels);
+    let mut batch = [[0.0; 256]; 1];
+    pixels_to_inputs(&[pixels], &mut batch);
+    assert_eq!(batch[0], x);
     assert_eq!((x[0], x[255]), (0.0, 1.0));
     for (p, x) in x.iter().enumerate() {
         // f64 division rounded to f32 is the correctly rounded f32 quotient

@@ -101,12 +101,15 @@ check_shapes! {
 }
 
 #[test]
-fn dot_rows_equals_dot_per_row() {
+fn blocked_matvec_equals_dot_per_row_for_every_row_count() {
+    // 4-row blocks plus 0..=3 leftover rows.
     let mut rng = Rng::new(9);
-    let w = random_matrix::<29, 4>(&mut rng);
+    let w = random_matrix::<29, 7>(&mut rng);
+    let b = [0.5f32; 7];
     let x: [f32; 29] = core::array::from_fn(|_| rng.uniform(-1.0, 1.0));
-    let sums = dot_rows::<29, 4>([&w[0], &w[1], &w[2], &w[3]], &x);
-    for r in 0..4 {
-        assert_eq!(sums[r].to_bits(), dot(&w[r], &x).to_bits());
+    let mut y = [0.0; 7];
+    matvec(&w, &b, &x, &mut y);
+    for r in 0..7 {
+        assert_eq!(y[r].to_bits(), (dot(&w[r], &x) + b[r]).to_bits(), "row {r}");
     }
 }

@@ -15,7 +15,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng as _, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 use rayon::prelude::*;
-use tinymlp::{Network, Parameters, Rng, Sgd};
+use tinymlp::{pixels_to_input, BatchNetwork, Parameters, Rng, Sgd, PIXEL_VALUES};
 
 use crate::arch::{Architecture, CLASSES, INPUTS};
 use crate::dataset::Dataset;
@@ -52,12 +52,12 @@ impl Default for TrainConfig {
     fn default() -> Self {
         Self {
             architecture: Architecture::default_mnist(),
-            epochs: 20,
+            epochs: 30,
             batch_size: 32,
             learning_rate: 0.1,
             momentum: 0.9,
             weight_decay: 5e-4,
-            max_shift: 2,
+            max_shift: 1,
             seed: 1,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
@@ -132,45 +132,55 @@ const _: () = assert!(INPUTS == 784 && CLASSES == 10);
 /// What the training loop needs of a network: the `tinymlp` training API plus
 /// what it takes to live on the heap and cross threads.
 pub trait Trainable:
-    Network<784, 10, Scratch: Send> + Clone + Send + Sync + bytemuck::Zeroable + 'static
+    BatchNetwork<784, 10, BatchScratch<SHARD>: Send>
+    + Clone
+    + Send
+    + Sync
+    + bytemuck::Zeroable
+    + 'static
 {
 }
 impl<N> Trainable for N where
-    N: Network<784, 10, Scratch: Send> + Clone + Send + Sync + bytemuck::Zeroable + 'static
+    N: BatchNetwork<784, 10, BatchScratch<SHARD>: Send>
+        + Clone
+        + Send
+        + Sync
+        + bytemuck::Zeroable
+        + 'static
 {
 }
 
-/// Pixels to network input: `p / 255`, the one conversion host and firmware share.
-pub fn pixels_to_input(pixels: &[u8], input: &mut [f32; INPUTS]) {
-    for (x, &p) in input.iter_mut().zip(pixels) {
-        *x = f32::from(p) / 255.0;
-    }
-}
-
-/// Copies a 28×28 image shifted by (`dx`, `dy`) pixels, filling with 0 (background).
+/// Copies a 28×28 image shifted by (`dx`, `dy`) pixels, filling with 0
+/// (background), converted as [`pixels_to_input`] does.
 fn shifted_input(pixels: &[u8], dx: i32, dy: i32, input: &mut [f32; INPUTS]) {
     const SIDE: i32 = 28;
+    if let (0, 0, Ok(pixels)) = (dx, dy, <&[u8; INPUTS]>::try_from(pixels)) {
+        *input = pixels_to_input(pixels);
+        return;
+    }
     input.fill(0.0);
+    // Copy whole row segments: the valid columns of a shifted row are contiguous.
+    let width = (SIDE - dx.abs()).max(0) as usize;
+    let (src_col, dst_col) = (dx.min(0).unsigned_abs() as usize, dx.max(0) as usize);
     for row in 0..SIDE {
         let src_row = row - dy;
         if !(0..SIDE).contains(&src_row) {
             continue;
         }
-        for col in 0..SIDE {
-            let src_col = col - dx;
-            if (0..SIDE).contains(&src_col) {
-                input[(row * SIDE + col) as usize] =
-                    f32::from(pixels[(src_row * SIDE + src_col) as usize]) / 255.0;
-            }
+        let src = &pixels[(src_row * SIDE) as usize + src_col..][..width];
+        let dst = &mut input[(row * SIDE) as usize + dst_col..][..width];
+        for (x, &p) in dst.iter_mut().zip(src) {
+            *x = PIXEL_VALUES[usize::from(p)];
         }
     }
 }
 
-/// One shard's worker state: its own gradient buffer and scratch.
+/// One shard's worker state: its own gradient buffer, inputs and batch scratch.
 struct Shard<N: Trainable> {
     grads: Box<N>,
-    scratch: <N as Network<784, 10>>::Scratch,
-    input: Box<[f32; INPUTS]>,
+    scratch: Box<N::BatchScratch<SHARD>>,
+    inputs: Box<[[f32; INPUTS]; SHARD]>,
+    labels: [u8; SHARD],
     loss: f64,
     correct: usize,
 }
@@ -179,29 +189,35 @@ impl<N: Trainable> Shard<N> {
     fn new() -> Self {
         Self {
             grads: bytemuck::zeroed_box(),
-            scratch: Default::default(),
-            input: Box::new([0.0; INPUTS]),
+            scratch: Box::default(),
+            inputs: Box::new([[0.0; INPUTS]; SHARD]),
+            labels: [0; SHARD],
             loss: 0.0,
             correct: 0,
         }
     }
 
+    /// Gradient of up to [`SHARD`] samples, bit-identical to adding them one
+    /// by one in order (see `tinymlp::batch`).
     fn run(&mut self, net: &N, data: &Dataset, samples: &[(usize, i8, i8)]) {
-        self.grads.set_zero();
-        self.loss = 0.0;
-        self.correct = 0;
-        for &(index, dx, dy) in samples {
-            shifted_input(
-                data.image(index),
-                i32::from(dx),
-                i32::from(dy),
-                &mut self.input,
-            );
-            let label = usize::from(data.label(index));
-            let outcome = net.train_sample(&self.input, label, &mut self.scratch, &mut self.grads);
-            self.loss += f64::from(outcome.loss);
-            self.correct += usize::from(outcome.predicted == label);
+        let n = samples.len();
+        for ((&(index, dx, dy), input), label) in samples
+            .iter()
+            .zip(self.inputs.iter_mut())
+            .zip(&mut self.labels)
+        {
+            shifted_input(data.image(index), i32::from(dx), i32::from(dy), input);
+            *label = data.label(index);
         }
+        self.grads.set_zero();
+        let outcome = net.train_batch::<SHARD, u8>(
+            &self.inputs[..n],
+            &self.labels[..n],
+            &mut self.scratch,
+            &mut self.grads,
+        );
+        self.loss = f64::from(outcome.loss);
+        self.correct = outcome.correct;
     }
 }
 
@@ -359,13 +375,11 @@ fn validate(config: &TrainConfig, train: &Dataset) -> Result<(), TrainError> {
 pub fn predictions<N: Trainable>(net: &N, data: &Dataset) -> Vec<u8> {
     (0..data.len())
         .into_par_iter()
-        .map_init(
-            || Box::new([0.0f32; INPUTS]),
-            |input, i| {
-                pixels_to_input(data.image(i), input);
-                net.predict(input) as u8
-            },
-        )
+        .map(|i| {
+            let mut input = [0.0; INPUTS];
+            shifted_input(data.image(i), 0, 0, &mut input);
+            net.predict(&input) as u8
+        })
         .collect()
 }
 
@@ -395,9 +409,19 @@ mod tests {
         shifted_input(&image, 2, -1, &mut input);
         assert_eq!(input[28 * 9 + 12], 1.0);
         assert_eq!(input.iter().filter(|&&v| v != 0.0).count(), 1);
+        shifted_input(&image, -3, 2, &mut input);
+        assert_eq!(input[28 * 12 + 7], 1.0);
+        assert_eq!(input.iter().filter(|&&v| v != 0.0).count(), 1);
         shifted_input(&image, 0, 0, &mut input);
-        let mut plain = [0.0; INPUTS];
-        pixels_to_input(&image, &mut plain);
-        assert_eq!(input, plain);
+        assert_eq!(input, pixels_to_input(&image));
+        // The shifted path converts exactly like the plain one.
+        let mut gray = [0u8; INPUTS];
+        for (i, p) in gray.iter_mut().enumerate() {
+            *p = (i % 256) as u8;
+        }
+        let mut moved = [0.0; INPUTS];
+        shifted_input(&gray, 1, 0, &mut moved);
+        let plain = pixels_to_input(&gray);
+        assert_eq!(moved[28 * 5 + 10].to_bits(), plain[28 * 5 + 9].to_bits());
     }
 }
