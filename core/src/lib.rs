@@ -56,6 +56,7 @@
 #![deny(missing_docs)]
 
 pub mod activation;
+pub mod batch;
 mod classify;
 mod dense;
 pub mod kernels;
@@ -64,6 +65,7 @@ mod mlp;
 mod network;
 mod optim;
 mod params;
+pub mod quant;
 mod rng;
 
 pub use classify::{fast_confidence, top_k, Ranked};
@@ -73,6 +75,7 @@ pub use mlp::{Mlp, Mlp2, Mlp2Scratch, MlpScratch};
 pub use network::{Network, SampleOutcome};
 pub use optim::Sgd;
 pub use params::{Parameters, TensorInfo, TensorKind};
+pub use quant::{pixels_to_input, QDense, QMlp, QMlp2, Requantize};
 pub use rng::Rng;
 
 /// A shape mismatch is a compile error, not a run-time one:

@@ -46,8 +46,10 @@
 pub mod arch;
 pub mod atomic;
 pub mod checkpoint;
+pub mod codegen;
 pub mod csv;
 pub mod dataset;
+pub mod emit;
 pub mod error;
 pub mod eval;
 pub mod export;
@@ -55,6 +57,7 @@ pub mod idx;
 pub mod inspect;
 pub mod pictures;
 pub mod preprocess;
+pub mod quantize;
 pub mod render;
 pub mod schedule;
 pub mod train;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod commands;
-use commands::{eval, inspect, predict, train, Output};
+use commands::{emit, eval, inspect, predict, train, Output};
 
 /// Train small MLPs on MNIST and ship them to microcontrollers as plain Rust.
 #[derive(Debug, Parser)]
@@ -27,6 +27,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Evaluate a checkpoint on the test set: accuracy, per-class accuracy, confusion matrix.
     Eval(eval::EvalArgs),
+    /// Emit a checkpoint as Rust source for firmware, with the predictions the firmware checks.
+    Emit(emit::EmitArgs),
     /// Classify one digit (a test/train image, or a PNG/PGM picture) and draw it.
     Predict(predict::PredictArgs),
     /// Describe an IDX or CSV data file: type, dimensions, label histogram.
@@ -42,6 +44,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Train(args) => train::run(args, output),
         Command::Eval(args) => eval::run(args, output),
+        Command::Emit(args) => emit::run(args),
         Command::Predict(args) => predict::run(args, output),
         Command::Inspect(args) => inspect::run(args, output),
     };

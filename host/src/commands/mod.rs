@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub(crate) mod emit;
 pub(crate) mod eval;
 pub(crate) mod inspect;
 pub(crate) mod predict;

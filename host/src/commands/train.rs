@@ -13,8 +13,9 @@ use tinymlp::Parameters;
 use host::arch::Architecture;
 use host::checkpoint::{self, Checkpoint};
 use host::dataset::{load_mnist, Dataset, Split};
+use host::emit::{self, Exportable};
 use host::eval::accuracy_line;
-use host::train::{self, EpochMetrics, Observer, TrainConfig, Trainable};
+use host::train::{self, EpochMetrics, Observer, TrainConfig};
 use host::{atomic::write_atomic, pictures, with_network};
 
 use super::Output;
@@ -24,7 +25,8 @@ pub(crate) struct TrainArgs {
     /// Directory holding the four MNIST files (gzipped or raw IDX).
     #[arg(long, default_value = "data")]
     data: PathBuf,
-    /// Output directory for model.safetensors, metrics.json and curves.svg.
+    /// Output directory for model.safetensors, metrics.json, curves.svg and the firmware
+    /// bundle (weights.rs, weights_int8.rs, predictions_*.bin).
     #[arg(long, default_value = "model")]
     out: PathBuf,
     /// Hidden layer sizes: one of 16, 32, 64, 128, 256, or two layers 128,64 / 256,128.
@@ -127,7 +129,7 @@ fn guard_existing_model(path: &Path, architecture: &Architecture, force: bool) -
     }
 }
 
-fn train_and_save<N: Trainable>(
+fn train_and_save<N: Exportable>(
     config: &TrainConfig,
     train_set: &Dataset,
     eval_set: &Dataset,
@@ -150,12 +152,8 @@ fn train_and_save<N: Trainable>(
     let seconds = started.elapsed().as_secs_f64();
     let test_accuracy = train::accuracy(&*net, test_set);
     let metadata = run_metadata(config, history.len(), Some(test_accuracy));
-    checkpoint::save(
-        &out.join("model.safetensors"),
-        &*net,
-        &config.architecture,
-        &metadata,
-    )?;
+    let checkpoint_path = out.join("model.safetensors");
+    checkpoint::save(&checkpoint_path, &*net, &config.architecture, &metadata)?;
     write_metrics(out, config, &history, Some(test_accuracy))?;
     let curves = out.join("curves.svg");
     write_atomic(
@@ -166,22 +164,48 @@ fn train_and_save<N: Trainable>(
     if output.chatty() {
         eprintln!(
             "trained in {seconds:.2}s; wrote {} and {}",
-            out.join("model.safetensors").display(),
+            checkpoint_path.display(),
             curves.display()
         );
     }
+    let checkpoint_bytes = std::fs::read(&checkpoint_path)
+        .with_context(|| format!("cannot read back {}", checkpoint_path.display()))?;
+    let arch = config.architecture.to_string();
+    let bundle = emit::write_bundle(
+        &*net,
+        &arch,
+        config.seed,
+        &checkpoint_bytes,
+        train_set,
+        test_set,
+        out,
+    )?;
+    if output.chatty() {
+        eprintln!(
+            "wrote weights.rs and weights_int8.rs (int8 test accuracy {:.2}%) into {}",
+            bundle.int8_accuracy * 100.0,
+            out.display()
+        );
+    }
     output.result(&accuracy_line(test_accuracy));
-    let files = ["model.safetensors", "metrics.json", "curves.svg"]
-        .map(|f| out.join(f).display().to_string());
+    let files = [
+        "model.safetensors",
+        "metrics.json",
+        "curves.svg",
+        "weights.rs",
+        "weights_int8.rs",
+    ]
+    .map(|f| out.join(f).display().to_string());
     output.summary(&serde_json::json!({
         "command": "train",
-        "architecture": config.architecture.to_string(),
+        "architecture": arch,
         "seed": config.seed,
         "train_samples": train_set.len(),
         "seconds": seconds,
         "epochs": history,
         "test_accuracy": test_accuracy,
-        "model": out.join("model.safetensors").display().to_string(),
+        "int8_test_accuracy": bundle.int8_accuracy,
+        "model": checkpoint_path.display().to_string(),
         "files": files,
     }))
 }

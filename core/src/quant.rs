@@ -1,0 +1,400 @@
+//! int8 inference: integer networks quantised from a trained [`Mlp`](crate::Mlp).
+//!
+//! The host (`host::quantize`) turns a trained `f32` network into a [`QMlp`] or
+//! [`QMlp2`]; the firmware runs it with integer arithmetic only, except for one
+//! `f32` multiply per logit at the very end.
+//!
+//! # Scheme (TFLite-Micro-like)
+//!
+//! Real values `r` are represented as `r ≈ scale · q` (all zero points are 0):
+//!
+//! | tensor | type | scale |
+//! |---|---|---|
+//! | input (pixels) | `u8`, consumed directly | `s_in = 1/255` (pixel `p` means `p/255`, see [`pixels_to_input`]) |
+//! | weights, row `o` | `i8`, symmetric, `-127..=127` | `s_w[o] = max_i |W[o][i]| / 127` (per output row) |
+//! | bias, row `o` | `i32` | `s_w[o] · s_x` (`s_x` = scale of the layer's input) |
+//! | accumulator | `i32` | `s_w[o] · s_x` |
+//! | hidden activations | `u8` (ReLU output, so no negative values) | `s_h`, calibrated by the host (a high percentile of the `f32` activations on training data) |
+//! | logits | `f32` | `acc as f32 * out_scale[o]`, `out_scale[o] = s_w[o] · s_x` |
+//!
+//! A layer computes `acc[o] = bias[o] + Σ_i W[o][i] · x[i]` exactly in `i32`
+//! (integer addition is associative, so every kernel and every target agrees;
+//! `|acc|` stays below `2^31` for `IN < 66_000`).
+//!
+//! A hidden layer then **requantises** the accumulator to the next layer's `u8`
+//! input: `h = clamp(round(acc · M[o]), 0, 255)` with the real multiplier
+//! `M[o] = s_w[o] · s_x / s_h` stored as a fixed-point pair `(multiplier, shift)`,
+//! `M ≈ multiplier · 2^-shift`, `multiplier` in `[2^30, 2^31)`. See
+//! [`requantize_u8`] for the exact integer formula (a 32×32→64-bit multiply, a
+//! rounding constant and one arithmetic shift: *round half up*, i.e. ties
+//! towards +∞). The clamp to `0..=255` is the ReLU, folded in.
+//!
+//! The output layer keeps its `i32` accumulators ([`QMlp::accumulators`], used
+//! by exactness tests) and converts them to `f32` logits with a single multiply
+//! per row, which is correctly rounded IEEE arithmetic and so identical on every
+//! target.
+//!
+//! # Kernels
+//!
+//! As in [`kernels`](crate::kernels), each integer dot product comes as a plain
+//! reference loop ([`dot_i8_u8_ref`]) and an unrolled form ([`dot_i8_u8`]) with
+//! independent accumulators. Both return the identical `i32`. The `*_with`
+//! methods take the dot-product kernel as a parameter, so a target-specific
+//! kernel (for example one using the Cortex-M4 `SMLAD` instruction) plugs into
+//! the same requantisation code.
+
+use crate::loss::argmax;
+
+/// Converts `u8` pixels to the `f32` network input `p / 255`.
+///
+/// The one conversion used by the trainer, the host's prediction files and the
+/// firmware, so all of them feed the `f32` network bit-identical inputs (IEEE
+/// division is correctly rounded on every target). The int8 network consumes the
+/// same pixels directly, with input scale `1/255`.
+///
+/// ```
+/// let x = tinymlp::pixels_to_input(&[0u8, 255, 51]);
+/// assert_eq!(x, [0.0, 1.0, 0.2]);
+/// ```
+#[inline]
+pub fn pixels_to_input<const N: usize>(pixels: &[u8; N]) -> [f32; N] {
+    core::array::from_fn(|i| f32::from(pixels[i]) / 255.0)
+}
+
+/// Reference integer dot product `Σ w[i]·x[i]`, one element at a time.
+///
+/// # Panics
+/// If the slices differ in length.
+pub fn dot_i8_u8_ref(w: &[i8], x: &[u8]) -> i32 {
+    assert_eq!(w.len(), x.len(), "dot_i8_u8_ref: length mismatch");
+    let mut sum = 0i32;
+    for i in 0..w.len() {
+        sum = sum.wrapping_add(i32::from(w[i]) * i32::from(x[i]));
+    }
+    sum
+}
+
+/// Unrolled integer dot product: four independent accumulators over chunks of
+/// four, then the remainder. Equal to [`dot_i8_u8_ref`] for every input.
+///
+/// # Panics
+/// If the slices differ in length.
+#[inline]
+pub fn dot_i8_u8(w: &[i8], x: &[u8]) -> i32 {
+    assert_eq!(w.len(), x.len(), "dot_i8_u8: length mismatch");
+    let (w_chunks, w_tail) = w.as_chunks::<4>();
+    let (x_chunks, x_tail) = x.as_chunks::<4>();
+    let mut acc = [0i32; 4];
+    for (wc, xc) in w_chunks.iter().zip(x_chunks) {
+        for lane in 0..4 {
+            acc[lane] = acc[lane].wrapping_add(i32::from(wc[lane]) * i32::from(xc[lane]));
+        }
+    }
+    for (lane, (&a, &b)) in w_tail.iter().zip(x_tail).enumerate() {
+        acc[lane] = acc[lane].wrapping_add(i32::from(a) * i32::from(b));
+    }
+    acc[0]
+        .wrapping_add(acc[1])
+        .wrapping_add(acc[2])
+        .wrapping_add(acc[3])
+}
+
+/// Requantises one accumulator to a `u8` activation with ReLU folded in:
+///
+/// `clamp((acc · multiplier + 2^(shift-1)) >> shift, 0, 255)`
+///
+/// computed in `i64` (the product of two `i32` cannot overflow it, nor can the
+/// rounding constant for `shift <= 62`). The arithmetic right shift floors, so
+/// adding half of the divisor first rounds to nearest with ties towards +∞.
+/// `shift` must be in `1..=62`; other values are clamped into that range.
+#[inline]
+pub fn requantize_u8(acc: i32, multiplier: i32, shift: u8) -> u8 {
+    let shift = shift.clamp(1, 62);
+    let product = i64::from(acc) * i64::from(multiplier);
+    let rounded = (product + (1i64 << (shift - 1))) >> shift;
+    rounded.clamp(0, 255) as u8
+}
+
+/// A quantised fully connected layer: `acc = bias + W·x` in `i32`.
+///
+/// Like [`Dense`](crate::Dense) it can be built in a `const` context, so an
+/// emitted `pub static` holds it in flash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
+pub struct QDense<const IN: usize, const OUT: usize> {
+    /// `weights[o][i]`: symmetric int8 weight, real value `weights[o][i] · s_w[o]`.
+    pub weights: [[i8; IN]; OUT],
+    /// Bias of row `o` at the accumulator's scale `s_w[o] · s_x`.
+    pub bias: [i32; OUT],
+}
+
+impl<const IN: usize, const OUT: usize> QDense<IN, OUT> {
+    /// A layer from its quantised weights and biases.
+    pub const fn new(weights: [[i8; IN]; OUT], bias: [i32; OUT]) -> Self {
+        Self { weights, bias }
+    }
+
+    /// A layer with every parameter zero.
+    pub const fn zeroed() -> Self {
+        Self {
+            weights: [[0; IN]; OUT],
+            bias: [0; OUT],
+        }
+    }
+
+    /// `acc[o] = bias[o] + dot(W[o], x)` with a caller-supplied dot-product kernel.
+    #[inline]
+    pub fn accumulate_with<K: Fn(&[i8; IN], &[u8; IN]) -> i32>(
+        &self,
+        x: &[u8; IN],
+        dot: K,
+    ) -> [i32; OUT] {
+        core::array::from_fn(|o| self.bias[o].wrapping_add(dot(&self.weights[o], x)))
+    }
+
+    /// The accumulators through the unrolled kernel [`dot_i8_u8`].
+    #[inline]
+    pub fn accumulate(&self, x: &[u8; IN]) -> [i32; OUT] {
+        self.accumulate_with(x, |w, x| dot_i8_u8(w, x))
+    }
+
+    /// The accumulators through the reference kernel [`dot_i8_u8_ref`].
+    pub fn accumulate_ref(&self, x: &[u8; IN]) -> [i32; OUT] {
+        self.accumulate_with(x, |w, x| dot_i8_u8_ref(w, x))
+    }
+}
+
+/// Per-row fixed-point multipliers that requantise `i32` accumulators to `u8`
+/// activations (see [`requantize_u8`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
+pub struct Requantize<const N: usize> {
+    /// `multiplier[o] · 2^-shift[o] ≈ s_w[o] · s_x / s_h`, `multiplier[o]` in `[2^30, 2^31)` (or 0).
+    pub multiplier: [i32; N],
+    /// Right shift of row `o`, in `1..=62`.
+    pub shift: [u8; N],
+}
+
+impl<const N: usize> Requantize<N> {
+    /// Requantisation parameters from their per-row multipliers and shifts.
+    pub const fn new(multiplier: [i32; N], shift: [u8; N]) -> Self {
+        Self { multiplier, shift }
+    }
+
+    /// `u8` activations (ReLU folded in) from the accumulators.
+    #[inline]
+    pub fn apply(&self, acc: &[i32; N]) -> [u8; N] {
+        core::array::from_fn(|o| requantize_u8(acc[o], self.multiplier[o], self.shift[o]))
+    }
+}
+
+/// int8 counterpart of [`Mlp`](crate::Mlp): `u8` pixels → `u8` hidden (ReLU) → `f32` logits.
+///
+/// ```
+/// use tinymlp::{QDense, QMlp, Requantize};
+/// // hidden = relu(x0 - x1) at scale 1 (multiplier 2^30 with shift 30), logit = 0.5·hidden.
+/// static NET: QMlp<2, 1, 2> = QMlp::new(
+///     QDense::new([[1, -1]], [0]),
+///     Requantize::new([1 << 30], [30]),
+///     QDense::new([[1], [-1]], [0, 0]),
+///     [0.5, 0.5],
+/// );
+/// assert_eq!(NET.accumulators(&[200, 50]), [150, -150]);
+/// assert_eq!(NET.logits(&[200, 50]), [75.0, -75.0]);
+/// assert_eq!(NET.predict(&[10, 50]), 0); // hidden clamps to 0: a tie, first class wins
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(C)]
+pub struct QMlp<const IN: usize, const HIDDEN: usize, const OUT: usize> {
+    /// Input → hidden layer.
+    pub hidden: QDense<IN, HIDDEN>,
+    /// Hidden accumulators → `u8` activations (ReLU folded in).
+    pub hidden_requant: Requantize<HIDDEN>,
+    /// Hidden → output accumulators.
+    pub output: QDense<HIDDEN, OUT>,
+    /// Logit of row `o` is `acc[o] as f32 * output_scale[o]`.
+    pub output_scale: [f32; OUT],
+}
+
+impl<const IN: usize, const HIDDEN: usize, const OUT: usize> QMlp<IN, HIDDEN, OUT> {
+    /// A network from its parts.
+    pub const fn new(
+        hidden: QDense<IN, HIDDEN>,
+        hidden_requant: Requantize<HIDDEN>,
+        output: QDense<HIDDEN, OUT>,
+        output_scale: [f32; OUT],
+    ) -> Self {
+        Self {
+            hidden,
+            hidden_requant,
+            output,
+            output_scale,
+        }
+    }
+
+    /// The `u8` hidden activations for `x`.
+    #[inline]
+    pub fn hidden_activations(&self, x: &[u8; IN]) -> [u8; HIDDEN] {
+        self.hidden_requant.apply(&self.hidden.accumulate(x))
+    }
+
+    /// Raw `i32` output accumulators, with caller-supplied dot-product kernels
+    /// for the two layers (e.g. a target-specific one).
+    #[inline]
+    pub fn accumulators_with<K1, K2>(&self, x: &[u8; IN], dot1: K1, dot2: K2) -> [i32; OUT]
+    where
+        K1: Fn(&[i8; IN], &[u8; IN]) -> i32,
+        K2: Fn(&[i8; HIDDEN], &[u8; HIDDEN]) -> i32,
+    {
+        let h = self
+            .hidden_requant
+            .apply(&self.hidden.accumulate_with(x, dot1));
+        self.output.accumulate_with(&h, dot2)
+    }
+
+    /// Raw `i32` output accumulators through the unrolled kernels.
+    #[inline]
+    pub fn accumulators(&self, x: &[u8; IN]) -> [i32; OUT] {
+        self.accumulators_with(x, |w, x| dot_i8_u8(w, x), |w, x| dot_i8_u8(w, x))
+    }
+
+    /// Raw `i32` output accumulators through the reference kernels.
+    pub fn accumulators_ref(&self, x: &[u8; IN]) -> [i32; OUT] {
+        self.accumulators_with(x, |w, x| dot_i8_u8_ref(w, x), |w, x| dot_i8_u8_ref(w, x))
+    }
+
+    /// Dequantised logits from output accumulators: `acc[o] as f32 * output_scale[o]`.
+    #[inline]
+    pub fn dequantize(&self, acc: &[i32; OUT]) -> [f32; OUT] {
+        core::array::from_fn(|o| acc[o] as f32 * self.output_scale[o])
+    }
+
+    /// The `f32` logits for the pixels `x`.
+    #[inline]
+    pub fn logits(&self, x: &[u8; IN]) -> [f32; OUT] {
+        self.dequantize(&self.accumulators(x))
+    }
+
+    /// The most likely class for the pixels `x` (first one on ties).
+    #[inline]
+    pub fn predict(&self, x: &[u8; IN]) -> usize {
+        argmax(&self.logits(x))
+    }
+}
+
+/// int8 counterpart of [`Mlp2`](crate::Mlp2): two `u8` hidden layers, then `f32` logits.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(C)]
+pub struct QMlp2<const IN: usize, const H1: usize, const H2: usize, const OUT: usize> {
+    /// Input → first hidden layer.
+    pub hidden1: QDense<IN, H1>,
+    /// First hidden accumulators → `u8` activations.
+    pub hidden1_requant: Requantize<H1>,
+    /// First → second hidden layer.
+    pub hidden2: QDense<H1, H2>,
+    /// Second hidden accumulators → `u8` activations.
+    pub hidden2_requant: Requantize<H2>,
+    /// Second hidden → output accumulators.
+    pub output: QDense<H2, OUT>,
+    /// Logit of row `o` is `acc[o] as f32 * output_scale[o]`.
+    pub output_scale: [f32; OUT],
+}
+
+impl<const IN: usize, const H1: usize, const H2: usize, const OUT: usize> QMlp2<IN, H1, H2, OUT> {
+    /// A network from its parts.
+    pub const fn new(
+        hidden1: QDense<IN, H1>,
+        hidden1_requant: Requantize<H1>,
+        hidden2: QDense<H1, H2>,
+        hidden2_requant: Requantize<H2>,
+        output: QDense<H2, OUT>,
+        output_scale: [f32; OUT],
+    ) -> Self {
+        Self {
+            hidden1,
+            hidden1_requant,
+            hidden2,
+            hidden2_requant,
+            output,
+            output_scale,
+        }
+    }
+
+    /// Raw `i32` output accumulators through the unrolled kernels.
+    #[inline]
+    pub fn accumulators(&self, x: &[u8; IN]) -> [i32; OUT] {
+        let h1 = self.hidden1_requant.apply(&self.hidden1.accumulate(x));
+        let h2 = self.hidden2_requant.apply(&self.hidden2.accumulate(&h1));
+        self.output.accumulate(&h2)
+    }
+
+    /// Raw `i32` output accumulators through the reference kernels.
+    pub fn accumulators_ref(&self, x: &[u8; IN]) -> [i32; OUT] {
+        let h1 = self.hidden1_requant.apply(&self.hidden1.accumulate_ref(x));
+        let h2 = self
+            .hidden2_requant
+            .apply(&self.hidden2.accumulate_ref(&h1));
+        self.output.accumulate_ref(&h2)
+    }
+
+    /// Dequantised logits from output accumulators: `acc[o] as f32 * output_scale[o]`.
+    #[inline]
+    pub fn dequantize(&self, acc: &[i32; OUT]) -> [f32; OUT] {
+        core::array::from_fn(|o| acc[o] as f32 * self.output_scale[o])
+    }
+
+    /// The `f32` logits for the pixels `x`.
+    #[inline]
+    pub fn logits(&self, x: &[u8; IN]) -> [f32; OUT] {
+        self.dequantize(&self.accumulators(x))
+    }
+
+    /// The most likely class for the pixels `x` (first one on ties).
+    #[inline]
+    pub fn predict(&self, x: &[u8; IN]) -> usize {
+        argmax(&self.logits(x))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unrolled_dot_equals_reference_on_every_length() {
+        let mut state = 12345u32;
+        let mut next = || {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (state >> 24) as u8
+        };
+        for len in 0..40 {
+            let mut w = [0i8; 40];
+            let mut x = [0u8; 40];
+            for i in 0..len {
+                w[i] = next() as i8;
+                x[i] = next();
+            }
+            assert_eq!(
+                dot_i8_u8(&w[..len], &x[..len]),
+                dot_i8_u8_ref(&w[..len], &x[..len])
+            );
+        }
+        let w = [-128i8; 64];
+        let x = [255u8; 64];
+        assert_eq!(dot_i8_u8(&w, &x), -128 * 255 * 64);
+    }
+
+    #[test]
+    fn requantize_rounds_half_up_and_clamps() {
+        // multiplier 2^30, shift 31: M = 0.5
+        let m = 1 << 30;
+        assert_eq!(requantize_u8(3, m, 31), 2); // 1.5 -> 2
+        assert_eq!(requantize_u8(5, m, 31), 3); // 2.5 -> 3
+        assert_eq!(requantize_u8(4, m, 31), 2);
+        assert_eq!(requantize_u8(-1, m, 31), 0); // -0.5 -> 0 (ties up)
+        assert_eq!(requantize_u8(-100, m, 31), 0);
+        assert_eq!(requantize_u8(600, m, 31), 255);
+        assert_eq!(requantize_u8(i32::MAX, i32::MAX, 1), 255);
+        assert_eq!(requantize_u8(i32::MIN, i32::MAX, 62), 0);
+    }
+}

@@ -1,0 +1,291 @@
+//! The batch kernels and `train_batch` against the per-sample path, bit for bit.
+
+use tinymlp::batch::*;
+use tinymlp::kernels::{dot, matvec_t, rank1};
+use tinymlp::{Mlp, Mlp2, Network, Parameters, Rng};
+
+fn random_rows<const N: usize>(rng: &mut Rng, n: usize) -> Vec<[f32; N]> {
+    (0..n)
+        .map(|_| core::array::from_fn(|_| rng.uniform(-1.0, 1.0)))
+        .collect()
+}
+
+/// Rows where about `zero_fraction` of the entries are exactly zero (as after a
+/// ReLU or for MNIST background pixels), a few of them negative zero.
+fn sparse_rows<const N: usize>(rng: &mut Rng, n: usize, zero_fraction: f32) -> Vec<[f32; N]> {
+    (0..n)
+        .map(|_| {
+            core::array::from_fn(|_| {
+                let u = rng.uniform(0.0, 1.0);
+                if u < zero_fraction * 0.9 {
+                    0.0
+                } else if u < zero_fraction {
+                    -0.0
+                } else {
+                    rng.uniform(-1.0, 1.0)
+                }
+            })
+        })
+        .collect()
+}
+
+fn random_matrix<const IN: usize, const OUT: usize>(rng: &mut Rng) -> Box<[[f32; IN]; OUT]> {
+    let mut m = Box::new([[0.0; IN]; OUT]);
+    for v in m.as_flattened_mut() {
+        *v = rng.uniform(-1.0, 1.0);
+    }
+    m
+}
+
+fn bits<const N: usize>(rows: &[[f32; N]]) -> Vec<u32> {
+    rows.as_flattened().iter().map(|v| v.to_bits()).collect()
+}
+
+macro_rules! check_kernels {
+    ($($name:ident: $in:literal x $out:literal),* $(,)?) => {$(
+        #[test]
+        fn $name() {
+            let mut rng = Rng::new(($in * 1000 + $out) as u64);
+            let w = random_matrix::<$in, $out>(&mut rng);
+            let b: [f32; $out] = core::array::from_fn(|_| rng.uniform(-1.0, 1.0));
+            // Up to 41 samples: every block remainder, and more than one rank-k group.
+            let xs = sparse_rows::<$in>(&mut rng, 41, 0.5);
+            let dys = sparse_rows::<$out>(&mut rng, 41, 0.5);
+            for n in (0..=10).chain([15, 16, 17, 31, 32, 33, 41]) {
+                let (xs, dys) = (&xs[..n], &dys[..n]);
+
+                let mut ys = vec![[f32::NAN; $out]; n];
+                forward_batch(&w, &b, xs, &mut ys);
+                for s in 0..n {
+                    for o in 0..$out {
+                        assert_eq!(ys[s][o].to_bits(), (dot(&w[o], &xs[s]) + b[o]).to_bits(),
+                            "forward n={n} s={s} o={o}");
+                    }
+                }
+
+                let (mut g_batch, mut g_seq) = (w.clone(), w.clone());
+                rank_k(&mut g_batch, dys, xs);
+                for s in 0..n {
+                    rank1(&mut g_seq, &dys[s], &xs[s]);
+                }
+                assert_eq!(bits(&g_batch[..]), bits(&g_seq[..]), "rank_k n={n}");
+
+                let mut dxs = vec![[f32::NAN; $in]; n];
+                matvec_t_batch(&w, dys, &mut dxs);
+                for s in 0..n {
+                    let mut dx = [0.0; $in];
+                    matvec_t(&w, &dys[s], &mut dx);
+                    assert_eq!(bits(&dxs[s..=s]), bits(&[dx]), "matvec_t n={n} s={s}");
+                }
+            }
+        }
+    )*};
+}
+
+check_kernels! {
+    kernels_1x1: 1 x 1, kernels_3x2: 3 x 2, kernels_7x5: 7 x 5, kernels_8x4: 8 x 4,
+    kernels_9x3: 9 x 3, kernels_15x9: 15 x 9, kernels_16x16: 16 x 16, kernels_17x6: 17 x 6,
+    kernels_37x13: 37 x 13, kernels_63x7: 63 x 7, kernels_64x10: 64 x 10,
+    kernels_65x11: 65 x 11, kernels_130x5: 130 x 5, kernels_784x64: 784 x 64,
+}
+
+/// Inputs shaped like MNIST: 8-bit pixels, mostly background.
+fn pixel_inputs<const IN: usize>(rng: &mut Rng, n: usize) -> Vec<[f32; IN]> {
+    let pixels: Vec<[u8; IN]> = (0..n)
+        .map(|_| {
+            core::array::from_fn(|_| {
+                if rng.uniform(0.0, 1.0) < 0.8 {
+                    0
+                } else {
+                    rng.uniform(0.0, 256.0) as u8
+                }
+            })
+        })
+        .collect();
+    let mut xs = vec![[0.0; IN]; n];
+    pixels_to_inputs(&pixels, &mut xs);
+    xs
+}
+
+fn tensor_bits<P: Parameters>(p: &P) -> Vec<u32> {
+    (0..P::TENSORS)
+        .flat_map(|t| p.tensor(t).iter().map(|v| v.to_bits()))
+        .collect()
+}
+
+/// `train_batch` over `xs` in shards of `S`, against `train_sample` one by one.
+/// Gradients start non-zero, as in the middle of a larger batch.
+fn check_train_batch<N, const IN: usize, const OUT: usize, const S: usize>(
+    net: &N,
+    xs: &[[f32; IN]],
+    targets: &[u8],
+) where
+    N: BatchNetwork<IN, OUT> + Clone,
+{
+    let mut start = net.clone();
+    start.scale(1e-3);
+    let (mut g_batch, mut g_seq) = (start.clone(), start);
+
+    let mut scratch = N::Scratch::default();
+    let mut losses = Vec::new();
+    let mut correct = 0;
+    for (x, &t) in xs.iter().zip(targets) {
+        let outcome = net.train_sample(x, t as usize, &mut scratch, &mut g_seq);
+        losses.push(outcome.loss);
+        correct += (outcome.predicted == t as usize) as usize;
+    }
+
+    let mut batch_scratch = Box::new(N::BatchScratch::<S>::default());
+    let mut batch_correct = 0;
+    for (shard, (xs, ts)) in xs.chunks(S).zip(targets.chunks(S)).enumerate() {
+        let outcome = net.train_batch::<S, u8>(xs, ts, &mut batch_scratch, &mut g_batch);
+        let expected: f32 = losses[shard * S..][..xs.len()]
+            .iter()
+            .fold(0.0, |sum, l| sum + l);
+        assert_eq!(
+            outcome.loss.to_bits(),
+            expected.to_bits(),
+            "shard {shard} loss"
+        );
+        batch_correct += outcome.correct;
+    }
+    assert_eq!(batch_correct, correct);
+    assert!(correct < xs.len(), "test needs some wrong predictions");
+    assert_eq!(tensor_bits(&g_batch), tensor_bits(&g_seq));
+}
+
+#[test]
+fn mlp_train_batch_equals_train_sample_784_64_10() {
+    let mut rng = Rng::new(3);
+    let mut net = Box::new(Mlp::<784, 64, 10>::zeroed());
+    net.init(&mut rng);
+    let xs = pixel_inputs::<784>(&mut rng, 45);
+    let targets: Vec<u8> = (0..45).map(|i| (i * 7 % 10) as u8).collect();
+    check_train_batch::<_, 784, 10, 16>(&*net, &xs, &targets);
+    check_train_batch::<_, 784, 10, 32>(&*net, &xs, &targets);
+}
+
+#[test]
+fn mlp_train_batch_equals_train_sample_odd_shapes() {
+    let mut rng = Rng::new(4);
+    let mut net = Mlp::<13, 7, 3>::zeroed();
+    net.init(&mut rng);
+    net.hidden.bias = core::array::from_fn(|i| 0.05 * i as f32 - 0.1);
+    let xs = random_rows::<13>(&mut rng, 23);
+    let targets: Vec<u8> = (0..23).map(|i| (i % 3) as u8).collect();
+    check_train_batch::<_, 13, 3, 5>(&net, &xs, &targets);
+    check_train_batch::<_, 13, 3, 1>(&net, &xs, &targets);
+}
+
+#[test]
+fn mlp2_train_batch_equals_train_sample() {
+    let mut rng = Rng::new(5);
+    let mut net = Box::new(Mlp2::<784, 72, 36, 10>::zeroed());
+    net.init(&mut rng);
+    let xs = pixel_inputs::<784>(&mut rng, 37);
+    let targets: Vec<u8> = (0..37).map(|i| (i * 3 % 10) as u8).collect();
+    check_train_batch::<_, 784, 10, 16>(&*net, &xs, &targets);
+    check_train_batch::<_, 784, 10, 32>(&*net, &xs, &targets);
+}
+
+#[test]
+#[should_panic(expected = "scratch holds 4")]
+fn train_batch_rejects_more_samples_than_the_scratch_holds() {
+    let net = Mlp::<3, 4, 2>::zeroed();
+    let mut grads = Mlp::zeroed();
+    let mut scratch = MlpBatchScratch::<4, 2, 4>::default();
+    net.train_batch(&[[0.0; 3]; 5], &[0u8; 5], &mut scratch, &mut grads);
+}
+
+#[test]
+fn pixels_are_divided_by_255_with_correct_rounding() {
+    let pixels: [u8; 256] = core::array::from_fn(|p| p as u8);
+    let mut x = [0.0; 256];
+    pixels_to_input(&pixels, &mut x);
+    assert_eq!((x[0], x[255]), (0.0, 1.0));
+    for (p, x) in x.iter().enumerate() {
+        // f64 division rounded to f32 is the correctly rounded f32 quotient
+        // (53 ≥ 2·24 + 2), which a multiply by a rounded 1/255 is not always.
+        assert_eq!(x.to_bits(), ((p as f64 / 255.0) as f32).to_bits(), "p={p}");
+    }
+    let by_reciprocal = (0..256)
+        .filter(|&p| x[p] != p as f32 * (1.0 / 255.0))
+        .count();
+    assert!(by_reciprocal > 0, "the test would not tell the two apart");
+}
+
+/// `a = 1 + 2⁻¹²`: `a·a = 1 + 2⁻¹¹ + 2⁻²⁴` rounds to `1 + 2⁻¹¹` in f32, so
+/// `(a·a) + (−1 − 2⁻¹¹)` is exactly 0 with a separate multiply and add but
+/// 2⁻²⁴ with a fused multiply-add. The results must not depend on whether the
+/// build target has FMA (see `.cargo/config.toml`).
+#[test]
+fn no_kernel_fuses_multiply_and_add() {
+    let a = 1.0 + f32::powi(2.0, -12);
+    let c = -(1.0 + f32::powi(2.0, -11));
+    assert_eq!(a * core::hint::black_box(a) + c, 0.0);
+
+    // Dot products: elements 0 and 8 share lane 0, so lane 0 is `c + a·a`.
+    let mut w = [[0.0f32; 9]; 5];
+    let mut xs = [[0.0f32; 9]; 5];
+    for s in 0..5 {
+        w[s][0] = 1.0;
+        w[s][8] = a;
+        xs[s][0] = c;
+        xs[s][8] = a;
+    }
+    let mut ys = [[f32::NAN; 5]; 5];
+    forward_batch(&w, &[0.0; 5], &xs, &mut ys);
+    assert_eq!(ys, [[0.0; 5]; 5]);
+    assert_eq!(dot(&w[0], &xs[0]), 0.0);
+
+    // Rank-k: G starts at c, then adds a·a.
+    let mut g = [[c; 9]; 3];
+    rank_k(&mut g, &[[a; 3]], &[[a; 9]]);
+    assert_eq!(g, [[0.0; 9]; 3]);
+
+    // Transposed: 0 + 1·c, then + a·a.
+    let wt = [[1.0f32; 17], [a; 17]];
+    let mut dx = [[f32::NAN; 17]; 5];
+    matvec_t_batch(&wt, &[[c, a]; 5], &mut dx);
+    assert_eq!(dx, [[0.0; 17]; 5]);
+}
+
+/// A pinned digest of the batch kernels' output bits on fixed pseudo-random
+/// data (no `Rng`, no libm). Any change to the summation order — or a build
+/// configuration that computes differently — changes it. The same digest was
+/// checked with `-C target-cpu=native` (AVX-512, FMA available) and the portable
+/// `x86-64` baseline (SSE2).
+#[test]
+fn kernel_output_bits_are_pinned() {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    };
+    let mut w = Box::new([[0.0f32; 100]; 12]);
+    w.as_flattened_mut().iter_mut().for_each(|v| *v = next());
+    let b: [f32; 12] = core::array::from_fn(|_| next());
+    let xs: Vec<[f32; 100]> = (0..7)
+        .map(|_| core::array::from_fn(|_| next().max(0.0)))
+        .collect();
+    let dys: Vec<[f32; 12]> = (0..7)
+        .map(|_| core::array::from_fn(|_| next().max(0.0)))
+        .collect();
+
+    let mut ys = vec![[0.0; 12]; 7];
+    forward_batch(&w, &b, &xs, &mut ys);
+    let mut g = w.clone();
+    rank_k(&mut g, &dys, &xs);
+    let mut dxs = vec![[0.0; 100]; 7];
+    matvec_t_batch(&w, &dys, &mut dxs);
+
+    let mut digest = 0xcbf2_9ce4_8422_2325u64; // FNV-1a
+    for v in bits(&ys).into_iter().chain(bits(&g[..])).chain(bits(&dxs)) {
+        digest = (digest ^ v as u64).wrapping_mul(0x100_0000_01b3);
+    }
+    assert_eq!(digest, PINNED_DIGEST, "{digest:#018x}");
+}
+
+const PINNED_DIGEST: u64 = 0x633c_5614_f7d9_a5de;
