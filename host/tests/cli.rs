@@ -68,7 +68,12 @@ fn model() -> &'static (PathBuf, serde_json::Value) {
 }
 
 fn model_path() -> String {
-    model().0.join("model.safetensors").display().to_string()
+    model_path_static().to_string()
+}
+
+fn model_path_static() -> &'static str {
+    static PATH: OnceLock<String> = OnceLock::new();
+    PATH.get_or_init(|| model().0.join("model.safetensors").display().to_string())
 }
 
 fn texts(svg: &str) -> Vec<String> {
@@ -88,6 +93,8 @@ fn train_json_summary_and_learning_curves() {
     assert_eq!(summary["train_samples"], 5000);
     let accuracy = summary["test_accuracy"].as_f64().unwrap();
     assert!(accuracy > 0.85, "test accuracy {accuracy}");
+    let int8 = summary["int8_test_accuracy"].as_f64().unwrap();
+    assert!((accuracy - int8).abs() < 0.02, "int8 {int8} vs f32 {accuracy}");
     let epochs = summary["epochs"].as_array().unwrap();
     assert_eq!(epochs.len(), 2);
     assert!(epochs[1]["train_loss"].as_f64() < epochs[0]["train_loss"].as_f64());
@@ -207,6 +214,53 @@ fn predict_a_test_image() {
         .map(|r| r["probability"].as_f64().unwrap())
         .collect();
     assert!(p[0] >= p[1] && p[1] >= p[2] && p[0] <= 1.0);
+}
+
+#[test]
+fn predict_with_the_int8_network() {
+    let data = data_dir();
+    let args = |int8: bool| {
+        let mut a = vec![
+            "predict",
+            "--json",
+            "--model",
+            model_path_static(),
+            "--index",
+            "0",
+            "--data",
+        ];
+        a.push(data.to_str().unwrap());
+        if int8 {
+            a.push("--int8");
+        }
+        json(&ok(&a.iter().map(|s| &**s).collect::<Vec<&str>>()))
+    };
+    let (f32_summary, int8_summary) = (args(false), args(true));
+    assert_eq!(int8_summary["int8"], true);
+    assert_eq!(int8_summary["predicted"], 7);
+    assert_eq!(int8_summary["label"], 7);
+    // Quantized logits are close to the f32 ones, but not the same numbers.
+    let logits = |v: &serde_json::Value| -> Vec<f64> {
+        serde_json::from_value(v["logits"].clone()).unwrap()
+    };
+    let (a, b) = (logits(&f32_summary), logits(&int8_summary));
+    assert_ne!(a, b, "--int8 must use the quantized network");
+    let spread = a.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    for (x, y) in a.iter().zip(&b) {
+        assert!((x - y).abs() < 0.2 * spread, "f32 {a:?}\nint8 {b:?}");
+    }
+    let out = ok(&[
+        "predict",
+        "--int8",
+        "--quiet",
+        "--model",
+        model_path_static(),
+        "--index",
+        "0",
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert_eq!(out, "predicted: 7\nlabel: 7\n");
 }
 
 /// Test image 0 (a 7) as a person would draw it: dark on light, 100x100.
@@ -414,6 +468,7 @@ fn help_shows_every_default() {
             &[
                 "[default: model/model.safetensors]",
                 "[default: test]",
+                "--int8",
                 "[default: data]",
                 "--image",
                 "--index",

@@ -10,6 +10,7 @@ use tinymlp::Network;
 use host::arch::{CLASSES, INPUTS};
 use host::checkpoint::Checkpoint;
 use host::dataset::{load_mnist, Split};
+use host::emit::{self, Exportable};
 use host::preprocess::{self, SIDE};
 use host::render::render_digit;
 use host::train::pixels_to_input;
@@ -37,7 +38,11 @@ pub(crate) struct PredictArgs {
     /// light on dark). It is cropped, scaled into 20x20 and centred in 28x28 like MNIST.
     #[arg(long, value_name = "FILE")]
     image: Option<PathBuf>,
-    /// Directory holding the MNIST files (for --index).
+    /// Predict with the int8 quantized network, exactly as the firmware does
+    /// (calibrated on the first 5000 training images, like `host emit`).
+    #[arg(long)]
+    int8: bool,
+    /// Directory holding the MNIST files (for --index, and for --int8 calibration).
     #[arg(long, default_value = "data")]
     data: PathBuf,
 }
@@ -81,9 +86,18 @@ pub(crate) fn run(args: PredictArgs, output: Output) -> Result<()> {
     let logits: [f32; CLASSES] = with_network!(arch, Net => {
         let mut net: Box<Net> = bytemuck::zeroed_box();
         checkpoint.load_into(&mut *net)?;
-        let mut input = [0.0f32; INPUTS];
-        pixels_to_input(&pixels, &mut input);
-        net.logits(&input)
+        if args.int8 {
+            let train_set = load_mnist(&args.data, Split::Train)?;
+            let calibration = emit::images(&train_set)?;
+            let quantized =
+                net.quantize(&calibration[..calibration.len().min(emit::CALIBRATION_IMAGES)])?;
+            let image: &[u8; INPUTS] = pixels.as_slice().try_into()?;
+            quantized.logits(image)
+        } else {
+            let mut input = [0.0f32; INPUTS];
+            pixels_to_input(&pixels, &mut input);
+            net.logits(&input)
+        }
     });
     let top = tinymlp::top_k::<3, CLASSES>(&logits);
     let predicted = top.first().map_or(0, |r| r.class);
@@ -104,6 +118,7 @@ pub(crate) fn run(args: PredictArgs, output: Output) -> Result<()> {
         "command": "predict",
         "model": args.model.display().to_string(),
         "architecture": arch.to_string(),
+        "int8": args.int8,
         "source": source,
         "predicted": predicted,
         "label": label,
