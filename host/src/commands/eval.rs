@@ -12,7 +12,7 @@ use host::eval::{accuracy_line, Evaluation};
 use host::pictures::{self, Misclassified};
 use host::{train, with_network};
 
-use super::Output;
+use super::{print, Output};
 
 #[derive(Debug, Args)]
 pub(crate) struct EvalArgs {
@@ -50,8 +50,8 @@ pub(crate) fn run(args: EvalArgs, output: Output) -> Result<()> {
     };
     let written = write_pictures(&out_dir, &evaluation, &test_set, &predicted, args.errors)?;
     if output.details() {
-        println!("model: {} ({})", args.model.display(), arch);
-        print!("{}", evaluation.report());
+        print(&format!("model: {} ({})\n", args.model.display(), arch));
+        print(&evaluation.report());
     }
     if output.chatty() {
         for path in &written {

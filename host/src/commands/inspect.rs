@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
-use super::Output;
+use super::{print, Output};
 
 #[derive(Debug, Args)]
 pub(crate) struct InspectArgs {
@@ -19,7 +19,7 @@ pub(crate) fn run(args: InspectArgs, output: Output) -> Result<()> {
     if output.json {
         output.summary(&serde_json::to_value(&inspection)?)
     } else {
-        print!("{}", inspection.report());
+        print(&inspection.report());
         Ok(())
     }
 }

@@ -33,7 +33,7 @@ impl Output {
     /// Prints a human-readable result line.
     pub(crate) fn result(self, line: &str) {
         if !self.json {
-            println!("{line}");
+            print(&format!("{line}\n"));
         } else if !self.quiet {
             eprintln!("{line}");
         }
@@ -42,8 +42,23 @@ impl Output {
     /// Prints the machine-readable summary, with `--json` only.
     pub(crate) fn summary(self, value: &serde_json::Value) -> anyhow::Result<()> {
         if self.json {
-            println!("{}", serde_json::to_string_pretty(value)?);
+            print(&(serde_json::to_string_pretty(value)? + "\n"));
         }
         Ok(())
+    }
+}
+
+/// Writes `text` to stdout. Unlike `print!`, a closed pipe (`host … | head`)
+/// is not a panic: the output is simply not wanted any more.
+pub(crate) fn print(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: cannot write to stdout: {e}");
+        }
     }
 }

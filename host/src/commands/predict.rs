@@ -16,7 +16,7 @@ use host::render::render_digit;
 use host::train::pixels_to_input;
 use host::with_network;
 
-use super::Output;
+use super::{print, Output};
 
 #[derive(Debug, Args)]
 pub(crate) struct PredictArgs {
@@ -103,12 +103,12 @@ pub(crate) fn run(args: PredictArgs, output: Output) -> Result<()> {
     let predicted = top.first().map_or(0, |r| r.class);
 
     if output.details() {
-        print!("{}", render_digit(&pixels, SIDE, SIDE));
+        print(&render_digit(&pixels, SIDE, SIDE));
     }
     output.result(&format!("predicted: {predicted}"));
     if output.details() {
         for r in &top {
-            println!("  {}: {:6.2}%", r.class, r.probability * 100.0);
+            print(&format!("  {}: {:6.2}%\n", r.class, r.probability * 100.0));
         }
     }
     if let Some(label) = label {
