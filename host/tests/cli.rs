@@ -94,7 +94,10 @@ fn train_json_summary_and_learning_curves() {
     let accuracy = summary["test_accuracy"].as_f64().unwrap();
     assert!(accuracy > 0.85, "test accuracy {accuracy}");
     let int8 = summary["int8_test_accuracy"].as_f64().unwrap();
-    assert!((accuracy - int8).abs() < 0.02, "int8 {int8} vs f32 {accuracy}");
+    assert!(
+        (accuracy - int8).abs() < 0.02,
+        "int8 {int8} vs f32 {accuracy}"
+    );
     let epochs = summary["epochs"].as_array().unwrap();
     assert_eq!(epochs.len(), 2);
     assert!(epochs[1]["train_loss"].as_f64() < epochs[0]["train_loss"].as_f64());
