@@ -14,6 +14,10 @@
 //! - [`csv`]: `label,p0,…,p783` text files.
 //! - [`error`]: [`DataError`](error::DataError), every variant of which names
 //!   the offending file and says what is wrong.
+//! - [`preprocess`]: any picture of a digit to a 28×28 MNIST-style image;
+//!   [`render`]: a digit drawn in the terminal.
+//! - [`pictures`]: learning curves and confusion matrix (SVG), misclassified
+//!   digits (PNG); [`export`]: tensors as CSV; [`inspect`]: what a data file holds.
 //!
 //! ## Example
 //!
@@ -48,7 +52,12 @@ pub mod dataset;
 pub mod emit;
 pub mod error;
 pub mod eval;
+pub mod export;
 pub mod idx;
+pub mod inspect;
+pub mod pictures;
+pub mod preprocess;
 pub mod quantize;
+pub mod render;
 pub mod schedule;
 pub mod train;

@@ -5,32 +5,48 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod commands;
-use commands::{emit, eval, train};
+use commands::{emit, eval, inspect, predict, train, Output};
 
 /// Train small MLPs on MNIST and ship them to microcontrollers as plain Rust.
 #[derive(Debug, Parser)]
 #[command(name = "host", version, about, long_about = None, propagate_version = true)]
 struct Cli {
+    /// No progress bars or per-epoch lines; only the result line (and errors).
+    #[arg(long, global = true)]
+    quiet: bool,
+    /// Print a machine-readable JSON summary on stdout, and nothing else there.
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Train a network on MNIST and write the checkpoint, metrics and emitted weights.
+    /// Train a network on MNIST and write the checkpoint, metrics and learning curves.
     Train(train::TrainArgs),
     /// Evaluate a checkpoint on the test set: accuracy, per-class accuracy, confusion matrix.
     Eval(eval::EvalArgs),
     /// Emit a checkpoint as Rust source for firmware, with the predictions the firmware checks.
     Emit(emit::EmitArgs),
+    /// Classify one digit (a test/train image, or a PNG/PGM picture) and draw it.
+    Predict(predict::PredictArgs),
+    /// Describe an IDX or CSV data file: type, dimensions, label histogram.
+    Inspect(inspect::InspectArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let output = Output {
+        quiet: cli.quiet,
+        json: cli.json,
+    };
     let result = match cli.command {
-        Command::Train(args) => train::run(args),
-        Command::Eval(args) => eval::run(args),
+        Command::Train(args) => train::run(args, output),
+        Command::Eval(args) => eval::run(args, output),
         Command::Emit(args) => emit::run(args),
+        Command::Predict(args) => predict::run(args, output),
+        Command::Inspect(args) => inspect::run(args, output),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -16,14 +16,17 @@ use host::dataset::{load_mnist, Dataset, Split};
 use host::emit::{self, Exportable};
 use host::eval::accuracy_line;
 use host::train::{self, EpochMetrics, Observer, TrainConfig};
-use host::{atomic::write_atomic, with_network};
+use host::{atomic::write_atomic, pictures, with_network};
+
+use super::Output;
 
 #[derive(Debug, Args)]
 pub(crate) struct TrainArgs {
     /// Directory holding the four MNIST files (gzipped or raw IDX).
     #[arg(long, default_value = "data")]
     data: PathBuf,
-    /// Output directory for model.safetensors, metrics.json and the emitted weights.
+    /// Output directory for model.safetensors, metrics.json, curves.svg and the firmware
+    /// bundle (weights.rs, weights_int8.rs, predictions_*.bin).
     #[arg(long, default_value = "model")]
     out: PathBuf,
     /// Hidden layer sizes: one of 16, 32, 64, 128, 256, or two layers 128,64 / 256,128.
@@ -61,7 +64,7 @@ pub(crate) struct TrainArgs {
     force: bool,
 }
 
-pub(crate) fn run(args: TrainArgs) -> Result<()> {
+pub(crate) fn run(args: TrainArgs, output: Output) -> Result<()> {
     let config = TrainConfig {
         architecture: args.hidden.clone(),
         epochs: args.epochs,
@@ -89,7 +92,8 @@ pub(crate) fn run(args: TrainArgs) -> Result<()> {
     guard_existing_model(&checkpoint_path, &config.architecture, args.force)?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
-    eprintln!(
+    if output.chatty() {
+        eprintln!(
         "training {} on {} images ({} held out), {} epochs, batch {}, {} threads, seed {} (data loaded in {:.2}s)",
         config.architecture,
         train_set.len(),
@@ -100,10 +104,11 @@ pub(crate) fn run(args: TrainArgs) -> Result<()> {
         config.seed,
         started.elapsed().as_secs_f64()
     );
+    }
     let eval_set = val_set.as_ref().unwrap_or(&test_set);
     let eval_name = if val_set.is_some() { "val" } else { "test" };
     with_network!(config.architecture, Net => {
-        train_and_save::<Net>(&config, &train_set, eval_set, eval_name, &test_set, &args.out)
+        train_and_save::<Net>(&config, &train_set, eval_set, eval_name, &test_set, &args.out, output)
     })
 }
 
@@ -131,8 +136,10 @@ fn train_and_save<N: Exportable>(
     eval_name: &str,
     test_set: &Dataset,
     out: &Path,
+    output: Output,
 ) -> Result<()> {
     let mut observer = CliObserver::new(config, out, eval_name);
+    observer.quiet = output.quiet;
     let started = Instant::now();
     let (net, history) = train::train::<N>(config, train_set, eval_set, &mut observer).map_err(
         |e| match &observer.last_saved {
@@ -148,10 +155,19 @@ fn train_and_save<N: Exportable>(
     let checkpoint_path = out.join("model.safetensors");
     checkpoint::save(&checkpoint_path, &*net, &config.architecture, &metadata)?;
     write_metrics(out, config, &history, Some(test_accuracy))?;
-    eprintln!(
-        "trained in {seconds:.2}s; wrote {}",
-        checkpoint_path.display()
-    );
+    let curves = out.join("curves.svg");
+    write_atomic(
+        &curves,
+        pictures::curves_svg(&history, eval_name)?.as_bytes(),
+    )
+    .with_context(|| format!("cannot write {}", curves.display()))?;
+    if output.chatty() {
+        eprintln!(
+            "trained in {seconds:.2}s; wrote {} and {}",
+            checkpoint_path.display(),
+            curves.display()
+        );
+    }
     let checkpoint_bytes = std::fs::read(&checkpoint_path)
         .with_context(|| format!("cannot read back {}", checkpoint_path.display()))?;
     let arch = config.architecture.to_string();
@@ -164,13 +180,34 @@ fn train_and_save<N: Exportable>(
         test_set,
         out,
     )?;
-    eprintln!(
-        "wrote weights.rs and weights_int8.rs (int8 test accuracy {:.2}%) into {}",
-        bundle.int8_accuracy * 100.0,
-        out.display()
-    );
-    println!("{}", accuracy_line(test_accuracy));
-    Ok(())
+    if output.chatty() {
+        eprintln!(
+            "wrote weights.rs and weights_int8.rs (int8 test accuracy {:.2}%) into {}",
+            bundle.int8_accuracy * 100.0,
+            out.display()
+        );
+    }
+    output.result(&accuracy_line(test_accuracy));
+    let files = [
+        "model.safetensors",
+        "metrics.json",
+        "curves.svg",
+        "weights.rs",
+        "weights_int8.rs",
+    ]
+    .map(|f| out.join(f).display().to_string());
+    output.summary(&serde_json::json!({
+        "command": "train",
+        "architecture": arch,
+        "seed": config.seed,
+        "train_samples": train_set.len(),
+        "seconds": seconds,
+        "epochs": history,
+        "test_accuracy": test_accuracy,
+        "int8_test_accuracy": bundle.int8_accuracy,
+        "model": checkpoint_path.display().to_string(),
+        "files": files,
+    }))
 }
 
 fn run_metadata(
@@ -222,6 +259,8 @@ struct CliObserver<'a> {
     bar: Option<ProgressBar>,
     history: Vec<EpochMetrics>,
     last_saved: Option<PathBuf>,
+    /// `--quiet`: no progress bar, no per-epoch lines.
+    quiet: bool,
 }
 
 impl<'a> CliObserver<'a> {
@@ -233,13 +272,14 @@ impl<'a> CliObserver<'a> {
             bar: None,
             history: Vec::new(),
             last_saved: None,
+            quiet: false,
         }
     }
 }
 
 impl Observer for CliObserver<'_> {
     fn batch(&mut self, epoch: usize, done: usize, total: usize, loss: f64) {
-        if !std::io::stderr().is_terminal() {
+        if self.quiet || !std::io::stderr().is_terminal() {
             return;
         }
         let bar = self.bar.get_or_insert_with(|| {
@@ -262,7 +302,8 @@ impl Observer for CliObserver<'_> {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
-        eprintln!(
+        if !self.quiet {
+            eprintln!(
             "epoch {:>3}: train loss {:.4}, train accuracy {:.2}%, {} accuracy {:.2}%, {:.2}s ({:.0} samples/s)",
             m.epoch,
             m.train_loss,
@@ -272,6 +313,7 @@ impl Observer for CliObserver<'_> {
             m.seconds,
             m.samples_per_second,
         );
+        }
         self.history.push(m.clone());
         let path = self.out.join("model.safetensors");
         let meta = run_metadata(self.config, m.epoch, None);
