@@ -44,7 +44,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Train(args) => train::run(args, output),
         Command::Eval(args) => eval::run(args, output),
-        Command::Emit(args) => emit::run(args),
+        Command::Emit(args) => emit::run(args, output),
         Command::Predict(args) => predict::run(args, output),
         Command::Inspect(args) => inspect::run(args, output),
     };

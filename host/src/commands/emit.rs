@@ -1,24 +1,38 @@
-//! `host emit`: a checkpoint as Rust source for firmware.
+//! `host emit`: a checkpoint as Rust source for firmware, or as CSV tensors.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use clap::Args;
+use clap::{Args, ValueEnum};
 
+use super::Output;
 use host::checkpoint::Checkpoint;
 use host::dataset::{load_mnist, Split};
 use host::emit::{self, Exportable};
-use host::{atomic::write_atomic, with_network};
+use host::{atomic::write_atomic, export, with_network};
+
+/// What `emit` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum EmitFormat {
+    /// Rust source with `pub static` items of the tinymlp types.
+    Rust,
+    /// One CSV file per tensor (`fc1.weight.csv`: a row per output), for spreadsheets.
+    Csv,
+}
 
 #[derive(Debug, Args)]
 pub(crate) struct EmitArgs {
     /// Checkpoint written by `host train`.
     #[arg(long, default_value = "model/model.safetensors")]
     model: PathBuf,
-    /// Write one Rust file here. Without it, the whole firmware bundle (weights.rs,
-    /// weights_int8.rs, predictions_f32.bin, predictions_int8.bin) goes next to the checkpoint.
+    /// Rust: write one file here (without it, the whole firmware bundle — weights.rs,
+    /// weights_int8.rs, predictions_f32.bin, predictions_int8.bin — goes next to the
+    /// checkpoint). CSV: the directory for the tensor files [default: next to the checkpoint].
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = EmitFormat::Rust)]
+    format: EmitFormat,
     /// With --out: emit the int8 quantized network instead of the f32 one.
     #[arg(long, requires = "out")]
     int8: bool,
@@ -27,45 +41,85 @@ pub(crate) struct EmitArgs {
     data: PathBuf,
 }
 
-pub(crate) fn run(args: EmitArgs) -> Result<()> {
+pub(crate) fn run(args: EmitArgs, output: Output) -> Result<()> {
     let checkpoint = Checkpoint::read(&args.model)?;
+    let arch = checkpoint.architecture().clone();
+    let beside_checkpoint = args.model.parent().map(PathBuf::from).unwrap_or_default();
+    if args.format == EmitFormat::Csv {
+        let dir = args.out.clone().unwrap_or(beside_checkpoint);
+        let written = with_network!(arch, Net => {
+            let mut net: Box<Net> = bytemuck::zeroed_box();
+            checkpoint.load_into(&mut *net)?;
+            export::write_tensors_csv(&dir, &*net)?
+        });
+        for path in &written {
+            output.result(&format!("wrote {}", path.display()));
+        }
+        let files: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+        return output
+            .summary(&serde_json::json!({ "architecture": arch.to_string(), "files": files }));
+    }
+
     let train_set = load_mnist(&args.data, Split::Train)?;
     let test_set = load_mnist(&args.data, Split::Test)?;
-    let arch = checkpoint.architecture().clone();
     let seed = checkpoint
         .metadata()
         .get("seed")
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
+    let name = arch.to_string();
     with_network!(arch, Net => {
         let mut net: Box<Net> = bytemuck::zeroed_box();
         checkpoint.load_into(&mut *net)?;
         match &args.out {
             None => {
-                let dir = args.model.parent().map(PathBuf::from).unwrap_or_default();
-                let summary = emit::write_bundle(&*net, &arch.to_string(), seed, checkpoint.bytes(), &train_set, &test_set, &dir)?;
-                eprintln!("wrote weights.rs, weights_int8.rs and the predictions files into {}", dir.display());
-                println!(
+                let summary = emit::write_bundle(
+                    &*net, &name, seed, checkpoint.bytes(), &train_set, &test_set, &beside_checkpoint,
+                )?;
+                if output.chatty() {
+                    eprintln!(
+                        "wrote weights.rs, weights_int8.rs and the predictions files into {}",
+                        beside_checkpoint.display()
+                    );
+                }
+                output.result(&format!(
                     "test accuracy f32: {:.2}%, int8: {:.2}%",
                     summary.f32_accuracy * 100.0,
                     summary.int8_accuracy * 100.0
-                );
+                ));
+                output.summary(&serde_json::json!({
+                    "architecture": name,
+                    "directory": beside_checkpoint.display().to_string(),
+                    "f32_accuracy": summary.f32_accuracy,
+                    "int8_accuracy": summary.int8_accuracy,
+                }))?;
             }
             Some(out) => {
                 let images = emit::images(&test_set)?;
-                let source = if args.int8 {
+                let (source, accuracy) = if args.int8 {
                     let calibration = emit::images(&train_set)?;
-                    let q = net.quantize(&calibration[..calibration.len().min(emit::CALIBRATION_IMAGES)])?;
-                    let correct = images.iter().zip(test_set.labels())
-                        .filter(|(x, &y)| Net::predict_int8(&q, x) == usize::from(y)).count();
+                    let calibration = &calibration[..calibration.len().min(emit::CALIBRATION_IMAGES)];
+                    let q = net.quantize(calibration)?;
+                    let correct = images
+                        .iter()
+                        .zip(test_set.labels())
+                        .filter(|(x, &y)| Net::predict_int8(&q, x) == usize::from(y))
+                        .count();
                     let accuracy = correct as f64 / images.len().max(1) as f64;
-                    Net::emit_int8(&q, &emit::header(&arch.to_string(), seed, checkpoint.bytes(), accuracy))?
+                    (Net::emit_int8(&q, &emit::header(&name, seed, checkpoint.bytes(), accuracy))?, accuracy)
                 } else {
                     let accuracy = host::train::accuracy(&*net, &test_set);
-                    net.emit_f32(&emit::header(&arch.to_string(), seed, checkpoint.bytes(), accuracy))?
+                    (net.emit_f32(&emit::header(&name, seed, checkpoint.bytes(), accuracy))?, accuracy)
                 };
-                write_atomic(out, source.as_bytes()).with_context(|| format!("cannot write {}", out.display()))?;
-                eprintln!("wrote {}", out.display());
+                write_atomic(out, source.as_bytes())
+                    .with_context(|| format!("cannot write {}", out.display()))?;
+                output.result(&format!("wrote {}", out.display()));
+                output.summary(&serde_json::json!({
+                    "architecture": name,
+                    "file": out.display().to_string(),
+                    "int8": args.int8,
+                    "test_accuracy": accuracy,
+                }))?;
             }
         }
         Ok(())

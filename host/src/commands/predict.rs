@@ -13,7 +13,6 @@ use host::dataset::{load_mnist, Split};
 use host::emit::{self, Exportable};
 use host::preprocess::{self, SIDE};
 use host::render::render_digit;
-use host::train::pixels_to_input;
 use host::with_network;
 
 use super::{print, Output};
@@ -86,17 +85,15 @@ pub(crate) fn run(args: PredictArgs, output: Output) -> Result<()> {
     let logits: [f32; CLASSES] = with_network!(arch, Net => {
         let mut net: Box<Net> = bytemuck::zeroed_box();
         checkpoint.load_into(&mut *net)?;
+        let image: &[u8; INPUTS] = pixels.as_slice().try_into()?;
         if args.int8 {
             let train_set = load_mnist(&args.data, Split::Train)?;
             let calibration = emit::images(&train_set)?;
             let quantized =
                 net.quantize(&calibration[..calibration.len().min(emit::CALIBRATION_IMAGES)])?;
-            let image: &[u8; INPUTS] = pixels.as_slice().try_into()?;
             quantized.logits(image)
         } else {
-            let mut input = [0.0f32; INPUTS];
-            pixels_to_input(&pixels, &mut input);
-            net.logits(&input)
+            net.logits(&tinymlp::pixels_to_input(image))
         }
     });
     let top = tinymlp::top_k::<3, CLASSES>(&logits);
