@@ -764,3 +764,50 @@ fn same_seed_same_bytes_whatever_the_thread_count() {
         .clone();
     assert_eq!(meta["seed"], "7");
 }
+
+/// Records whether every network offered for checkpointing was finite.
+#[derive(Default)]
+struct Saves {
+    epochs: usize,
+    all_finite: bool,
+}
+
+impl host::train::Observer for Saves {
+    fn epoch<N: Parameters>(&mut self, _: &host::train::EpochMetrics, net: &N) -> bool {
+        self.all_finite = (self.epochs == 0 || self.all_finite) && net.all_finite();
+        self.epochs += 1;
+        true
+    }
+}
+
+#[test]
+fn a_diverging_run_never_offers_non_finite_weights_for_saving() {
+    use host::train::{train, TrainConfig, TrainError};
+    let (pixels, labels) = common::synthetic(256, 5);
+    let data = host::dataset::Dataset::new(28, 28, pixels, labels).unwrap();
+    // Learning rates that blow up at different points: in the first epoch,
+    // or after epochs whose weights are still finite (here after 1, 2 and 6).
+    let mut saved = 0;
+    for learning_rate in [1e6, 1e4, 3e3, 1e3] {
+        let config = TrainConfig {
+            architecture: "16".parse().unwrap(),
+            epochs: 8,
+            learning_rate,
+            threads: 1,
+            ..TrainConfig::default()
+        };
+        let mut saves = Saves::default();
+        let result = train::<Mlp<784, 16, 10>>(&config, &data, &data.take(32), &mut saves);
+        assert!(
+            matches!(result, Err(TrainError::Diverged { .. })),
+            "lr {learning_rate}: {:?}",
+            result.map(|(_, history)| history)
+        );
+        assert!(
+            saves.epochs == 0 || saves.all_finite,
+            "lr {learning_rate}: non-finite weights offered for saving"
+        );
+        saved += saves.epochs;
+    }
+    assert!(saved > 0, "no run completed an epoch before diverging");
+}
