@@ -301,7 +301,7 @@ fn describe_format(error: &safetensors::SafeTensorError, bytes: &[u8]) -> String
 /// Serialises `net` with `metadata` (the architecture is added) into safetensors bytes.
 ///
 /// The output is deterministic: the same parameters and metadata give the
-/// same bytes (see [`canonical_header`]).
+/// same bytes (the JSON header is rewritten with sorted keys).
 pub fn to_bytes<N: Parameters>(
     net: &N,
     architecture: &Architecture,
