@@ -51,6 +51,35 @@
 //!
 //! On a microcontroller, trained weights are `static` items (see
 //! [`Dense::new`]): they live in flash and cost no RAM.
+//!
+//! ## Finite numbers are the caller's contract
+//!
+//! The hot loops carry no run-time checks: no value is ever inspected, no
+//! error returned. NaN and infinities never cause a panic or undefined
+//! behaviour, but they spread, and a result computed from them is garbage.
+//! Keeping values finite is the caller's job at these entry points:
+//!
+//! - [`Network::forward`], [`Network::logits`], [`Network::predict`],
+//!   [`Network::train_sample`]: the input and the parameters must be finite
+//!   (the host and the firmware feed pixels as `p / 255`, in `[0, 1]`).
+//!   A NaN anywhere makes the logits NaN, and [`argmax`], which never picks a
+//!   NaN, then answers class 0: a wrong answer, not an error.
+//! - [`Sgd::step`]: the parameters, gradients and velocity, and the learning
+//!   rate, momentum, weight decay and scale must be finite. Finite inputs can
+//!   still overflow to infinity when the learning rate is too large: call
+//!   [`Parameters::all_finite`] after stepping, and before saving (the host
+//!   trainer checks every batch loss and the parameters after every epoch,
+//!   and stops with an error before it writes a checkpoint).
+//! - [`softmax`], [`cross_entropy`], [`cross_entropy_grad`], [`top_k`],
+//!   [`fast_confidence`]: stable for finite logits of any size (±1e4 is
+//!   fine); a NaN or infinite logit gives NaN.
+//! - [`Dense::new`] and [`Parameters::tensor_mut`] take weights as they come:
+//!   check loaded weights with [`Parameters::all_finite`] (the host's
+//!   checkpoint reader does). [`Network::init`] and [`Rng`] only produce
+//!   finite values.
+//!
+//! The only panics are out-of-range indices: a class `target >= OUT` and a
+//! tensor index `>= Parameters::TENSORS`.
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -20,9 +20,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let prefix = format!(".{file_name}.");
     let mut builder = tempfile::Builder::new();
     builder.prefix(&prefix).suffix(".tmp");
-    // Temporary files are created private (0600); outputs are ordinary files.
+    // Temporary files are created owner-only (0600); the result should have
+    // the permissions a plain write gives: the existing file's, or 0666 less
+    // the umask for a new one.
     #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    let permissions = match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => meta.permissions(),
+        _ => std::os::unix::fs::PermissionsExt::from_mode(0o666),
+    };
+    #[cfg(unix)]
+    builder.permissions(permissions);
     let mut tmp = builder.tempfile_in(dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
@@ -46,12 +53,23 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["out.txt"]);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-            assert_eq!(mode, 0o644);
-        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn permissions_are_those_of_a_plain_write() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("plain");
+        std::fs::write(&plain, b"x").unwrap();
+        let atomic = dir.path().join("atomic");
+        write_atomic(&atomic, b"x").unwrap();
+        assert_eq!(mode(&atomic), mode(&plain));
+        // An existing file keeps its permissions.
+        std::fs::set_permissions(&atomic, std::fs::Permissions::from_mode(0o640)).unwrap();
+        write_atomic(&atomic, b"y").unwrap();
+        assert_eq!(mode(&atomic), 0o640);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! architecture (`784-64-10`) and how the model was trained.
 
 use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
@@ -24,12 +25,15 @@ pub const ARCHITECTURE_KEY: &str = "architecture";
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
     /// The file could not be read or written.
-    #[error("{path}: {source}")]
+    ///
+    /// The OS error's text is part of the message, so it is not also a
+    /// `source()` (see [`crate::error`]).
+    #[error("{}: {}", path.display(), describe_io(error))]
     Io {
         /// The checkpoint path.
         path: PathBuf,
         /// What the OS said.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Larger than any checkpoint this tool writes.
     #[error("{path}: {size} bytes is far larger than any tinymlp checkpoint (max {MAX_CHECKPOINT_BYTES}); is this the right file?")]
@@ -40,7 +44,7 @@ pub enum CheckpointError {
         size: u64,
     },
     /// Not a valid safetensors file.
-    #[error("{path}: not a valid safetensors checkpoint ({reason})")]
+    #[error("{path}: not a valid safetensors checkpoint: {reason}; pass a model.safetensors written by `host train`")]
     Format {
         /// The checkpoint path.
         path: PathBuf,
@@ -64,7 +68,7 @@ pub enum CheckpointError {
         reason: String,
     },
     /// A parameter is NaN or infinite.
-    #[error("{path}: tensor {name} holds a NaN or infinite value; the model diverged when it was trained")]
+    #[error("{path}: tensor {name} holds a NaN or infinite value; the file is damaged, or the model diverged when it was trained: train it again with a lower --lr")]
     NotFinite {
         /// The checkpoint path.
         path: PathBuf,
@@ -85,18 +89,33 @@ pub struct Checkpoint {
 impl Checkpoint {
     /// Reads and validates the container; the tensors are checked by [`Checkpoint::load_into`].
     pub fn read(path: &Path) -> Result<Self, CheckpointError> {
-        let io = |source| CheckpointError::Io {
+        let io = |error| CheckpointError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         };
-        let size = std::fs::metadata(path).map_err(io)?.len();
+        let meta = std::fs::metadata(path).map_err(io)?;
+        if meta.is_dir() {
+            return Err(io(std::io::Error::from(std::io::ErrorKind::IsADirectory)));
+        }
+        let size = meta.len();
         if size > MAX_CHECKPOINT_BYTES {
             return Err(CheckpointError::TooLarge {
                 path: path.to_path_buf(),
                 size,
             });
         }
-        let bytes = std::fs::read(path).map_err(io)?;
+        // Read at most one byte past the limit: the file may grow after the
+        // size check (or be a device that reports no size).
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|file| file.take(MAX_CHECKPOINT_BYTES + 1).read_to_end(&mut bytes))
+            .map_err(io)?;
+        if bytes.len() as u64 > MAX_CHECKPOINT_BYTES {
+            return Err(CheckpointError::TooLarge {
+                path: path.to_path_buf(),
+                size: bytes.len() as u64,
+            });
+        }
         Self::from_bytes(path, bytes)
     }
 
@@ -106,7 +125,7 @@ impl Checkpoint {
         let (_, header) =
             SafeTensors::read_metadata(&bytes).map_err(|e| CheckpointError::Format {
                 path: path.clone(),
-                reason: e.to_string(),
+                reason: describe_format(&e, &bytes),
             })?;
         let metadata: BTreeMap<String, String> = header
             .metadata()
@@ -137,6 +156,12 @@ impl Checkpoint {
         })
     }
 
+    /// Parameters of the architecture the metadata declares.
+    fn architecture_parameter_count(&self) -> usize {
+        let layers = self.architecture.layers();
+        layers.windows(2).map(|w| w[0] * w[1] + w[1]).sum()
+    }
+
     /// The architecture the metadata declares.
     pub fn architecture(&self) -> &Architecture {
         &self.architecture
@@ -159,6 +184,8 @@ impl Checkpoint {
 
     /// Copies the tensors into `net`, checking that the file holds exactly
     /// `N`'s tensors with `N`'s shapes, as `F32`, all finite.
+    ///
+    /// On an error `net` may hold some of the file's tensors: discard it.
     pub fn load_into<N: Parameters>(&self, net: &mut N) -> Result<(), CheckpointError> {
         let tensor_error = |reason: String| CheckpointError::Tensor {
             path: self.path.clone(),
@@ -167,13 +194,17 @@ impl Checkpoint {
         let tensors =
             SafeTensors::deserialize(&self.bytes).map_err(|e| CheckpointError::Format {
                 path: self.path.clone(),
-                reason: e.to_string(),
+                reason: describe_format(&e, &self.bytes),
             })?;
         let expected: Vec<_> = (0..N::TENSORS).map(N::tensor_info).collect();
+        // Whether `N` is the network the metadata names: then a tensor that
+        // does not fit means the file contradicts itself.
+        let fits_metadata = N::parameter_count() == self.architecture_parameter_count();
+        let damaged = "; the file is damaged or was not written by `host train`";
         for name in tensors.names() {
             if !expected.iter().any(|info| info.name == name) {
                 return Err(tensor_error(format!(
-                    "unexpected tensor `{name}` for architecture {}",
+                    "unexpected tensor `{name}` for architecture {}{damaged}",
                     self.architecture
                 )));
             }
@@ -181,26 +212,38 @@ impl Checkpoint {
         for (i, info) in expected.iter().enumerate() {
             let view = tensors.tensor(info.name).map_err(|_| {
                 tensor_error(format!(
-                    "missing tensor `{}` of shape {:?}",
+                    "missing tensor `{}` of shape {:?}{damaged}",
                     info.name,
                     info.shape()
                 ))
             })?;
             if view.dtype() != Dtype::F32 {
                 return Err(tensor_error(format!(
-                    "tensor `{}` is {:?}, expected F32",
+                    "tensor `{}` is {:?}, expected F32{damaged}",
                     info.name,
                     view.dtype()
                 )));
             }
             if view.shape() != info.shape() {
-                return Err(tensor_error(format!(
-                    "tensor `{}` has shape {:?}, but architecture {} needs {:?}",
-                    info.name,
-                    view.shape(),
-                    self.architecture,
-                    info.shape()
-                )));
+                return Err(tensor_error(if fits_metadata {
+                    format!(
+                        "tensor `{}` has shape {:?}, but the metadata's architecture {} needs {:?}: \
+                         the metadata and the tensors disagree{damaged}",
+                        info.name,
+                        view.shape(),
+                        self.architecture,
+                        info.shape()
+                    )
+                } else {
+                    format!(
+                        "tensor `{}` has shape {:?} (architecture {}), but the network it is loaded \
+                         into needs {:?}",
+                        info.name,
+                        view.shape(),
+                        self.architecture,
+                        info.shape()
+                    )
+                }));
             }
             let target = net.tensor_mut(i);
             for (value, bytes) in target.iter_mut().zip(view.data().chunks_exact(4)) {
@@ -217,10 +260,48 @@ impl Checkpoint {
     }
 }
 
+/// An OS error in words, without the `(os error N)` noise for the common cases.
+fn describe_io(error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::NotFound => "not found; train a model with `host train` first".into(),
+        std::io::ErrorKind::IsADirectory => {
+            "is a directory, expected a checkpoint file (model.safetensors)".into()
+        }
+        _ => error.to_string(),
+    }
+}
+
+/// A safetensors container error in words, with the sizes involved.
+fn describe_format(error: &safetensors::SafeTensorError, bytes: &[u8]) -> String {
+    use safetensors::SafeTensorError as E;
+    let declared = bytes.first_chunk::<8>().map(|len| u64::from_le_bytes(*len));
+    match (error, declared) {
+        (E::HeaderTooSmall, _) => format!(
+            "{} bytes, too short for the 8-byte header length{}",
+            bytes.len(),
+            if bytes.is_empty() {
+                " (the file is empty)"
+            } else {
+                ""
+            }
+        ),
+        (E::HeaderTooLarge | E::InvalidHeaderLength, Some(n)) => format!(
+            "its first 8 bytes declare a {n}-byte JSON header, but the file holds {} bytes; \
+             it is cut short or not a safetensors file",
+            bytes.len()
+        ),
+        (E::MetadataIncompleteBuffer, _) => {
+            "the tensor data does not exactly fill the file: it is cut short or has bytes appended"
+                .into()
+        }
+        _ => error.to_string(),
+    }
+}
+
 /// Serialises `net` with `metadata` (the architecture is added) into safetensors bytes.
 ///
 /// The output is deterministic: the same parameters and metadata give the
-/// same bytes (see [`canonical_header`]).
+/// same bytes (the JSON header is rewritten with sorted keys).
 pub fn to_bytes<N: Parameters>(
     net: &N,
     architecture: &Architecture,
@@ -294,9 +375,9 @@ pub fn save<N: Parameters>(
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
-    write_atomic(path, &bytes).map_err(|source| CheckpointError::Io {
+    write_atomic(path, &bytes).map_err(|error| CheckpointError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })
 }
 

@@ -2,6 +2,12 @@
 //!
 //! Every variant that concerns a file carries its path, and its message says
 //! what is wrong and, where there is one, the fix.
+//!
+//! A message is complete on its own: where an underlying [`io::Error`] is the
+//! cause, its text is part of the message and it is *not* also returned by
+//! [`std::error::Error::source`], so printers that walk the source chain
+//! (`anyhow`'s `{:#}`) do not repeat it. [`DataError::io_error`] gives
+//! programs the underlying error.
 
 use std::io;
 use std::path::PathBuf;
@@ -32,28 +38,26 @@ pub enum DataError {
     },
 
     /// Opening or reading a plain (uncompressed) file failed.
-    #[error("{}: read error: {source}", path.display())]
+    #[error("{}: read error: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: io::Error,
+        /// The underlying error (its text is part of the message).
+        error: io::Error,
     },
 
     /// Decompressing a gzipped file failed: bad CRC, corrupt deflate data or
     /// a stream cut short.
     #[error(
-        "{}: corrupt or incomplete gzip stream ({source}); the file is damaged or was cut short: \
+        "{}: corrupt or incomplete gzip stream ({error}); the file is damaged or was cut short: \
          download it again (`gzip -t` checks a .gz file)",
         path.display()
     )]
     Gzip {
         /// The file.
         path: PathBuf,
-        /// The error reported by the decoder.
-        #[source]
-        source: io::Error,
+        /// The error reported by the decoder (its text is part of the message).
+        error: io::Error,
     },
 
     /// The file (after decompression, if gzipped) holds no bytes at all.
@@ -306,4 +310,15 @@ pub enum DataError {
         /// Samples available.
         available: usize,
     },
+}
+
+impl DataError {
+    /// The operating system's or the gzip decoder's error behind an
+    /// [`Io`](DataError::Io) or [`Gzip`](DataError::Gzip) error.
+    pub fn io_error(&self) -> Option<&io::Error> {
+        match self {
+            DataError::Io { error, .. } | DataError::Gzip { error, .. } => Some(error),
+            _ => None,
+        }
+    }
 }

@@ -147,16 +147,16 @@ pub(crate) fn open_file(path: &Path) -> Result<File, DataError> {
                 path: path.to_path_buf(),
             })
         }
-        Err(source) => {
+        Err(error) => {
             return Err(DataError::Io {
                 path: path.to_path_buf(),
-                source,
+                error,
             })
         }
     }
-    File::open(path).map_err(|source| DataError::Io {
+    File::open(path).map_err(|error| DataError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })
 }
 
@@ -184,9 +184,9 @@ impl<'a> Source<'a> {
     /// if they are `1f 8b`.
     pub(crate) fn new<R: Read + 'a>(mut reader: R, path: &Path) -> Result<Self, DataError> {
         let mut magic = [0u8; 2];
-        let n = read_up_to(&mut reader, &mut magic).map_err(|source| DataError::Io {
+        let n = read_up_to(&mut reader, &mut magic).map_err(|error| DataError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         let prefix = io::Cursor::new(magic).take(n as u64);
         let gzipped = n == 2 && magic == [0x1f, 0x8b];
@@ -205,12 +205,12 @@ impl<'a> Source<'a> {
 
     /// Wraps an io error with the file name (as a gzip error if the stream
     /// is gzipped).
-    pub(crate) fn error(&self, source: io::Error) -> DataError {
+    pub(crate) fn error(&self, error: io::Error) -> DataError {
         let path = self.path.clone();
         if self.gzipped {
-            DataError::Gzip { path, source }
+            DataError::Gzip { path, error }
         } else {
-            DataError::Io { path, source }
+            DataError::Io { path, error }
         }
     }
 

@@ -51,8 +51,15 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
+            // `{:#}` prints the chain of causes; error types whose message
+            // already holds their cause do not also expose it as a source.
             eprintln!("error: {error:#}");
-            ExitCode::FAILURE
+            if error.is::<train::Interrupted>() {
+                // 128 + SIGINT, as a shell reports a process killed by Ctrl-C.
+                ExitCode::from(130)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

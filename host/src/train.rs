@@ -113,6 +113,12 @@ pub enum TrainError {
 pub trait Observer {
     /// `done` of `total` samples of `epoch` processed; `loss` is the running mean.
     fn batch(&mut self, _epoch: usize, _done: usize, _total: usize, _loss: f64) {}
+    /// Asked before every optimiser step; returning `true` stops training
+    /// with [`TrainError::Interrupted`] at that batch boundary, before the
+    /// step (e.g. after Ctrl-C). Keep it cheap: an atomic load.
+    fn should_stop(&mut self) -> bool {
+        false
+    }
     /// An epoch finished; the network after it is passed for checkpointing.
     /// Returning `false` stops training (e.g. after Ctrl-C).
     fn epoch<N: Parameters>(&mut self, _metrics: &EpochMetrics, _net: &N) -> bool {
@@ -272,6 +278,9 @@ pub fn train<N: Trainable>(
             nesterov: true,
         };
         for (batch_index, batch) in plan.chunks(config.batch_size).enumerate() {
+            if observer.should_stop() {
+                return Err(TrainError::Interrupted);
+            }
             let used = batch.len().div_ceil(SHARD);
             let net_ref: &N = &net;
             pool.install(|| {

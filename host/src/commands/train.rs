@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -105,11 +107,52 @@ pub(crate) fn run(args: TrainArgs, output: Output) -> Result<()> {
         started.elapsed().as_secs_f64()
     );
     }
+    let stop = stop_on_ctrl_c();
     let eval_set = val_set.as_ref().unwrap_or(&test_set);
     let eval_name = if val_set.is_some() { "val" } else { "test" };
     with_network!(config.architecture, Net => {
-        train_and_save::<Net>(&config, &train_set, eval_set, eval_name, &test_set, &args.out, output)
+        let sets = Sets { train: &train_set, eval: eval_set, eval_name, test: &test_set };
+        train_and_save::<Net>(&config, &sets, &args.out, output, stop)
     })
+}
+
+/// `host train` stopped by Ctrl-C (SIGINT); `main` exits with 130 for it.
+#[derive(Debug)]
+pub(crate) struct Interrupted {
+    last_checkpoint: Option<PathBuf>,
+}
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.last_checkpoint {
+            Some(path) => write!(
+                f,
+                "interrupted; the last complete checkpoint is {}",
+                path.display()
+            ),
+            None => f.write_str("interrupted; no checkpoint was written"),
+        }
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// Installs a Ctrl-C handler that sets the returned flag; the training loop
+/// polls it at every batch boundary. A second Ctrl-C exits at once (outputs
+/// are written atomically, so that too leaves no half-written file).
+fn stop_on_ctrl_c() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    let installed = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\nstopping at the next batch (Ctrl-C again to quit at once)");
+    });
+    if let Err(e) = installed {
+        eprintln!("warning: cannot handle Ctrl-C ({e}); it will end the run at once");
+    }
+    stop
 }
 
 /// Refuses to overwrite a checkpoint of another architecture unless `--force`.
@@ -129,26 +172,43 @@ fn guard_existing_model(path: &Path, architecture: &Architecture, force: bool) -
     }
 }
 
+/// The data of a run: what it trains on, what it reports per epoch, what it is tested on.
+struct Sets<'a> {
+    train: &'a Dataset,
+    eval: &'a Dataset,
+    /// `test` or `val`.
+    eval_name: &'a str,
+    test: &'a Dataset,
+}
+
 fn train_and_save<N: Exportable>(
     config: &TrainConfig,
-    train_set: &Dataset,
-    eval_set: &Dataset,
-    eval_name: &str,
-    test_set: &Dataset,
+    sets: &Sets<'_>,
     out: &Path,
     output: Output,
+    stop: Arc<AtomicBool>,
 ) -> Result<()> {
-    let mut observer = CliObserver::new(config, out, eval_name);
+    let Sets {
+        train: train_set,
+        eval: eval_set,
+        eval_name,
+        test: test_set,
+    } = *sets;
+    let mut observer = CliObserver::new(config, out, eval_name, stop);
     observer.quiet = output.quiet;
     let started = Instant::now();
-    let (net, history) = train::train::<N>(config, train_set, eval_set, &mut observer).map_err(
-        |e| match &observer.last_saved {
-            Some(path) => {
-                anyhow::anyhow!("{e}; the last complete checkpoint is {}", path.display())
+    let (net, history) =
+        train::train::<N>(config, train_set, eval_set, &mut observer).map_err(|e| {
+            match (e, observer.last_saved.clone()) {
+                (train::TrainError::Interrupted, last_checkpoint) => {
+                    anyhow::Error::new(Interrupted { last_checkpoint })
+                }
+                (e, Some(path)) => {
+                    anyhow::anyhow!("{e}; the last complete checkpoint is {}", path.display())
+                }
+                (e, None) => anyhow::anyhow!("{e}; no checkpoint was written"),
             }
-            None => anyhow::anyhow!("{e}; no checkpoint was written"),
-        },
-    )?;
+        })?;
     let seconds = started.elapsed().as_secs_f64();
     let test_accuracy = train::accuracy(&*net, test_set);
     let metadata = run_metadata(config, history.len(), Some(test_accuracy));
@@ -261,10 +321,16 @@ struct CliObserver<'a> {
     last_saved: Option<PathBuf>,
     /// `--quiet`: no progress bar, no per-epoch lines.
     quiet: bool,
+    stop: Arc<AtomicBool>,
 }
 
 impl<'a> CliObserver<'a> {
-    fn new(config: &'a TrainConfig, out: &'a Path, eval_name: &'a str) -> Self {
+    fn new(
+        config: &'a TrainConfig,
+        out: &'a Path,
+        eval_name: &'a str,
+        stop: Arc<AtomicBool>,
+    ) -> Self {
         Self {
             config,
             out,
@@ -273,11 +339,16 @@ impl<'a> CliObserver<'a> {
             history: Vec::new(),
             last_saved: None,
             quiet: false,
+            stop,
         }
     }
 }
 
 impl Observer for CliObserver<'_> {
+    fn should_stop(&mut self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
     fn batch(&mut self, epoch: usize, done: usize, total: usize, loss: f64) {
         if self.quiet || !std::io::stderr().is_terminal() {
             return;
