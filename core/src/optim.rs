@@ -47,22 +47,42 @@ impl Sgd {
         grad_scale: f32,
     ) {
         for t in 0..P::TENSORS {
-            let decay = match P::tensor_info(t).kind {
-                TensorKind::Weight => self.weight_decay,
-                TensorKind::Bias => 0.0,
+            let kind = P::tensor_info(t).kind;
+            self.update_slice(
+                kind,
+                params.tensor_mut(t),
+                grads.tensor(t),
+                velocity.tensor_mut(t),
+                grad_scale,
+            );
+        }
+    }
+
+    /// The update of [`step`](Self::step) on one slice of one tensor.
+    ///
+    /// Element-wise, so updating a tensor in any number of pieces (e.g. on
+    /// several threads) gives exactly the same bits as one `step`.
+    pub fn update_slice(
+        &self,
+        kind: TensorKind,
+        params: &mut [f32],
+        grads: &[f32],
+        velocity: &mut [f32],
+        grad_scale: f32,
+    ) {
+        let decay = match kind {
+            TensorKind::Weight => self.weight_decay,
+            TensorKind::Bias => 0.0,
+        };
+        for ((p, v), &g) in params.iter_mut().zip(velocity.iter_mut()).zip(grads) {
+            let g = g * grad_scale + decay * *p;
+            *v = self.momentum * *v + g;
+            let update = if self.nesterov {
+                g + self.momentum * *v
+            } else {
+                *v
             };
-            let p = params.tensor_mut(t);
-            let v = velocity.tensor_mut(t);
-            for ((p, v), &g) in p.iter_mut().zip(v.iter_mut()).zip(grads.tensor(t)) {
-                let g = g * grad_scale + decay * *p;
-                *v = self.momentum * *v + g;
-                let update = if self.nesterov {
-                    g + self.momentum * *v
-                } else {
-                    *v
-                };
-                *p -= self.learning_rate * update;
-            }
+            *p -= self.learning_rate * update;
         }
     }
 }

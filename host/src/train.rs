@@ -294,7 +294,6 @@ pub fn train<N: Trainable>(
             let mut batch_loss = total.loss;
             correct += total.correct;
             for shard in rest.iter() {
-                total.grads.add_assign(&shard.grads);
                 batch_loss += shard.loss;
                 correct += shard.correct;
             }
@@ -307,12 +306,10 @@ pub fn train<N: Trainable>(
             }
             loss_sum += batch_loss;
             sgd.learning_rate = schedule.rate(step);
-            sgd.step(
-                &mut *net,
-                &total.grads,
-                &mut velocity,
-                1.0 / batch.len() as f32,
-            );
+            let scale = 1.0 / batch.len() as f32;
+            let others: Vec<&N> = rest.iter().map(|shard| &*shard.grads).collect();
+            let (net, velocity, grads) = (&mut *net, &mut *velocity, &mut *total.grads);
+            pool.install(|| reduce_and_step(&sgd, net, velocity, grads, &others, scale));
             step += 1;
             if batch_index % 64 == 0 {
                 let done = (batch_index * config.batch_size + batch.len()).min(train.len());
@@ -342,6 +339,57 @@ pub fn train<N: Trainable>(
         }
     }
     Ok((net, history))
+}
+
+/// One piece of [`reduce_and_step`]: index, then (parameters, velocity), gradients.
+type Piece<'a> = (usize, ((&'a mut [f32], &'a mut [f32]), &'a mut [f32]));
+
+/// Elements per piece of the parallel gradient reduction and update.
+const UPDATE_CHUNK: usize = 4096;
+
+/// Adds the other shards' gradients into `grads` (in shard order, element by
+/// element: the same bits as successive `add_assign`s) and applies the SGD
+/// update, both split into pieces over the current rayon pool. Element-wise
+/// work, so the split never changes a bit.
+fn reduce_and_step<N: Trainable>(
+    sgd: &Sgd,
+    net: &mut N,
+    velocity: &mut N,
+    grads: &mut N,
+    others: &[&N],
+    scale: f32,
+) {
+    for t in 0..N::TENSORS {
+        let kind = N::tensor_info(t).kind;
+        let other_grads: Vec<&[f32]> = others.iter().map(|g| g.tensor(t)).collect();
+        let update = |(c, ((p, v), g)): Piece<'_>| {
+            let range = c * UPDATE_CHUNK..c * UPDATE_CHUNK + g.len();
+            for other in &other_grads {
+                for (a, b) in g.iter_mut().zip(&other[range.clone()]) {
+                    *a += b;
+                }
+            }
+            sgd.update_slice(kind, p, g, v, scale);
+        };
+        let (p, v, g) = (
+            net.tensor_mut(t),
+            velocity.tensor_mut(t),
+            grads.tensor_mut(t),
+        );
+        if g.len() > UPDATE_CHUNK {
+            p.par_chunks_mut(UPDATE_CHUNK)
+                .zip(v.par_chunks_mut(UPDATE_CHUNK))
+                .zip(g.par_chunks_mut(UPDATE_CHUNK))
+                .enumerate()
+                .for_each(update);
+        } else {
+            p.chunks_mut(UPDATE_CHUNK)
+                .zip(v.chunks_mut(UPDATE_CHUNK))
+                .zip(g.chunks_mut(UPDATE_CHUNK))
+                .enumerate()
+                .for_each(update);
+        }
+    }
 }
 
 fn validate(config: &TrainConfig, train: &Dataset) -> Result<(), TrainError> {
