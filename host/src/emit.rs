@@ -138,6 +138,30 @@ pub fn images(data: &Dataset) -> Result<&[[u8; INPUTS]], EmitError> {
     Ok(images)
 }
 
+/// Quantizes `net` as the firmware bundle does: activation scales calibrated on
+/// the first [`CALIBRATION_IMAGES`] images of `train`.
+pub fn quantize_calibrated<N: Exportable>(
+    net: &N,
+    train: &Dataset,
+) -> Result<Box<N::Quantized>, EmitError> {
+    let calibration = images(train)?;
+    Ok(net.quantize(&calibration[..calibration.len().min(CALIBRATION_IMAGES)])?)
+}
+
+/// Fraction of `test` that `predict` classifies right.
+pub fn accuracy_on(
+    test: &Dataset,
+    predict: impl Fn(&[u8; INPUTS]) -> usize,
+) -> Result<f64, EmitError> {
+    let images = images(test)?;
+    let correct = images
+        .iter()
+        .zip(test.labels())
+        .filter(|(x, &y)| predict(x) == usize::from(y))
+        .count();
+    Ok(correct as f64 / images.len().max(1) as f64)
+}
+
 /// The header of emitted files for a checkpoint: provenance plus accuracy.
 pub fn header(architecture: &str, seed: u64, checkpoint_bytes: &[u8], accuracy: f64) -> Header {
     Header {
@@ -171,20 +195,11 @@ pub fn write_bundle<N: Exportable>(
     test: &Dataset,
     dir: &Path,
 ) -> Result<BundleSummary, EmitError> {
-    let calibration = images(train)?;
     let test_images = images(test)?;
-    let quantized = net.quantize(&calibration[..calibration.len().min(CALIBRATION_IMAGES)])?;
-    let accuracy = |predict: &dyn Fn(&[u8; INPUTS]) -> usize| {
-        let correct = test_images
-            .iter()
-            .zip(test.labels())
-            .filter(|(x, &y)| predict(x) == usize::from(y))
-            .count();
-        correct as f64 / test_images.len().max(1) as f64
-    };
+    let quantized = quantize_calibrated(net, train)?;
     let summary = BundleSummary {
-        f32_accuracy: accuracy(&|x| net.predict(&tinymlp::pixels_to_input(x))),
-        int8_accuracy: accuracy(&|x| N::predict_int8(&quantized, x)),
+        f32_accuracy: accuracy_on(test, |x| net.predict(&tinymlp::pixels_to_input(x)))?,
+        int8_accuracy: accuracy_on(test, |x| N::predict_int8(&quantized, x))?,
     };
     let f32_header = header(architecture, seed, checkpoint_bytes, summary.f32_accuracy);
     let int8_header = header(architecture, seed, checkpoint_bytes, summary.int8_accuracy);

@@ -95,17 +95,9 @@ pub(crate) fn run(args: EmitArgs, output: Output) -> Result<()> {
                 }))?;
             }
             Some(out) => {
-                let images = emit::images(&test_set)?;
                 let (source, accuracy) = if args.int8 {
-                    let calibration = emit::images(&train_set)?;
-                    let calibration = &calibration[..calibration.len().min(emit::CALIBRATION_IMAGES)];
-                    let q = net.quantize(calibration)?;
-                    let correct = images
-                        .iter()
-                        .zip(test_set.labels())
-                        .filter(|(x, &y)| Net::predict_int8(&q, x) == usize::from(y))
-                        .count();
-                    let accuracy = correct as f64 / images.len().max(1) as f64;
+                    let q = emit::quantize_calibrated(&*net, &train_set)?;
+                    let accuracy = emit::accuracy_on(&test_set, |x| Net::predict_int8(&q, x))?;
                     (Net::emit_int8(&q, &emit::header(&name, seed, checkpoint.bytes(), accuracy))?, accuracy)
                 } else {
                     let accuracy = host::train::accuracy(&*net, &test_set);

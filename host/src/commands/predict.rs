@@ -10,7 +10,7 @@ use tinymlp::Network;
 use host::arch::{CLASSES, INPUTS};
 use host::checkpoint::Checkpoint;
 use host::dataset::{load_mnist, Split};
-use host::emit::{self, Exportable};
+use host::emit;
 use host::preprocess::{self, SIDE};
 use host::render::render_digit;
 use host::with_network;
@@ -88,9 +88,7 @@ pub(crate) fn run(args: PredictArgs, output: Output) -> Result<()> {
         let image: &[u8; INPUTS] = pixels.as_slice().try_into()?;
         if args.int8 {
             let train_set = load_mnist(&args.data, Split::Train)?;
-            let calibration = emit::images(&train_set)?;
-            let quantized =
-                net.quantize(&calibration[..calibration.len().min(emit::CALIBRATION_IMAGES)])?;
+            let quantized = emit::quantize_calibrated(&*net, &train_set)?;
             quantized.logits(image)
         } else {
             net.logits(&tinymlp::pixels_to_input(image))
