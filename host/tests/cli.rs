@@ -612,3 +612,103 @@ fn emit_rust_source_int8_source_and_csv_tensors() {
     let bias = std::fs::read_to_string(csv_dir.join("fc2.bias.csv")).unwrap();
     assert_eq!(bias.lines().count(), 10);
 }
+
+/// Writes the first `n` images of an MNIST split as a `label,p0,…,p783` CSV file.
+fn write_csv(path: &Path, split: host::dataset::Split, n: usize, header: bool) {
+    let data = host::dataset::load_mnist(&data_dir(), split)
+        .unwrap()
+        .take(n);
+    let mut text = String::new();
+    if header {
+        text.push_str("label");
+        for i in 0..784 {
+            text.push_str(&format!(",pixel{i}"));
+        }
+        text.push('\n');
+    }
+    for i in 0..data.len() {
+        text.push_str(&data.label(i).to_string());
+        for p in data.image(i) {
+            text.push_str(&format!(",{p}"));
+        }
+        text.push('\n');
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn train_and_eval_on_csv_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train_csv, test_csv) = (
+        dir.path().join("mnist_train.csv"),
+        dir.path().join("mnist_test.csv"),
+    );
+    write_csv(&train_csv, host::dataset::Split::Train, 3000, true);
+    write_csv(&test_csv, host::dataset::Split::Test, 500, false);
+    let out = dir.path().join("model");
+    let (train, test, out_s) = (
+        train_csv.to_str().unwrap(),
+        test_csv.to_str().unwrap(),
+        out.to_str().unwrap(),
+    );
+
+    let line = ok(&[
+        "--quiet", "train", "--data", train, "--test", test, "--epochs", "2", "--hidden", "32",
+        "--out", out_s,
+    ]);
+    let accuracy: f64 = line
+        .trim()
+        .strip_prefix("test accuracy: ")
+        .unwrap()
+        .trim_end_matches('%')
+        .parse()
+        .unwrap();
+    assert!(accuracy > 80.0, "{line}");
+
+    // eval reads the same CSV test set and agrees.
+    let model = out.join("model.safetensors");
+    let eval = ok(&[
+        "--quiet",
+        "eval",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        test,
+    ]);
+    assert_eq!(eval.lines().last().unwrap(), line.trim());
+
+    // A CSV training file without a test set is a clear error, not a guess.
+    let missing = host(&["train", "--data", train, "--epochs", "1", "--out", out_s]);
+    assert!(!missing.status.success());
+    assert!(stderr(&missing).contains("--test"), "{}", stderr(&missing));
+
+    // A ragged row names the file and the line.
+    let ragged = dir.path().join("ragged.csv");
+    std::fs::write(
+        &ragged,
+        format!(
+            "{}\n7,0,0\n",
+            std::fs::read_to_string(&test_csv)
+                .unwrap()
+                .lines()
+                .next()
+                .unwrap()
+        ),
+    )
+    .unwrap();
+    let bad = host(&[
+        "eval",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        ragged.to_str().unwrap(),
+    ]);
+    assert!(!bad.status.success());
+    let message = stderr(&bad);
+    assert!(
+        message.contains("ragged.csv")
+            && message.contains("line 2")
+            && !message.contains("panicked"),
+        "{message}"
+    );
+}

@@ -7,7 +7,7 @@ use clap::Args;
 
 use host::atomic::write_atomic;
 use host::checkpoint::Checkpoint;
-use host::dataset::{load_mnist, Dataset, Split};
+use host::dataset::Dataset;
 use host::eval::{accuracy_line, Evaluation};
 use host::pictures::{self, Misclassified};
 use host::{train, with_network};
@@ -19,9 +19,8 @@ pub(crate) struct EvalArgs {
     /// Checkpoint written by `host train`.
     #[arg(long, default_value = "model/model.safetensors")]
     model: PathBuf,
-    /// Directory holding the MNIST test files.
-    #[arg(long, default_value = "data")]
-    data: PathBuf,
+    #[command(flatten)]
+    data: super::DataArgs,
     /// Directory for confusion.svg and errors.png [default: the model's directory].
     #[arg(long)]
     out: Option<PathBuf>,
@@ -32,7 +31,7 @@ pub(crate) struct EvalArgs {
 
 pub(crate) fn run(args: EvalArgs, output: Output) -> Result<()> {
     let checkpoint = Checkpoint::read(&args.model)?;
-    let test_set = load_mnist(&args.data, Split::Test)?;
+    let test_set = args.data.evaluation_set()?;
     let arch = checkpoint.architecture().clone();
     let predicted = with_network!(arch, Net => {
         let mut net: Box<Net> = bytemuck::zeroed_box();

@@ -62,3 +62,56 @@ pub(crate) fn print(text: &str) {
         }
     }
 }
+
+/// Where `train` and `eval` read their images: IDX directories or CSV files.
+#[derive(Debug, clap::Args)]
+pub(crate) struct DataArgs {
+    /// Data: a directory with the four MNIST IDX files (gzipped or raw), or a
+    /// `label,p0,…,p783` CSV file (training data for `train`, test data for `eval`).
+    #[arg(long, default_value = "data")]
+    data: std::path::PathBuf,
+    /// For `train` with a CSV --data: the test set (a CSV file or an IDX directory).
+    #[arg(long, value_name = "PATH")]
+    test: Option<std::path::PathBuf>,
+    /// Input format: auto (a .csv or .csv.gz file is CSV, anything else an IDX directory), idx, csv.
+    #[arg(long, default_value_t = host::dataset::Format::Auto)]
+    format: host::dataset::Format,
+}
+
+impl DataArgs {
+    /// The training set: `--data`.
+    pub(crate) fn train_set(&self) -> anyhow::Result<host::dataset::Dataset> {
+        Ok(host::dataset::load(
+            &self.data,
+            host::dataset::Split::Train,
+            self.format,
+        )?)
+    }
+
+    /// The test set: `--test`, else `--data` (for CSV training data, `--test` is required).
+    pub(crate) fn test_set(&self) -> anyhow::Result<host::dataset::Dataset> {
+        let path = match &self.test {
+            Some(path) => path,
+            None if self.format.resolve(&self.data) == host::dataset::Format::Csv => anyhow::bail!(
+                "{} is a CSV file of training images; name the test set with --test FILE.csv",
+                self.data.display()
+            ),
+            None => &self.data,
+        };
+        Ok(host::dataset::load(
+            path,
+            host::dataset::Split::Test,
+            self.format,
+        )?)
+    }
+
+    /// The only data set of a command that needs one (`eval`): `--test`, else `--data`.
+    pub(crate) fn evaluation_set(&self) -> anyhow::Result<host::dataset::Dataset> {
+        let path = self.test.as_ref().unwrap_or(&self.data);
+        Ok(host::dataset::load(
+            path,
+            host::dataset::Split::Test,
+            self.format,
+        )?)
+    }
+}

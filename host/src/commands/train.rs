@@ -14,7 +14,7 @@ use tinymlp::Parameters;
 
 use host::arch::Architecture;
 use host::checkpoint::{self, Checkpoint};
-use host::dataset::{load_mnist, Dataset, Split};
+use host::dataset::Dataset;
 use host::emit::{self, Exportable};
 use host::eval::accuracy_line;
 use host::train::{self, EpochMetrics, Observer, TrainConfig};
@@ -24,9 +24,8 @@ use super::Output;
 
 #[derive(Debug, Args)]
 pub(crate) struct TrainArgs {
-    /// Directory holding the four MNIST files (gzipped or raw IDX).
-    #[arg(long, default_value = "data")]
-    data: PathBuf,
+    #[command(flatten)]
+    data: super::DataArgs,
     /// Output directory for model.safetensors, metrics.json, curves.svg and the firmware
     /// bundle (weights.rs, weights_int8.rs, predictions_*.bin).
     #[arg(long, default_value = "model")]
@@ -79,8 +78,8 @@ pub(crate) fn run(args: TrainArgs, output: Output) -> Result<()> {
         ..TrainConfig::default()
     };
     let started = Instant::now();
-    let mut train_set = load_mnist(&args.data, Split::Train)?;
-    let test_set = load_mnist(&args.data, Split::Test)?;
+    let mut train_set = args.data.train_set()?;
+    let test_set = args.data.test_set()?;
     if let Some(limit) = args.limit {
         train_set = train_set.take(limit);
     }
