@@ -356,7 +356,7 @@ impl Observer for CliObserver<'_> {
             let bar = ProgressBar::new(total as u64);
             bar.set_style(
                 ProgressStyle::with_template(
-                    "epoch {prefix:>3} [{bar:30}] {pos}/{len} {msg} {per_sec}",
+                    "epoch {prefix:>3} [{bar:30}] {pos}/{len} {msg}",
                 )
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
@@ -364,7 +364,8 @@ impl Observer for CliObserver<'_> {
             bar
         });
         bar.set_prefix(epoch.to_string());
-        bar.set_message(format!("loss {loss:.4}"));
+        let rate = done as f64 / bar.elapsed().as_secs_f64().max(1e-9);
+        bar.set_message(format!("loss {loss:.4}, {rate:.0} samples/s"));
         bar.set_position(done as u64);
     }
 
