@@ -11,7 +11,7 @@
 //! | tensor | type | scale |
 //! |---|---|---|
 //! | input (pixels) | `u8`, consumed directly | `s_in = 1/255` (pixel `p` means `p/255`, see [`pixels_to_input`](crate::pixels_to_input)) |
-//! | weights, row `o` | `i8`, symmetric, `-127..=127` | `s_w[o] = max_i |W[o][i]| / 127` (per output row) |
+//! | weights, row `o` | `i8`, symmetric, `-127..=127` | `s_w[o] = max_i \|W[o][i]\| / 127` (per output row) |
 //! | bias, row `o` | `i32` | `s_w[o] · s_x` (`s_x` = scale of the layer's input) |
 //! | accumulator | `i32` | `s_w[o] · s_x` |
 //! | hidden activations | `u8` (ReLU output, so no negative values) | `s_h`, calibrated by the host (a high percentile of the `f32` activations on training data) |

@@ -1,7 +1,7 @@
 //! The network architectures compiled into the host, chosen at run time.
 //!
 //! Layer sizes are const generics in `tinymlp`, so every architecture the CLI
-//! offers is a concrete type instantiated here. [`with_network!`] maps an
+//! offers is a concrete type instantiated here. [`with_network!`](crate::with_network) maps an
 //! [`Architecture`] value to its type.
 
 use std::fmt;
