@@ -141,6 +141,40 @@ pub(crate) fn dot_1x4<const IN: usize>(v: &[f32; IN], u: [&[f32; IN]; 4]) -> [f3
     reduce_all(acc)[0]
 }
 
+/// Eight canonical dot products `x · w[k]` sharing `x` (eight rows against one
+/// sample): each loaded chunk of `x` serves eight rows, and eight independent
+/// accumulator chains hide the add latency.
+#[inline(always)]
+pub(crate) fn dot_1x8<const IN: usize>(x: &[f32; IN], w: [&[f32; IN]; 8]) -> [f32; 8] {
+    let (x, xt) = x.as_chunks::<LANES>();
+    let [(w0, wt0), (w1, wt1), (w2, wt2), (w3, wt3), (w4, wt4), (w5, wt5), (w6, wt6), (w7, wt7)] =
+        w.map(|r| r.as_chunks::<LANES>());
+    let mut acc = [[[0.0f32; LANES]; 8]; 1];
+    {
+        let [[a0, a1, a2, a3, a4, a5, a6, a7]] = &mut acc;
+        for c in 0..IN / LANES {
+            let x = &x[c];
+            mac_lanes(a0, x, &w0[c]);
+            mac_lanes(a1, x, &w1[c]);
+            mac_lanes(a2, x, &w2[c]);
+            mac_lanes(a3, x, &w3[c]);
+            mac_lanes(a4, x, &w4[c]);
+            mac_lanes(a5, x, &w5[c]);
+            mac_lanes(a6, x, &w6[c]);
+            mac_lanes(a7, x, &w7[c]);
+        }
+        mac_tail(a0, xt, wt0);
+        mac_tail(a1, xt, wt1);
+        mac_tail(a2, xt, wt2);
+        mac_tail(a3, xt, wt3);
+        mac_tail(a4, xt, wt4);
+        mac_tail(a5, xt, wt5);
+        mac_tail(a6, xt, wt6);
+        mac_tail(a7, xt, wt7);
+    }
+    reduce_all(acc)[0]
+}
+
 /// One canonical dot product (the same bits as `kernels::dot`).
 #[inline(always)]
 pub(crate) fn dot_1x1<const IN: usize>(w: &[f32; IN], x: &[f32; IN]) -> f32 {
@@ -168,8 +202,9 @@ pub fn matvec_ref<const IN: usize, const OUT: usize>(
 
 /// Unrolled matrix-vector product `y = W·x + b` in the canonical order.
 ///
-/// Rows go [`ROW_BLOCK`] at a time through one pass over `x`; every `y[o]`
-/// equals `dot(&w[o], x) + b[o]` exactly.
+/// On the host rows go eight at a time through one pass over `x` (then a
+/// block of four, then single rows); on `arm` ([`ROW_BLOCK`] = 1) one at a
+/// time. Every `y[o]` equals `dot(&w[o], x) + b[o]` exactly.
 #[inline]
 pub fn matvec<const IN: usize, const OUT: usize>(
     w: &[[f32; IN]; OUT],
@@ -179,6 +214,13 @@ pub fn matvec<const IN: usize, const OUT: usize>(
 ) {
     let mut o = 0;
     if ROW_BLOCK == 4 {
+        while o + 8 <= OUT {
+            let sums = dot_1x8(x, core::array::from_fn(|k| &w[o + k]));
+            for (k, sum) in sums.into_iter().enumerate() {
+                y[o + k] = sum + b[o + k];
+            }
+            o += 8;
+        }
         while o + 4 <= OUT {
             let sums = dot_1x4(x, [&w[o], &w[o + 1], &w[o + 2], &w[o + 3]]);
             for (k, sum) in sums.into_iter().enumerate() {

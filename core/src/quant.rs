@@ -61,8 +61,13 @@ pub fn dot_i8_u8_ref(w: &[i8], x: &[u8]) -> i32 {
 /// Unrolled integer dot product: four independent accumulators over chunks of
 /// four, then the remainder. Equal to [`dot_i8_u8_ref`] for every input.
 ///
+/// This is the form for in-order cores such as the Cortex-M4 (the host's
+/// vectorising compiler does better with the plain loop, which it gets
+/// everywhere but on `arm`).
+///
 /// # Panics
 /// If the slices differ in length.
+#[cfg(target_arch = "arm")]
 #[inline]
 pub fn dot_i8_u8(w: &[i8], x: &[u8]) -> i32 {
     assert_eq!(w.len(), x.len(), "dot_i8_u8: length mismatch");
@@ -81,6 +86,42 @@ pub fn dot_i8_u8(w: &[i8], x: &[u8]) -> i32 {
         .wrapping_add(acc[1])
         .wrapping_add(acc[2])
         .wrapping_add(acc[3])
+}
+
+/// Integer dot product, equal to [`dot_i8_u8_ref`] for every input.
+///
+/// On the host this is the plain element loop: integer sums are exact in any
+/// order, and LLVM vectorises the plain loop (`vpmaddwd`) better than the
+/// four-accumulator form used on `arm` (measured in `benches/benches/int8.rs`).
+///
+/// # Panics
+/// If the slices differ in length.
+#[cfg(not(target_arch = "arm"))]
+#[inline]
+pub fn dot_i8_u8(w: &[i8], x: &[u8]) -> i32 {
+    assert_eq!(w.len(), x.len(), "dot_i8_u8: length mismatch");
+    w.iter().zip(x).fold(0i32, |sum, (&a, &b)| {
+        sum.wrapping_add(i32::from(a) * i32::from(b))
+    })
+}
+
+/// Integer dot product of `i8` weights with inputs already widened to `i16`:
+/// `Σ w[i]·x[i]` in `i32`, equal to [`dot_i8_u8_ref`]`(w, x')` whenever
+/// `x[i] == i16::from(x'[i])`.
+///
+/// With both operands 16 bits wide, LLVM turns the plain loop into
+/// `vpmaddwd` (AVX2/AVX-512) or `vpdpwssd` (AVX-512 VNNI), 32 multiply-adds
+/// per instruction, with no widening of `x` inside the loop over rows.
+/// [`QDense::accumulate`] widens its input once and uses this on the host.
+///
+/// # Panics
+/// If the slices differ in length.
+#[inline]
+pub fn dot_i8_i16(w: &[i8], x: &[i16]) -> i32 {
+    assert_eq!(w.len(), x.len(), "dot_i8_i16: length mismatch");
+    w.iter().zip(x).fold(0i32, |sum, (&a, &b)| {
+        sum.wrapping_add(i32::from(a) * i32::from(b))
+    })
 }
 
 /// Requantises one accumulator to a `u8` activation with ReLU folded in:
@@ -136,10 +177,20 @@ impl<const IN: usize, const OUT: usize> QDense<IN, OUT> {
         core::array::from_fn(|o| self.bias[o].wrapping_add(dot(&self.weights[o], x)))
     }
 
-    /// The accumulators through the unrolled kernel [`dot_i8_u8`].
+    /// The accumulators through the unrolled kernel [`dot_i8_u8`] (on `arm`).
+    #[cfg(target_arch = "arm")]
     #[inline]
     pub fn accumulate(&self, x: &[u8; IN]) -> [i32; OUT] {
         self.accumulate_with(x, |w, x| dot_i8_u8(w, x))
+    }
+
+    /// The accumulators: `x` widened to `i16` once, then [`dot_i8_i16`] per
+    /// row (on every target but `arm`; the same `i32`s as [`dot_i8_u8`]).
+    #[cfg(not(target_arch = "arm"))]
+    #[inline]
+    pub fn accumulate(&self, x: &[u8; IN]) -> [i32; OUT] {
+        let wide: [i16; IN] = core::array::from_fn(|i| i16::from(x[i]));
+        core::array::from_fn(|o| self.bias[o].wrapping_add(dot_i8_i16(&self.weights[o], &wide)))
     }
 
     /// The accumulators through the reference kernel [`dot_i8_u8_ref`].
@@ -236,10 +287,12 @@ impl<const IN: usize, const HIDDEN: usize, const OUT: usize> QMlp<IN, HIDDEN, OU
         self.output.accumulate_with(&h, dot2)
     }
 
-    /// Raw `i32` output accumulators through the unrolled kernels.
+    /// Raw `i32` output accumulators through the fast kernels
+    /// ([`QDense::accumulate`]).
     #[inline]
     pub fn accumulators(&self, x: &[u8; IN]) -> [i32; OUT] {
-        self.accumulators_with(x, |w, x| dot_i8_u8(w, x), |w, x| dot_i8_u8(w, x))
+        let h = self.hidden_requant.apply(&self.hidden.accumulate(x));
+        self.output.accumulate(&h)
     }
 
     /// Raw `i32` output accumulators through the reference kernels.
@@ -366,6 +419,57 @@ mod tests {
         let w = [-128i8; 64];
         let x = [255u8; 64];
         assert_eq!(dot_i8_u8(&w, &x), -128 * 255 * 64);
+    }
+
+    #[test]
+    fn widened_dot_equals_reference_on_every_length() {
+        let mut state = 777u32;
+        let mut next = || {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (state >> 24) as u8
+        };
+        for len in 0..100 {
+            let mut w = [0i8; 100];
+            let mut x = [0u8; 100];
+            for i in 0..len {
+                w[i] = next() as i8;
+                x[i] = next();
+            }
+            let wide: [i16; 100] = core::array::from_fn(|i| i16::from(x[i]));
+            assert_eq!(
+                dot_i8_i16(&w[..len], &wide[..len]),
+                dot_i8_u8_ref(&w[..len], &x[..len]),
+                "len={len}"
+            );
+        }
+        // Extremes: every product at its largest magnitude.
+        let w = [-128i8; 784];
+        let x = [255i16; 784];
+        assert_eq!(dot_i8_i16(&w, &x), -128 * 255 * 784);
+        let w = [127i8; 784];
+        assert_eq!(dot_i8_i16(&w, &x), 127 * 255 * 784);
+    }
+
+    #[test]
+    fn layer_accumulate_equals_reference() {
+        let mut state = 99u32;
+        let mut next = || {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (state >> 24) as u8
+        };
+        let mut layer = QDense::<37, 5>::zeroed();
+        for row in layer.weights.iter_mut() {
+            for w in row.iter_mut() {
+                *w = next() as i8;
+            }
+        }
+        for (o, b) in layer.bias.iter_mut().enumerate() {
+            *b = (o as i32 - 2) * 100_003;
+        }
+        for _ in 0..20 {
+            let x: [u8; 37] = core::array::from_fn(|_| next());
+            assert_eq!(layer.accumulate(&x), layer.accumulate_ref(&x));
+        }
     }
 
     #[test]

@@ -113,3 +113,28 @@ fn blocked_matvec_equals_dot_per_row_for_every_row_count() {
         assert_eq!(y[r].to_bits(), (dot(&w[r], &x) + b[r]).to_bits(), "row {r}");
     }
 }
+
+#[test]
+fn eight_row_blocks_equal_dot_per_row() {
+    // 8-row blocks, then a 4-row block, then single rows: 8 + 4 + 3.
+    fn check<const IN: usize, const OUT: usize>(seed: u64) {
+        let mut rng = Rng::new(seed);
+        let w = random_matrix::<IN, OUT>(&mut rng);
+        let b: [f32; OUT] = core::array::from_fn(|_| rng.uniform(-1.0, 1.0));
+        let x: [f32; IN] = core::array::from_fn(|_| rng.uniform(-1.0, 1.0));
+        let mut y = [0.0; OUT];
+        matvec(&w, &b, &x, &mut y);
+        for r in 0..OUT {
+            assert_eq!(
+                y[r].to_bits(),
+                (dot(&w[r], &x) + b[r]).to_bits(),
+                "{IN}x{OUT} row {r}"
+            );
+        }
+    }
+    check::<29, 15>(10);
+    check::<784, 64>(11);
+    check::<64, 10>(12);
+    check::<37, 8>(13);
+    check::<5, 17>(14);
+}

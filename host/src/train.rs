@@ -15,7 +15,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng as _, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 use rayon::prelude::*;
-use tinymlp::{pixels_to_input, BatchNetwork, Parameters, Rng, Sgd, PIXEL_VALUES};
+use tinymlp::{BatchNetwork, Parameters, Rng, Sgd, TensorKind};
 
 use crate::arch::{Architecture, CLASSES, INPUTS};
 use crate::dataset::Dataset;
@@ -156,12 +156,23 @@ impl<N> Trainable for N where
 {
 }
 
+/// `p as f32 / 255.0`: the value [`tinymlp::PIXEL_VALUES`] holds for `p`, bit for bit
+/// (IEEE division is correctly rounded, see `tinymlp::input`). On the host a
+/// vector division is ~4× faster than the table lookup, which compiles to
+/// gathers (`converts_like_the_table` checks all 256 values).
+#[inline(always)]
+fn pixel_value(p: u8) -> f32 {
+    f32::from(p) / 255.0
+}
+
 /// Copies a 28×28 image shifted by (`dx`, `dy`) pixels, filling with 0
-/// (background), converted as [`pixels_to_input`] does.
+/// (background), converted as [`tinymlp::pixels_to_input`] does.
 fn shifted_input(pixels: &[u8], dx: i32, dy: i32, input: &mut [f32; INPUTS]) {
     const SIDE: i32 = 28;
     if let (0, 0, Ok(pixels)) = (dx, dy, <&[u8; INPUTS]>::try_from(pixels)) {
-        *input = pixels_to_input(pixels);
+        for (x, &p) in input.iter_mut().zip(pixels) {
+            *x = pixel_value(p);
+        }
         return;
     }
     input.fill(0.0);
@@ -176,9 +187,24 @@ fn shifted_input(pixels: &[u8], dx: i32, dy: i32, input: &mut [f32; INPUTS]) {
         let src = &pixels[(src_row * SIDE) as usize + src_col..][..width];
         let dst = &mut input[(row * SIDE) as usize + dst_col..][..width];
         for (x, &p) in dst.iter_mut().zip(src) {
-            *x = PIXEL_VALUES[usize::from(p)];
+            *x = pixel_value(p);
         }
     }
+}
+
+/// Reads one byte of every cache line of the images, all before any is
+/// converted: the images of a shuffled batch are scattered over the 47 MB
+/// training set, and touching them together lets their cache misses overlap
+/// instead of stalling one image at a time. (Safe Rust has no prefetch
+/// instruction; a plain load whose value is discarded does the same here.)
+fn touch_images(data: &Dataset, samples: &[(usize, i8, i8)]) {
+    let mut sum = 0u8;
+    for &(index, _, _) in samples {
+        for line in data.image(index).iter().step_by(64) {
+            sum ^= *line;
+        }
+    }
+    std::hint::black_box(sum);
 }
 
 /// One shard's worker state: its own gradient buffer, inputs and batch scratch.
@@ -207,6 +233,7 @@ impl<N: Trainable> Shard<N> {
     /// by one in order (see `tinymlp::batch`).
     fn run(&mut self, net: &N, data: &Dataset, samples: &[(usize, i8, i8)]) {
         let n = samples.len();
+        touch_images(data, samples);
         for ((&(index, dx, dy), input), label) in samples
             .iter()
             .zip(self.inputs.iter_mut())
@@ -215,7 +242,8 @@ impl<N: Trainable> Shard<N> {
             shifted_input(data.image(index), i32::from(dx), i32::from(dy), input);
             *label = data.label(index);
         }
-        self.grads.set_zero();
+        // `grads` is all zeros here: `reduce_and_step` clears it after use
+        // (and a new shard starts zeroed).
         let outcome = net.train_batch::<SHARD, u8>(
             &self.inputs[..n],
             &self.labels[..n],
@@ -228,17 +256,33 @@ impl<N: Trainable> Shard<N> {
 }
 
 /// Trains a fresh `N` on `train`, evaluating on `eval` after each epoch.
+///
+/// The whole loop runs on the worker threads of its own rayon pool, so the
+/// per-step parallel regions are forks inside the pool (one of the workers
+/// carries on itself) rather than hand-offs from an outside thread, which
+/// would put that thread to sleep and wake it twice per step.
 pub fn train<N: Trainable>(
     config: &TrainConfig,
     train: &Dataset,
     eval: &Dataset,
-    observer: &mut impl Observer,
+    observer: &mut (impl Observer + Send),
 ) -> Result<(Box<N>, Vec<EpochMetrics>), TrainError> {
     validate(config, train)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(config.threads)
         .build()
         .map_err(|e| TrainError::Config(format!("cannot start {} threads: {e}", config.threads)))?;
+    pool.install(|| train_loop(config, train, eval, observer))
+}
+
+/// [`train`] on the current rayon pool.
+fn train_loop<N: Trainable>(
+    config: &TrainConfig,
+    train: &Dataset,
+    eval: &Dataset,
+    observer: &mut impl Observer,
+) -> Result<(Box<N>, Vec<EpochMetrics>), TrainError> {
+    let threads = rayon::current_num_threads();
 
     let mut net: Box<N> = bytemuck::zeroed_box();
     net.init(&mut Rng::new(config.seed));
@@ -283,17 +327,13 @@ pub fn train<N: Trainable>(
             }
             let used = batch.len().div_ceil(SHARD);
             let net_ref: &N = &net;
-            pool.install(|| {
-                shards[..used]
-                    .par_iter_mut()
-                    .zip(batch.par_chunks(SHARD))
-                    .for_each(|(shard, samples)| shard.run(net_ref, train, samples));
-            });
-            let (first, rest) = shards[..used].split_at_mut(1);
-            let total = &mut first[0];
-            let mut batch_loss = total.loss;
-            correct += total.correct;
-            for shard in rest.iter() {
+            shards[..used]
+                .par_iter_mut()
+                .zip(batch.par_chunks(SHARD))
+                .with_max_len(1)
+                .for_each(|(shard, samples)| shard.run(net_ref, train, samples));
+            let mut batch_loss = 0.0;
+            for shard in &shards[..used] {
                 batch_loss += shard.loss;
                 correct += shard.correct;
             }
@@ -307,9 +347,11 @@ pub fn train<N: Trainable>(
             loss_sum += batch_loss;
             sgd.learning_rate = schedule.rate(step);
             let scale = 1.0 / batch.len() as f32;
-            let others: Vec<&N> = rest.iter().map(|shard| &*shard.grads).collect();
-            let (net, velocity, grads) = (&mut *net, &mut *velocity, &mut *total.grads);
-            pool.install(|| reduce_and_step(&sgd, net, velocity, grads, &others, scale));
+            let mut grads: Vec<&mut N> = shards[..used]
+                .iter_mut()
+                .map(|shard| &mut *shard.grads)
+                .collect();
+            reduce_and_step(&sgd, &mut *net, &mut *velocity, &mut grads, scale, threads);
             step += 1;
             if batch_index % 64 == 0 {
                 let done = (batch_index * config.batch_size + batch.len()).min(train.len());
@@ -328,7 +370,7 @@ pub fn train<N: Trainable>(
             epoch,
             train_loss: loss_sum / train.len() as f64,
             train_accuracy: correct as f64 / train.len() as f64,
-            eval_accuracy: pool.install(|| accuracy(&*net, eval)),
+            eval_accuracy: accuracy(&*net, eval),
             learning_rate: sgd.learning_rate,
             seconds,
             samples_per_second: train.len() as f64 / seconds.max(1e-9),
@@ -341,54 +383,106 @@ pub fn train<N: Trainable>(
     Ok((net, history))
 }
 
-/// One piece of [`reduce_and_step`]: index, then (parameters, velocity), gradients.
-type Piece<'a> = (usize, ((&'a mut [f32], &'a mut [f32]), &'a mut [f32]));
+/// Elements per block of the fused reduce-update-clear pass: small enough that a
+/// block of every buffer stays in L1 between the three uses.
+const UPDATE_BLOCK: usize = 512;
 
-/// Elements per piece of the parallel gradient reduction and update.
-const UPDATE_CHUNK: usize = 4096;
+/// Tensors smaller than this are updated by the calling thread alone.
+const PARALLEL_UPDATE_MIN: usize = 4096;
 
-/// Adds the other shards' gradients into `grads` (in shard order, element by
-/// element: the same bits as successive `add_assign`s) and applies the SGD
-/// update, both split into pieces over the current rayon pool. Element-wise
+/// One contiguous piece of one tensor: parameters, velocity and every shard's gradients.
+struct Piece<'a> {
+    params: &'a mut [f32],
+    velocity: &'a mut [f32],
+    grads: Vec<&'a mut [f32]>,
+}
+
+impl Piece<'_> {
+    /// Sums the shard gradients into the first one (in shard order, element
+    /// by element: the same bits as successive `add_assign`s), applies the
+    /// SGD update and clears every gradient for the next step, block by block.
+    fn update(mut self, sgd: &Sgd, kind: TensorKind, scale: f32) {
+        let len = self.params.len();
+        let mut start = 0;
+        while start < len {
+            let range = start..(start + UPDATE_BLOCK).min(len);
+            let (first, rest) = self.grads.split_first_mut().expect("at least one shard");
+            let total = &mut first[range.clone()];
+            for other in rest.iter_mut() {
+                let other = &mut other[range.clone()];
+                for (a, b) in total.iter_mut().zip(other.iter()) {
+                    *a += *b;
+                }
+                other.fill(0.0);
+            }
+            sgd.update_slice(
+                kind,
+                &mut self.params[range.clone()],
+                total,
+                &mut self.velocity[range.clone()],
+                scale,
+            );
+            total.fill(0.0);
+            start = range.end;
+        }
+    }
+}
+
+/// Adds the shard gradients `grads` (in shard order), applies the SGD update to
+/// `net` and `velocity`, and leaves every gradient buffer zeroed. Large tensors
+/// are split into one piece per thread of the current rayon pool. Element-wise
 /// work, so the split never changes a bit.
 fn reduce_and_step<N: Trainable>(
     sgd: &Sgd,
     net: &mut N,
     velocity: &mut N,
-    grads: &mut N,
-    others: &[&N],
+    grads: &mut [&mut N],
     scale: f32,
+    threads: usize,
 ) {
     for t in 0..N::TENSORS {
         let kind = N::tensor_info(t).kind;
-        let other_grads: Vec<&[f32]> = others.iter().map(|g| g.tensor(t)).collect();
-        let update = |(c, ((p, v), g)): Piece<'_>| {
-            let range = c * UPDATE_CHUNK..c * UPDATE_CHUNK + g.len();
-            for other in &other_grads {
-                for (a, b) in g.iter_mut().zip(&other[range.clone()]) {
-                    *a += b;
-                }
+        let mut params = net.tensor_mut(t);
+        let mut vel = velocity.tensor_mut(t);
+        let mut shard_grads: Vec<&mut [f32]> = grads.iter_mut().map(|g| g.tensor_mut(t)).collect();
+        let len = params.len();
+        if len < PARALLEL_UPDATE_MIN || threads == 1 {
+            Piece {
+                params,
+                velocity: vel,
+                grads: shard_grads,
             }
-            sgd.update_slice(kind, p, g, v, scale);
-        };
-        let (p, v, g) = (
-            net.tensor_mut(t),
-            velocity.tensor_mut(t),
-            grads.tensor_mut(t),
-        );
-        if g.len() > UPDATE_CHUNK {
-            p.par_chunks_mut(UPDATE_CHUNK)
-                .zip(v.par_chunks_mut(UPDATE_CHUNK))
-                .zip(g.par_chunks_mut(UPDATE_CHUNK))
-                .enumerate()
-                .for_each(update);
-        } else {
-            p.chunks_mut(UPDATE_CHUNK)
-                .zip(v.chunks_mut(UPDATE_CHUNK))
-                .zip(g.chunks_mut(UPDATE_CHUNK))
-                .enumerate()
-                .for_each(update);
+            .update(sgd, kind, scale);
+            continue;
         }
+        // One piece per thread, cut at multiples of 16 elements (whole vectors).
+        let mut pieces = Vec::with_capacity(threads);
+        for k in 0..threads {
+            let size = if k + 1 == threads {
+                params.len()
+            } else {
+                (len / threads).next_multiple_of(16).min(params.len())
+            };
+            let (p, p_rest) = std::mem::take(&mut params).split_at_mut(size);
+            let (v, v_rest) = std::mem::take(&mut vel).split_at_mut(size);
+            params = p_rest;
+            vel = v_rest;
+            let mut g = Vec::with_capacity(shard_grads.len());
+            for shard in shard_grads.iter_mut() {
+                let (head, tail) = std::mem::take(shard).split_at_mut(size);
+                *shard = tail;
+                g.push(head);
+            }
+            pieces.push(Piece {
+                params: p,
+                velocity: v,
+                grads: g,
+            });
+        }
+        pieces
+            .into_par_iter()
+            .with_max_len(1)
+            .for_each(|piece| piece.update(sgd, kind, scale));
     }
 }
 
@@ -457,6 +551,7 @@ pub fn accuracy<N: Trainable>(net: &N, data: &Dataset) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tinymlp::{pixels_to_input, PIXEL_VALUES};
 
     #[test]
     fn shift_moves_pixels_and_fills_with_background() {
@@ -480,5 +575,16 @@ mod tests {
         shifted_input(&gray, 1, 0, &mut moved);
         let plain = pixels_to_input(&gray);
         assert_eq!(moved[28 * 5 + 10].to_bits(), plain[28 * 5 + 9].to_bits());
+    }
+
+    #[test]
+    fn converts_like_the_table() {
+        for p in 0..=255u8 {
+            assert_eq!(
+                pixel_value(std::hint::black_box(p)).to_bits(),
+                PIXEL_VALUES[usize::from(p)].to_bits(),
+                "p={p}"
+            );
+        }
     }
 }
