@@ -126,27 +126,48 @@ pub fn forward_batch<const IN: usize, const OUT: usize>(
     xs: &[[f32; IN]],
     ys: &mut [[f32; OUT]],
 ) {
+    forward_batch_rows(w, b, 0, xs, ys);
+}
+
+/// [`forward_batch`] for the consecutive rows `row0..row0 + w.len()` of a
+/// layer only: `ys[s][row0 + r] = dot(&w[r], &xs[s]) + b[r]`, the same bits
+/// as the whole-layer call gives for those rows; the other entries of `ys`
+/// are left alone. (For splitting a layer's rows over threads.)
+///
+/// # Panics
+/// If `xs` and `ys` differ in length, `b` and `w` differ in length, or the
+/// rows do not fit in `OUT`.
+pub fn forward_batch_rows<const IN: usize, const OUT: usize>(
+    w: &[[f32; IN]],
+    b: &[f32],
+    row0: usize,
+    xs: &[[f32; IN]],
+    ys: &mut [[f32; OUT]],
+) {
     assert_eq!(xs.len(), ys.len(), "forward_batch: length mismatch");
+    assert_eq!(w.len(), b.len(), "forward_batch: rows and biases differ");
+    assert!(row0 + w.len() <= OUT, "forward_batch: rows out of range");
     const R: usize = FORWARD_ROWS;
     const C: usize = FORWARD_SAMPLES;
+    let rows = w.len();
     let n = xs.len();
     let mut s = 0;
     while s + C <= n {
         let x: [&[f32; IN]; C] = core::array::from_fn(|k| &xs[s + k]);
         let mut o = 0;
-        while o + R <= OUT {
+        while o + R <= rows {
             let sums = dot_4x4::<IN>(core::array::from_fn(|r| &w[o + r]), x);
             for (r, sums) in sums.iter().enumerate() {
                 for (k, sum) in sums.iter().enumerate() {
-                    ys[s + k][o + r] = sum + b[o + r];
+                    ys[s + k][row0 + o + r] = sum + b[o + r];
                 }
             }
             o += R;
         }
-        while o < OUT {
+        while o < rows {
             let sums = dot_1x4::<IN>(&w[o], x);
             for (k, sum) in sums.iter().enumerate() {
-                ys[s + k][o] = sum + b[o];
+                ys[s + k][row0 + o] = sum + b[o];
             }
             o += 1;
         }
@@ -154,15 +175,15 @@ pub fn forward_batch<const IN: usize, const OUT: usize>(
     }
     while s < n {
         let mut o = 0;
-        while o + R <= OUT {
+        while o + R <= rows {
             let sums = dot_1x4::<IN>(&xs[s], core::array::from_fn(|r| &w[o + r]));
             for (r, sum) in sums.iter().enumerate() {
-                ys[s][o + r] = sum + b[o + r];
+                ys[s][row0 + o + r] = sum + b[o + r];
             }
             o += R;
         }
-        while o < OUT {
-            ys[s][o] = dot_1x1::<IN>(&w[o], &xs[s]) + b[o];
+        while o < rows {
+            ys[s][row0 + o] = dot_1x1::<IN>(&w[o], &xs[s]) + b[o];
             o += 1;
         }
         s += 1;
@@ -207,15 +228,32 @@ pub fn rank_k<const IN: usize, const OUT: usize>(
     dys: &[[f32; OUT]],
     xs: &[[f32; IN]],
 ) {
+    rank_k_rows(g, 0, dys, xs);
+}
+
+/// [`rank_k`] for the consecutive rows `row0..row0 + g.len()` of `G` only
+/// (`g[r]` is row `row0 + r`): the same bits for those rows as the
+/// whole-matrix call. (For splitting a layer's rows over threads.)
+///
+/// # Panics
+/// If `dys` and `xs` differ in length or the rows do not fit in `OUT`.
+pub fn rank_k_rows<const IN: usize, const OUT: usize>(
+    g: &mut [[f32; IN]],
+    row0: usize,
+    dys: &[[f32; OUT]],
+    xs: &[[f32; IN]],
+) {
     assert_eq!(dys.len(), xs.len(), "rank_k: length mismatch");
+    assert!(row0 + g.len() <= OUT, "rank_k: rows out of range");
+    let rows = g.len();
     for (dys, xs) in dys.chunks(RANK_K_GROUP).zip(xs.chunks(RANK_K_GROUP)) {
         // Per row, the samples that contribute (non-zero gradient), ascending.
         let mut count = [0u8; OUT];
         let mut idx = [[0u8; RANK_K_GROUP]; OUT];
         let mut val = [[0.0f32; RANK_K_GROUP]; OUT];
         for (s, dy) in dys.iter().enumerate() {
-            for o in 0..OUT {
-                let d = dy[o];
+            for o in 0..rows {
+                let d = dy[row0 + o];
                 // Branch-free append; the slot is overwritten when `d == 0`.
                 let k = count[o] as usize;
                 idx[o][k] = s as u8;
@@ -225,7 +263,7 @@ pub fn rank_k<const IN: usize, const OUT: usize>(
         }
         let mut col = 0;
         while col + RANK_K_COLS <= IN {
-            for o in 0..OUT {
+            for o in 0..rows {
                 let k = count[o] as usize;
                 if k > 0 {
                     rank_k_cols::<IN, RANK_K_COLS>(&mut g[o], col, &idx[o][..k], &val[o][..k], xs);
@@ -234,14 +272,14 @@ pub fn rank_k<const IN: usize, const OUT: usize>(
             col += RANK_K_COLS;
         }
         while col + LANES <= IN {
-            for o in 0..OUT {
+            for o in 0..rows {
                 let k = count[o] as usize;
                 rank_k_cols::<IN, LANES>(&mut g[o], col, &idx[o][..k], &val[o][..k], xs);
             }
             col += LANES;
         }
         while col < IN {
-            for o in 0..OUT {
+            for o in 0..rows {
                 let k = count[o] as usize;
                 rank_k_cols::<IN, 1>(&mut g[o], col, &idx[o][..k], &val[o][..k], xs);
             }
@@ -289,13 +327,14 @@ fn matvec_t_samples<const IN: usize, const OUT: usize, const C: usize>(
     dys: &[[f32; OUT]],
     dxs: &mut [[f32; IN]],
     s0: usize,
+    cols: core::ops::Range<usize>,
 ) {
-    let mut col = 0;
-    while col + T_COLS <= IN {
+    let mut col = cols.start;
+    while col + T_COLS <= cols.end {
         matvec_t_block::<IN, OUT, T_COLS, C>(w, dys, dxs, col, s0);
         col += T_COLS;
     }
-    while col < IN {
+    while col < cols.end {
         matvec_t_block::<IN, OUT, 1, C>(w, dys, dxs, col, s0);
         col += 1;
     }
@@ -315,15 +354,33 @@ pub fn matvec_t_batch<const IN: usize, const OUT: usize>(
     dys: &[[f32; OUT]],
     dxs: &mut [[f32; IN]],
 ) {
+    matvec_t_batch_cols(w, dys, dxs, 0..IN);
+}
+
+/// [`matvec_t_batch`] for the columns `cols` only: `dxs[s][i]` for `i` in
+/// `cols`, the same bits as the whole call; other entries are left alone.
+///
+/// # Panics
+/// If `dys` and `dxs` differ in length or `cols` is not within `0..IN`.
+pub fn matvec_t_batch_cols<const IN: usize, const OUT: usize>(
+    w: &[[f32; IN]; OUT],
+    dys: &[[f32; OUT]],
+    dxs: &mut [[f32; IN]],
+    cols: core::ops::Range<usize>,
+) {
     assert_eq!(dys.len(), dxs.len(), "matvec_t_batch: length mismatch");
+    assert!(
+        cols.start <= cols.end && cols.end <= IN,
+        "matvec_t_batch: columns out of range"
+    );
     let n = dys.len();
     let mut s = 0;
     while s + T_SAMPLES <= n {
-        matvec_t_samples::<IN, OUT, T_SAMPLES>(w, dys, dxs, s);
+        matvec_t_samples::<IN, OUT, T_SAMPLES>(w, dys, dxs, s, cols.clone());
         s += T_SAMPLES;
     }
     while s < n {
-        matvec_t_samples::<IN, OUT, 1>(w, dys, dxs, s);
+        matvec_t_samples::<IN, OUT, 1>(w, dys, dxs, s, cols.clone());
         s += 1;
     }
 }

@@ -291,3 +291,61 @@ fn kernel_output_bits_are_pinned() {
 }
 
 const PINNED_DIGEST: u64 = 0x633c_5614_f7d9_a5de;
+
+/// The row/column-range kernels (for splitting a layer over threads) give,
+/// piece by piece, exactly the bits of the whole-layer kernels.
+fn check_row_pieces<const IN: usize, const OUT: usize>(seed: u64, n: usize, cuts: &[usize]) {
+    let mut rng = Rng::new(seed);
+    let w = random_matrix::<IN, OUT>(&mut rng);
+    let b: [f32; OUT] = core::array::from_fn(|_| rng.uniform(-1.0, 1.0));
+    let xs = random_rows::<IN>(&mut rng, n);
+    let dys = sparse_rows::<OUT>(&mut rng, n, 0.5);
+    let start = random_matrix::<IN, OUT>(&mut rng);
+    let mut bounds = vec![0];
+    bounds.extend_from_slice(cuts);
+    bounds.push(OUT);
+
+    let mut whole = vec![[0.0; OUT]; n];
+    forward_batch(&w, &b, &xs, &mut whole);
+    let mut pieces = vec![[f32::NAN; OUT]; n];
+    for r in bounds.windows(2) {
+        forward_batch_rows(&w[r[0]..r[1]], &b[r[0]..r[1]], r[0], &xs, &mut pieces);
+    }
+    assert_eq!(bits(&whole), bits(&pieces), "forward_batch_rows {cuts:?}");
+
+    let mut g_whole = start.clone();
+    rank_k(&mut g_whole, &dys, &xs);
+    let mut g_pieces = start.clone();
+    for r in bounds.windows(2) {
+        rank_k_rows(&mut g_pieces[r[0]..r[1]], r[0], &dys, &xs);
+    }
+    assert_eq!(
+        bits(&g_whole[..]),
+        bits(&g_pieces[..]),
+        "rank_k_rows {cuts:?}"
+    );
+
+    // Transposed product: the columns of the layer's input, cut the same way
+    // (IN columns, so map the cuts into 0..IN).
+    let col_bounds: Vec<usize> = bounds.iter().map(|&c| c * IN / OUT).collect();
+    let mut dx_whole = vec![[0.0; IN]; n];
+    matvec_t_batch(&w, &dys, &mut dx_whole);
+    let mut dx_pieces = vec![[f32::NAN; IN]; n];
+    for c in col_bounds.windows(2) {
+        matvec_t_batch_cols(&w, &dys, &mut dx_pieces, c[0]..c[1]);
+    }
+    assert_eq!(
+        bits(&dx_whole),
+        bits(&dx_pieces),
+        "matvec_t_batch_cols {cuts:?}"
+    );
+}
+
+#[test]
+fn row_and_column_pieces_equal_the_whole_layer() {
+    check_row_pieces::<784, 64>(21, 32, &[32]);
+    check_row_pieces::<784, 64>(22, 16, &[20, 40]);
+    check_row_pieces::<64, 10>(23, 7, &[3, 4, 9]);
+    check_row_pieces::<37, 13>(24, 33, &[1, 6]);
+    check_row_pieces::<29, 8>(25, 5, &[]);
+}

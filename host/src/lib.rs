@@ -59,5 +59,6 @@ pub mod pictures;
 pub mod preprocess;
 pub mod quantize;
 pub mod render;
+pub(crate) mod rowsplit;
 pub mod schedule;
 pub mod train;

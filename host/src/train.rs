@@ -8,6 +8,16 @@
 //! buffer, and the buffers are added in shard order. Threads only decide *who*
 //! computes a shard, never what is added to what, so `--threads 1` and
 //! `--threads 2` produce byte-identical models for the same `--seed`.
+//!
+//! # Two ways to use several threads
+//!
+//! With one thread, or for networks with two hidden layers, the shards run on
+//! the rayon pool and their gradients are reduced and applied in parallel
+//! pieces ([`reduce_and_step`]). For single-hidden-layer networks with two or
+//! more threads, [`crate::rowsplit`] instead splits the hidden *rows* over the
+//! threads for a whole epoch: every thread computes every shard for its rows,
+//! so gradients and parameters never move between cores; only the hidden
+//! activations do. Both compute the very same numbers (see that module).
 
 use std::time::Instant;
 
@@ -19,6 +29,7 @@ use tinymlp::{BatchNetwork, Parameters, Rng, Sgd, TensorKind};
 
 use crate::arch::{Architecture, CLASSES, INPUTS};
 use crate::dataset::Dataset;
+use crate::rowsplit::{EpochPlan, EpochSums};
 use crate::schedule::OneCycle;
 
 /// Samples per gradient shard: the unit of parallel work.
@@ -167,7 +178,7 @@ fn pixel_value(p: u8) -> f32 {
 
 /// Copies a 28×28 image shifted by (`dx`, `dy`) pixels, filling with 0
 /// (background), converted as [`tinymlp::pixels_to_input`] does.
-fn shifted_input(pixels: &[u8], dx: i32, dy: i32, input: &mut [f32; INPUTS]) {
+pub(crate) fn shifted_input(pixels: &[u8], dx: i32, dy: i32, input: &mut [f32; INPUTS]) {
     const SIDE: i32 = 28;
     if let (0, 0, Ok(pixels)) = (dx, dy, <&[u8; INPUTS]>::try_from(pixels)) {
         for (x, &p) in input.iter_mut().zip(pixels) {
@@ -197,7 +208,7 @@ fn shifted_input(pixels: &[u8], dx: i32, dy: i32, input: &mut [f32; INPUTS]) {
 /// training set, and touching them together lets their cache misses overlap
 /// instead of stalling one image at a time. (Safe Rust has no prefetch
 /// instruction; a plain load whose value is discarded does the same here.)
-fn touch_images(data: &Dataset, samples: &[(usize, i8, i8)]) {
+pub(crate) fn touch_images(data: &Dataset, samples: &[(usize, i8, i8)]) {
     let mut sum = 0u8;
     for &(index, _, _) in samples {
         for line in data.image(index).iter().step_by(64) {
@@ -314,50 +325,39 @@ fn train_loop<N: Trainable>(
             };
             (i, dx, dy)
         }));
-        let (mut loss_sum, mut correct) = (0.0f64, 0usize);
-        let mut sgd = Sgd {
+        let sgd = Sgd {
             learning_rate: 0.0,
             momentum: config.momentum,
             weight_decay: config.weight_decay,
             nesterov: true,
         };
-        for (batch_index, batch) in plan.chunks(config.batch_size).enumerate() {
-            if observer.should_stop() {
-                return Err(TrainError::Interrupted);
-            }
-            let used = batch.len().div_ceil(SHARD);
-            let net_ref: &N = &net;
-            shards[..used]
-                .par_iter_mut()
-                .zip(batch.par_chunks(SHARD))
-                .with_max_len(1)
-                .for_each(|(shard, samples)| shard.run(net_ref, train, samples));
-            let mut batch_loss = 0.0;
-            for shard in &shards[..used] {
-                batch_loss += shard.loss;
-                correct += shard.correct;
-            }
-            if !batch_loss.is_finite() {
-                return Err(TrainError::Diverged {
-                    epoch,
-                    loss: batch_loss as f32,
-                    learning_rate: config.learning_rate,
-                });
-            }
-            loss_sum += batch_loss;
-            sgd.learning_rate = schedule.rate(step);
-            let scale = 1.0 / batch.len() as f32;
-            let mut grads: Vec<&mut N> = shards[..used]
-                .iter_mut()
-                .map(|shard| &mut *shard.grads)
-                .collect();
-            reduce_and_step(&sgd, &mut *net, &mut *velocity, &mut grads, scale, threads);
-            step += 1;
-            if batch_index % 64 == 0 {
-                let done = (batch_index * config.batch_size + batch.len()).min(train.len());
-                observer.batch(epoch, done, train.len(), loss_sum / done as f64);
-            }
-        }
+        let epoch_plan = EpochPlan {
+            epoch,
+            plan: &plan,
+            data: train,
+            batch_size: config.batch_size,
+            schedule: &schedule,
+            first_step: step,
+            sgd,
+            peak_rate: config.learning_rate,
+        };
+        let rows = if threads > 1 {
+            crate::rowsplit::try_epoch(&mut *net, &mut *velocity, threads, &epoch_plan, observer)
+        } else {
+            None
+        };
+        let (loss_sum, correct, learning_rate) = match rows {
+            Some(sums) => sums?,
+            None => sharded_epoch(
+                &mut *net,
+                &mut *velocity,
+                &mut shards,
+                threads,
+                &epoch_plan,
+                observer,
+            )?,
+        };
+        step += steps_per_epoch;
         let seconds = started.elapsed().as_secs_f64();
         if !net.all_finite() {
             return Err(TrainError::Diverged {
@@ -371,7 +371,7 @@ fn train_loop<N: Trainable>(
             train_loss: loss_sum / train.len() as f64,
             train_accuracy: correct as f64 / train.len() as f64,
             eval_accuracy: accuracy(&*net, eval),
-            learning_rate: sgd.learning_rate,
+            learning_rate,
             seconds,
             samples_per_second: train.len() as f64 / seconds.max(1e-9),
         };
@@ -381,6 +381,59 @@ fn train_loop<N: Trainable>(
         }
     }
     Ok((net, history))
+}
+
+/// One epoch of the data-parallel loop: each batch cut into [`SHARD`]s that
+/// run on the rayon pool, their gradients reduced in shard order.
+fn sharded_epoch<N: Trainable>(
+    net: &mut N,
+    velocity: &mut N,
+    shards: &mut [Shard<N>],
+    threads: usize,
+    plan: &EpochPlan<'_>,
+    observer: &mut impl Observer,
+) -> Result<EpochSums, TrainError> {
+    let (mut loss_sum, mut correct) = (0.0f64, 0usize);
+    let mut sgd = plan.sgd;
+    let train = plan.data;
+    let total = plan.plan.len();
+    for (batch_index, batch) in plan.plan.chunks(plan.batch_size).enumerate() {
+        if observer.should_stop() {
+            return Err(TrainError::Interrupted);
+        }
+        let used = batch.len().div_ceil(SHARD);
+        let net_ref: &N = net;
+        shards[..used]
+            .par_iter_mut()
+            .zip(batch.par_chunks(SHARD))
+            .with_max_len(1)
+            .for_each(|(shard, samples)| shard.run(net_ref, train, samples));
+        let mut batch_loss = 0.0;
+        for shard in &shards[..used] {
+            batch_loss += shard.loss;
+            correct += shard.correct;
+        }
+        if !batch_loss.is_finite() {
+            return Err(TrainError::Diverged {
+                epoch: plan.epoch,
+                loss: batch_loss as f32,
+                learning_rate: plan.peak_rate,
+            });
+        }
+        loss_sum += batch_loss;
+        sgd.learning_rate = plan.schedule.rate(plan.first_step + batch_index);
+        let scale = 1.0 / batch.len() as f32;
+        let mut grads: Vec<&mut N> = shards[..used]
+            .iter_mut()
+            .map(|shard| &mut *shard.grads)
+            .collect();
+        reduce_and_step(&sgd, net, velocity, &mut grads, scale, threads);
+        if batch_index % 64 == 0 {
+            let done = (batch_index * plan.batch_size + batch.len()).min(total);
+            observer.batch(plan.epoch, done, total, loss_sum / done as f64);
+        }
+    }
+    Ok((loss_sum, correct, sgd.learning_rate))
 }
 
 /// Elements per block of the fused reduce-update-clear pass: small enough that a

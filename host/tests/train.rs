@@ -169,3 +169,52 @@ fn bad_configurations_are_refused() {
         assert!(matches!(err, train::TrainError::Config(_)), "{err}");
     }
 }
+
+#[test]
+fn should_stop_interrupts_with_any_thread_count() {
+    struct StopAfter(usize);
+    impl Observer for StopAfter {
+        fn should_stop(&mut self) -> bool {
+            if self.0 == 0 {
+                return true;
+            }
+            self.0 -= 1;
+            false
+        }
+    }
+    let (train_set, test_set) = subsets(1000);
+    for threads in [1, 2, 3] {
+        let config = TrainConfig {
+            epochs: 2,
+            threads,
+            ..TrainConfig::default()
+        };
+        // Stops in the second epoch (32 batches per epoch).
+        let result = train::train::<Net>(&config, &train_set, &test_set, &mut StopAfter(40));
+        assert!(
+            matches!(result, Err(train::TrainError::Interrupted)),
+            "threads {threads}"
+        );
+    }
+}
+
+#[test]
+fn two_hidden_layers_do_not_depend_on_the_thread_count() {
+    type Net2 = tinymlp::Mlp2<784, 32, 16, 10>;
+    let (train_set, test_set) = subsets(600);
+    let test_set = test_set.take(50);
+    let config = |threads| TrainConfig {
+        epochs: 1,
+        batch_size: 48,
+        threads,
+        ..TrainConfig::default()
+    };
+    let (one, _) = train::train::<Net2>(&config(1), &train_set, &test_set, &mut Quiet).unwrap();
+    let (two, _) = train::train::<Net2>(&config(2), &train_set, &test_set, &mut Quiet).unwrap();
+    let all = |n: &Net2| {
+        (0..Net2::TENSORS)
+            .flat_map(|t| n.tensor(t).iter().map(|v| v.to_bits()).collect::<Vec<_>>())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(all(&one), all(&two));
+}
