@@ -13,8 +13,8 @@
 //!
 //! With one thread, or for networks with two hidden layers, the shards run on
 //! the rayon pool and their gradients are reduced and applied in parallel
-//! pieces ([`reduce_and_step`]). For single-hidden-layer networks with two or
-//! more threads, [`crate::rowsplit`] instead splits the hidden *rows* over the
+//! pieces (`reduce_and_step`). For single-hidden-layer networks with two or
+//! more threads, `host::rowsplit` (private) instead splits the hidden *rows* over the
 //! threads for a whole epoch: every thread computes every shard for its rows,
 //! so gradients and parameters never move between cores; only the hidden
 //! activations do. Both compute the very same numbers (see that module).
