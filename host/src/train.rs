@@ -63,11 +63,11 @@ impl Default for TrainConfig {
     fn default() -> Self {
         Self {
             architecture: Architecture::default_mnist(),
-            epochs: 30,
+            epochs: 25,
             batch_size: 32,
-            learning_rate: 0.1,
+            learning_rate: 0.05,
             momentum: 0.9,
-            weight_decay: 5e-4,
+            weight_decay: 2e-4,
             max_shift: 1,
             seed: 1,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
