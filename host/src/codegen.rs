@@ -260,17 +260,27 @@ fn header_source(h: &Header, kind: &str) -> String {
 /// (`unreadable_literal`, pedantic).
 const ALLOWS: &str = "#[allow(clippy::approx_constant, clippy::unreadable_literal)]\n";
 
+/// The common start of every emitted file: the header comments, the item's
+/// doc line, `#[rustfmt::skip]`, the lint allowances and the declaration line
+/// (`pub static NAME: TYPE = CONSTRUCTOR(`).
+fn item_start(header: &Header, precision: &str, doc: &str, declaration: &str) -> String {
+    let mut s = header_source(header, precision);
+    let _ = writeln!(s, "/// {doc}\n#[rustfmt::skip]");
+    s.push_str(ALLOWS);
+    let _ = writeln!(s, "{declaration}");
+    s
+}
+
 /// Rust source defining `pub static MODEL: tinymlp::Mlp<IN, H, OUT>` with `net`'s exact weights.
 pub fn emit_f32<const IN: usize, const H: usize, const OUT: usize>(
     net: &Mlp<IN, H, OUT>,
     header: &Header,
 ) -> Result<String, CodegenError> {
-    let mut s = header_source(header, "f32");
-    s.push_str("/// The trained network, in flash.\n#[rustfmt::skip]\n");
-    s.push_str(ALLOWS);
-    let _ = writeln!(
-        s,
-        "pub static MODEL: tinymlp::Mlp<{IN}, {H}, {OUT}> = tinymlp::Mlp::new("
+    let mut s = item_start(
+        header,
+        "f32",
+        "The trained network, in flash.",
+        &format!("pub static MODEL: tinymlp::Mlp<{IN}, {H}, {OUT}> = tinymlp::Mlp::new("),
     );
     s.push_str("    ");
     s.push_str(&dense_source(&net.hidden, "fc1", 4)?);
@@ -285,12 +295,11 @@ pub fn emit_f32_mlp2<const IN: usize, const H1: usize, const H2: usize, const OU
     net: &Mlp2<IN, H1, H2, OUT>,
     header: &Header,
 ) -> Result<String, CodegenError> {
-    let mut s = header_source(header, "f32");
-    s.push_str("/// The trained network, in flash.\n#[rustfmt::skip]\n");
-    s.push_str(ALLOWS);
-    let _ = writeln!(
-        s,
-        "pub static MODEL: tinymlp::Mlp2<{IN}, {H1}, {H2}, {OUT}> = tinymlp::Mlp2::new("
+    let mut s = item_start(
+        header,
+        "f32",
+        "The trained network, in flash.",
+        &format!("pub static MODEL: tinymlp::Mlp2<{IN}, {H1}, {H2}, {OUT}> = tinymlp::Mlp2::new("),
     );
     s.push_str("    ");
     s.push_str(&dense_source(&net.hidden1, "fc1", 4)?);
@@ -307,12 +316,11 @@ pub fn emit_int8<const IN: usize, const H: usize, const OUT: usize>(
     net: &QMlp<IN, H, OUT>,
     header: &Header,
 ) -> Result<String, CodegenError> {
-    let mut s = header_source(header, "int8");
-    s.push_str("/// The quantised network, in flash.\n#[rustfmt::skip]\n");
-    s.push_str(ALLOWS);
-    let _ = writeln!(
-        s,
-        "pub static MODEL_INT8: tinymlp::QMlp<{IN}, {H}, {OUT}> = tinymlp::QMlp::new("
+    let mut s = item_start(
+        header,
+        "int8",
+        "The quantised network, in flash.",
+        &format!("pub static MODEL_INT8: tinymlp::QMlp<{IN}, {H}, {OUT}> = tinymlp::QMlp::new("),
     );
     s.push_str("    ");
     s.push_str(&qdense_source(&net.hidden, "fc1", 4));
@@ -335,12 +343,13 @@ pub fn emit_int8_mlp2<const IN: usize, const H1: usize, const H2: usize, const O
     net: &QMlp2<IN, H1, H2, OUT>,
     header: &Header,
 ) -> Result<String, CodegenError> {
-    let mut s = header_source(header, "int8");
-    s.push_str("/// The quantised network, in flash.\n#[rustfmt::skip]\n");
-    s.push_str(ALLOWS);
-    let _ = writeln!(
-        s,
-        "pub static MODEL_INT8: tinymlp::QMlp2<{IN}, {H1}, {H2}, {OUT}> = tinymlp::QMlp2::new("
+    let mut s = item_start(
+        header,
+        "int8",
+        "The quantised network, in flash.",
+        &format!(
+            "pub static MODEL_INT8: tinymlp::QMlp2<{IN}, {H1}, {H2}, {OUT}> = tinymlp::QMlp2::new("
+        ),
     );
     s.push_str("    ");
     s.push_str(&qdense_source(&net.hidden1, "fc1", 4));
