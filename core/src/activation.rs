@@ -2,7 +2,7 @@
 
 /// ReLU in place: `x = max(x, 0)`.
 #[inline]
-pub fn relu<const N: usize>(x: &mut [f32; N]) {
+pub fn relu(x: &mut [f32]) {
     for v in x.iter_mut() {
         // `if` rather than `f32::max`: max(NaN, 0) is 0, which would hide a diverged layer.
         if *v < 0.0 {
@@ -15,7 +15,7 @@ pub fn relu<const N: usize>(x: &mut [f32; N]) {
 ///
 /// The derivative at exactly 0 is taken as 0 (as PyTorch does).
 #[inline]
-pub fn relu_backward<const N: usize>(y: &[f32; N], grad: &mut [f32; N]) {
+pub fn relu_backward(y: &[f32], grad: &mut [f32]) {
     for (g, &y) in grad.iter_mut().zip(y) {
         if y <= 0.0 {
             *g = 0.0;
@@ -30,7 +30,7 @@ pub fn sigmoid(x: f32) -> f32 {
 }
 
 /// Sigmoid in place.
-pub fn sigmoid_slice<const N: usize>(x: &mut [f32; N]) {
+pub fn sigmoid_slice(x: &mut [f32]) {
     for v in x.iter_mut() {
         *v = sigmoid(*v);
     }
@@ -43,7 +43,7 @@ pub fn sigmoid_derivative(s: f32) -> f32 {
 }
 
 /// Back-propagates through a sigmoid given its output `y`: `grad[i] *= y[i]·(1−y[i])`.
-pub fn sigmoid_backward<const N: usize>(y: &[f32; N], grad: &mut [f32; N]) {
+pub fn sigmoid_backward(y: &[f32], grad: &mut [f32]) {
     for (g, &y) in grad.iter_mut().zip(y) {
         *g *= sigmoid_derivative(y);
     }

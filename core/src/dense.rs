@@ -1,6 +1,9 @@
 //! The fully connected layer.
 
-use crate::kernels;
+use crate::batch::{self, Rows};
+use crate::kernels::{self, Kernel};
+use crate::loss::cross_entropy_grad;
+use crate::network::Network;
 use crate::params::{Parameters, TensorInfo, TensorKind};
 use crate::rng::Rng;
 
@@ -51,14 +54,14 @@ impl<const IN: usize, const OUT: usize> Dense<IN, OUT> {
     /// `y = W·x + b`, in the canonical summation order.
     #[inline]
     pub fn forward(&self, x: &[f32; IN], y: &mut [f32; OUT]) {
-        kernels::matvec(&self.weights, &self.bias, x, y);
+        kernels::matvec(self.weights.as_flattened(), &self.bias, x, y);
     }
 
     /// Accumulates this layer's gradients for one sample into `grads`:
     /// `dW += dy ⊗ x`, `db += dy`.
     #[inline]
     pub fn accumulate_gradients(&self, x: &[f32; IN], dy: &[f32; OUT], grads: &mut Self) {
-        kernels::rank1(&mut grads.weights, dy, x);
+        kernels::rank1(grads.weights.as_flattened_mut(), dy, x);
         for (b, d) in grads.bias.iter_mut().zip(dy) {
             *b += d;
         }
@@ -67,7 +70,37 @@ impl<const IN: usize, const OUT: usize> Dense<IN, OUT> {
     /// Gradient with respect to the input: `dx = Wᵀ·dy`.
     #[inline]
     pub fn backward_input(&self, dy: &[f32; OUT], dx: &mut [f32; IN]) {
-        kernels::matvec_t(&self.weights, dy, dx);
+        kernels::matvec_t(self.weights.as_flattened(), dy, dx);
+    }
+
+    /// [`forward`](Self::forward) for a batch: `ys[s] = W·xs[s] + b` (see
+    /// [`batch::forward_batch`]).
+    #[inline]
+    pub fn forward_batch(&self, xs: &[[f32; IN]], ys: &mut [[f32; OUT]]) {
+        let xs = Rows::new(xs.as_flattened(), IN);
+        batch::forward_batch(self.weights.as_flattened(), &self.bias, xs, ys.as_flattened_mut());
+    }
+
+    /// [`accumulate_gradients`](Self::accumulate_gradients) for a batch,
+    /// bit-identical to calling it on each sample in order (see
+    /// [`batch::rank_k`], [`batch::accumulate_bias`]).
+    #[inline]
+    pub fn accumulate_gradients_batch(
+        &self,
+        xs: &[[f32; IN]],
+        dys: &[[f32; OUT]],
+        grads: &mut Self,
+    ) {
+        let (xs, dys) = (Rows::new(xs.as_flattened(), IN), Rows::new(dys.as_flattened(), OUT));
+        batch::rank_k(grads.weights.as_flattened_mut(), dys, xs);
+        batch::accumulate_bias(&mut grads.bias, dys);
+    }
+
+    /// [`backward_input`](Self::backward_input) for a batch (see [`batch::matvec_t_batch`]).
+    #[inline]
+    pub fn backward_input_batch(&self, dys: &[[f32; OUT]], dxs: &mut [[f32; IN]]) {
+        let dys = Rows::new(dys.as_flattened(), OUT);
+        batch::matvec_t_batch(self.weights.as_flattened(), dys, dxs.as_flattened_mut(), IN);
     }
 
     /// He (Kaiming) uniform initialisation for a layer followed by ReLU:
@@ -95,12 +128,12 @@ impl<const IN: usize, const OUT: usize> Parameters for Dense<IN, OUT> {
     fn tensor_info(i: usize) -> TensorInfo {
         match i {
             0 => TensorInfo {
-                name: "weight",
+                layer: 0,
                 kind: TensorKind::Weight,
                 dims: [OUT, IN],
             },
             1 => TensorInfo {
-                name: "bias",
+                layer: 0,
                 kind: TensorKind::Bias,
                 dims: [OUT, 1],
             },
@@ -122,5 +155,61 @@ impl<const IN: usize, const OUT: usize> Parameters for Dense<IN, OUT> {
             1 => &mut self.bias,
             _ => panic!("Dense has 2 tensors"),
         }
+    }
+}
+
+/// Logits and their gradient: what a [`Dense`] output layer caches between
+/// forward and backward.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutputScratch<const OUT: usize> {
+    /// Output logits.
+    pub logits: [f32; OUT],
+    /// Gradient of the loss with respect to the logits.
+    pub d_logits: [f32; OUT],
+}
+
+impl<const OUT: usize> Default for OutputScratch<OUT> {
+    fn default() -> Self {
+        Self {
+            logits: [0.0; OUT],
+            d_logits: [0.0; OUT],
+        }
+    }
+}
+
+/// A lone dense layer is a linear softmax classifier, and the output layer
+/// that ends every deeper network.
+impl<const IN: usize, const OUT: usize> Network<IN, OUT> for Dense<IN, OUT> {
+    type Scratch = OutputScratch<OUT>;
+    const LAYERS: usize = 1;
+
+    fn init(&mut self, rng: &mut Rng) {
+        self.init_xavier(rng);
+    }
+
+    fn forward_with<'s, K: Kernel>(
+        &self,
+        x: &[f32; IN],
+        s: &'s mut Self::Scratch,
+        kernel: &K,
+    ) -> &'s [f32; OUT] {
+        kernel.matvec(&self.weights, &self.bias, x, &mut s.logits);
+        &s.logits
+    }
+
+    fn backward_to(
+        &self,
+        x: &[f32; IN],
+        target: usize,
+        s: &mut Self::Scratch,
+        grads: &mut Self,
+        dx: Option<&mut [f32; IN]>,
+    ) -> f32 {
+        let loss = cross_entropy_grad(&s.logits, target, &mut s.d_logits);
+        self.accumulate_gradients(x, &s.d_logits, grads);
+        if let Some(dx) = dx {
+            self.backward_input(&s.d_logits, dx);
+        }
+        loss
     }
 }

@@ -117,16 +117,33 @@ pub(crate) fn reduce_all<const R: usize, const C: usize>(
     core::hint::black_box(acc).map(|acc| acc.map(|lanes| reduce_lanes(&lanes)))
 }
 
+/// Re-slices the chunk lists of `K` rows to `n` chunks each, so that LLVM
+/// sees one trip count and drops the bounds checks of the loops below.
+#[inline(always)]
+pub(crate) fn chunked<const K: usize>(
+    rows: [&[f32]; K],
+    n: usize,
+) -> [(&[[f32; LANES]], &[f32]); K] {
+    rows.map(|r| {
+        let (chunks, tail) = r.as_chunks::<LANES>();
+        (&chunks[..n], tail)
+    })
+}
+
 /// Four canonical dot products `v · u[k]` sharing `v` (four rows against one
 /// sample, or one row against four samples: `a·b` and `b·a` round the same).
+/// Every slice has the length of `v`.
+///
+/// Written out by hand, as [`dot_1x8`]: with a loop over the rows LLVM
+/// vectorises across rows instead of across lanes.
 #[inline(always)]
-pub(crate) fn dot_1x4<const IN: usize>(v: &[f32; IN], u: [&[f32; IN]; 4]) -> [f32; 4] {
+pub(crate) fn dot_1x4(v: &[f32], u: [&[f32]; 4]) -> [f32; 4] {
     let (v, vt) = v.as_chunks::<LANES>();
-    let [(u0, ut0), (u1, ut1), (u2, ut2), (u3, ut3)] = u.map(|r| r.as_chunks::<LANES>());
+    let [(u0, ut0), (u1, ut1), (u2, ut2), (u3, ut3)] = chunked(u, v.len());
     let mut acc = [[[0.0f32; LANES]; 4]; 1];
     {
         let [[a0, a1, a2, a3]] = &mut acc;
-        for c in 0..IN / LANES {
+        for c in 0..v.len() {
             let v = &v[c];
             mac_lanes(a0, v, &u0[c]);
             mac_lanes(a1, v, &u1[c]);
@@ -143,16 +160,16 @@ pub(crate) fn dot_1x4<const IN: usize>(v: &[f32; IN], u: [&[f32; IN]; 4]) -> [f3
 
 /// Eight canonical dot products `x · w[k]` sharing `x` (eight rows against one
 /// sample): each loaded chunk of `x` serves eight rows, and eight independent
-/// accumulator chains hide the add latency.
+/// accumulator chains hide the add latency. Every slice has the length of `x`.
 #[inline(always)]
-pub(crate) fn dot_1x8<const IN: usize>(x: &[f32; IN], w: [&[f32; IN]; 8]) -> [f32; 8] {
+pub(crate) fn dot_1x8(x: &[f32], w: [&[f32]; 8]) -> [f32; 8] {
     let (x, xt) = x.as_chunks::<LANES>();
     let [(w0, wt0), (w1, wt1), (w2, wt2), (w3, wt3), (w4, wt4), (w5, wt5), (w6, wt6), (w7, wt7)] =
-        w.map(|r| r.as_chunks::<LANES>());
+        chunked(w, x.len());
     let mut acc = [[[0.0f32; LANES]; 8]; 1];
     {
         let [[a0, a1, a2, a3, a4, a5, a6, a7]] = &mut acc;
-        for c in 0..IN / LANES {
+        for c in 0..x.len() {
             let x = &x[c];
             mac_lanes(a0, x, &w0[c]);
             mac_lanes(a1, x, &w1[c]);
@@ -175,11 +192,12 @@ pub(crate) fn dot_1x8<const IN: usize>(x: &[f32; IN], w: [&[f32; IN]; 8]) -> [f3
     reduce_all(acc)[0]
 }
 
-/// One canonical dot product (the same bits as `kernels::dot`).
+/// One canonical dot product (the same bits as `kernels::dot`); `w` and `x`
+/// have one length.
 #[inline(always)]
-pub(crate) fn dot_1x1<const IN: usize>(w: &[f32; IN], x: &[f32; IN]) -> f32 {
-    let (w, wt) = w.as_chunks::<LANES>();
+pub(crate) fn dot_1x1(w: &[f32], x: &[f32]) -> f32 {
     let (x, xt) = x.as_chunks::<LANES>();
+    let [(w, wt)] = chunked([w], x.len());
     let mut acc = [[[0.0f32; LANES]; 1]; 1];
     for (w, x) in w.iter().zip(x) {
         mac_lanes(&mut acc[0][0], w, x);
@@ -189,104 +207,128 @@ pub(crate) fn dot_1x1<const IN: usize>(w: &[f32; IN], x: &[f32; IN]) -> f32 {
 }
 
 /// Reference matrix-vector product `y = W·x + b`, one plain loop per row.
-pub fn matvec_ref<const IN: usize, const OUT: usize>(
-    w: &[[f32; IN]; OUT],
-    b: &[f32; OUT],
-    x: &[f32; IN],
-    y: &mut [f32; OUT],
-) {
-    for o in 0..OUT {
-        y[o] = dot_ref(&w[o], x) + b[o];
+///
+/// `w` is row-major `[y.len()][x.len()]` (PyTorch's `Linear` layout).
+///
+/// # Panics
+/// If the lengths do not fit together.
+pub fn matvec_ref(w: &[f32], b: &[f32], x: &[f32], y: &mut [f32]) {
+    check_matrix(w, b.len(), x.len(), y.len());
+    for o in 0..y.len() {
+        y[o] = dot_ref(&w[o * x.len()..(o + 1) * x.len()], x) + b[o];
     }
+}
+
+/// Checks that `w` is a `rows × cols` matrix with `biases` biases.
+#[inline(always)]
+fn check_matrix(w: &[f32], biases: usize, cols: usize, rows: usize) {
+    assert_eq!(biases, rows, "matvec: one bias per row");
+    assert_eq!(w.len(), rows * cols, "matvec: weights are not rows × inputs");
+}
+
+/// Row `o` of a row-major matrix with `cols` columns.
+#[inline(always)]
+pub(crate) fn row(w: &[f32], cols: usize, o: usize) -> &[f32] {
+    &w[o * cols..(o + 1) * cols]
 }
 
 /// Unrolled matrix-vector product `y = W·x + b` in the canonical order.
 ///
-/// On the host rows go eight at a time through one pass over `x` (then a
-/// block of four, then single rows); on `arm` ([`ROW_BLOCK`] = 1) one at a
-/// time. Every `y[o]` equals `dot(&w[o], x) + b[o]` exactly.
+/// `w` is row-major `[y.len()][x.len()]`. On the host rows go eight at a time
+/// through one pass over `x` (then a block of four, then single rows); on
+/// `arm` ([`ROW_BLOCK`] = 1) one at a time. Every `y[o]` equals
+/// `dot(row o, x) + b[o]` exactly.
+///
+/// # Panics
+/// If the lengths do not fit together.
 #[inline]
-pub fn matvec<const IN: usize, const OUT: usize>(
-    w: &[[f32; IN]; OUT],
-    b: &[f32; OUT],
-    x: &[f32; IN],
-    y: &mut [f32; OUT],
-) {
+pub fn matvec(w: &[f32], b: &[f32], x: &[f32], y: &mut [f32]) {
+    let (cols, rows) = (x.len(), y.len());
+    check_matrix(w, b.len(), cols, rows);
     let mut o = 0;
     if ROW_BLOCK == 4 {
-        while o + 8 <= OUT {
-            let sums = dot_1x8(x, core::array::from_fn(|k| &w[o + k]));
+        while o + 8 <= rows {
+            let sums = dot_1x8(x, core::array::from_fn(|k| row(w, cols, o + k)));
             for (k, sum) in sums.into_iter().enumerate() {
                 y[o + k] = sum + b[o + k];
             }
             o += 8;
         }
-        while o + 4 <= OUT {
-            let sums = dot_1x4(x, [&w[o], &w[o + 1], &w[o + 2], &w[o + 3]]);
+        while o + 4 <= rows {
+            let sums = dot_1x4(x, core::array::from_fn(|k| row(w, cols, o + k)));
             for (k, sum) in sums.into_iter().enumerate() {
                 y[o + k] = sum + b[o + k];
             }
             o += 4;
         }
     }
-    while o < OUT {
-        y[o] = dot_1x1(&w[o], x) + b[o];
+    while o < rows {
+        y[o] = dot_1x1(row(w, cols, o), x) + b[o];
         o += 1;
     }
 }
 
 /// Reference transposed product `dx = Wᵀ·dy`: `dx[i] = Σ_o W[o][i]·dy[o]`, `o` ascending.
-pub fn matvec_t_ref<const IN: usize, const OUT: usize>(
-    w: &[[f32; IN]; OUT],
-    dy: &[f32; OUT],
-    dx: &mut [f32; IN],
-) {
-    for i in 0..IN {
+///
+/// # Panics
+/// If the lengths do not fit together.
+pub fn matvec_t_ref(w: &[f32], dy: &[f32], dx: &mut [f32]) {
+    assert_eq!(w.len(), dy.len() * dx.len(), "matvec_t: weights are not rows × inputs");
+    let cols = dx.len();
+    for i in 0..cols {
         let mut sum = 0.0;
-        for o in 0..OUT {
-            sum += w[o][i] * dy[o];
+        for o in 0..dy.len() {
+            sum += w[o * cols + i] * dy[o];
         }
         dx[i] = sum;
     }
 }
 
-/// Unrolled transposed product `dx = Wᵀ·dy`.
+/// Unrolled transposed product `dx = Wᵀ·dy` (`w` row-major `[dy.len()][dx.len()]`).
 ///
 /// Walks `W` row by row (contiguous memory) and folds four rows into `dx` per
 /// pass, adding them in ascending `o` so the result equals [`matvec_t_ref`]
 /// bit for bit.
+///
+/// # Panics
+/// If the lengths do not fit together.
 #[inline]
-pub fn matvec_t<const IN: usize, const OUT: usize>(
-    w: &[[f32; IN]; OUT],
-    dy: &[f32; OUT],
-    dx: &mut [f32; IN],
-) {
+pub fn matvec_t(w: &[f32], dy: &[f32], dx: &mut [f32]) {
+    let cols = dx.len();
+    assert_eq!(w.len(), dy.len() * cols, "matvec_t: weights are not rows × inputs");
     dx.fill(0.0);
-    let w_blocks = w.chunks_exact(4);
+    if cols == 0 {
+        return;
+    }
+    let w_blocks = w.chunks_exact(4 * cols);
     let w_tail = w_blocks.remainder();
     let dy_blocks = dy.chunks_exact(4);
     let dy_tail = dy_blocks.remainder();
     for (rows, d) in w_blocks.zip(dy_blocks) {
-        let (r0, r1, r2, r3) = (&rows[0], &rows[1], &rows[2], &rows[3]);
+        let (r0, rest) = rows.split_at(cols);
+        let (r1, rest) = rest.split_at(cols);
+        let (r2, r3) = rest.split_at(cols);
         let (d0, d1, d2, d3) = (d[0], d[1], d[2], d[3]);
-        for i in 0..IN {
+        for i in 0..cols {
             dx[i] = (((dx[i] + r0[i] * d0) + r1[i] * d1) + r2[i] * d2) + r3[i] * d3;
         }
     }
-    for (row, &d) in w_tail.iter().zip(dy_tail) {
+    for (row, &d) in w_tail.chunks_exact(cols).zip(dy_tail) {
         axpy(d, row, dx);
     }
 }
 
-/// Reference rank-1 accumulate `G += dy ⊗ x`: `G[o][i] += dy[o]·x[i]`.
-pub fn rank1_ref<const IN: usize, const OUT: usize>(
-    g: &mut [[f32; IN]; OUT],
-    dy: &[f32; OUT],
-    x: &[f32; IN],
-) {
-    for o in 0..OUT {
-        for i in 0..IN {
-            g[o][i] += dy[o] * x[i];
+/// Reference rank-1 accumulate `G += dy ⊗ x`: `G[o][i] += dy[o]·x[i]`
+/// (`g` row-major `[dy.len()][x.len()]`).
+///
+/// # Panics
+/// If the lengths do not fit together.
+pub fn rank1_ref(g: &mut [f32], dy: &[f32], x: &[f32]) {
+    assert_eq!(g.len(), dy.len() * x.len(), "rank1: gradient is not rows × inputs");
+    let cols = x.len();
+    for o in 0..dy.len() {
+        for i in 0..cols {
+            g[o * cols + i] += dy[o] * x[i];
         }
     }
 }
@@ -295,13 +337,16 @@ pub fn rank1_ref<const IN: usize, const OUT: usize>(
 ///
 /// Rows whose `dy[o]` is exactly zero are skipped: after a ReLU most hidden
 /// gradients are, and adding `0·x` would leave `G` unchanged anyway (for finite `x`).
+///
+/// # Panics
+/// If the lengths do not fit together.
 #[inline]
-pub fn rank1<const IN: usize, const OUT: usize>(
-    g: &mut [[f32; IN]; OUT],
-    dy: &[f32; OUT],
-    x: &[f32; IN],
-) {
-    for (row, &d) in g.iter_mut().zip(dy) {
+pub fn rank1(g: &mut [f32], dy: &[f32], x: &[f32]) {
+    assert_eq!(g.len(), dy.len() * x.len(), "rank1: gradient is not rows × inputs");
+    if x.is_empty() {
+        return;
+    }
+    for (row, &d) in g.chunks_exact_mut(x.len()).zip(dy) {
         if d != 0.0 {
             axpy(d, x, row);
         }
@@ -329,5 +374,39 @@ pub fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
     assert_eq!(x.len(), y.len(), "axpy: length mismatch");
     for (y, x) in y.iter_mut().zip(x) {
         *y += a * x;
+    }
+}
+
+/// Where a layer's matrix-vector product comes from.
+///
+/// [`Network::forward_with`](crate::Network::forward_with) runs every layer
+/// through one `Kernel`, so a target can plug in its own (the firmware's
+/// Cortex-M4 assembly, say). An implementation must give exactly the bits of
+/// [`matvec`]: the canonical summation order is the contract.
+pub trait Kernel {
+    /// `y = W·x + b` for `w` row-major `[OUT][IN]`.
+    fn matvec<const IN: usize, const OUT: usize>(
+        &self,
+        w: &[[f32; IN]; OUT],
+        b: &[f32; OUT],
+        x: &[f32; IN],
+        y: &mut [f32; OUT],
+    );
+}
+
+/// The portable kernels of this module ([`matvec`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Portable;
+
+impl Kernel for Portable {
+    #[inline]
+    fn matvec<const IN: usize, const OUT: usize>(
+        &self,
+        w: &[[f32; IN]; OUT],
+        b: &[f32; OUT],
+        x: &[f32; IN],
+        y: &mut [f32; OUT],
+    ) {
+        matvec(w.as_flattened(), b, x, y);
     }
 }

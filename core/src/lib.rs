@@ -8,9 +8,18 @@
 //!   `[f32; 100]`: a wrong shape does not compile.
 //! - The kernels ([`kernels`]) are hand-unrolled with a fixed summation order,
 //!   so the host and a Cortex-M4 compute identical logits.
+//! - Networks of any depth are one definition: [`Hidden`] puts a ReLU layer in
+//!   front of any network and a [`Dense`] layer ends the chain
+//!   (`Hidden<64, 32, Hidden<32, 16, Dense<16, 10>>>`); [`QHidden`] and
+//!   [`QOutput`] do the same for int8 inference.
+//! - Every kernel is written once over slices ([`kernels`], [`batch`]), so the
+//!   host's run-time-shaped network and the const-generic one compute the same
+//!   bits.
 //! - Training lives here too: forward pass into caller-owned scratch, backward
 //!   pass into a gradient value of the network's own type, [`Sgd`] with
-//!   momentum, seeded initialisation from a tiny [`Rng`].
+//!   momentum and [`Adam`], seeded initialisation from a tiny [`Rng`].
+//! - Numeric features are standardised by [`Standardize`] with the training
+//!   set's statistics, on the host and on the chip alike.
 //!
 //! ## Example: learn XOR
 //!
@@ -85,30 +94,36 @@
 #![deny(missing_docs)]
 
 pub mod activation;
+mod adam;
 pub mod batch;
+mod chain;
 mod classify;
 mod dense;
 mod input;
 pub mod kernels;
 pub mod loss;
-mod mlp;
 mod network;
 mod optim;
 mod params;
+mod qchain;
 pub mod quant;
 mod rng;
+mod scale;
 
-pub use batch::{BatchNetwork, BatchOutcome};
+pub use adam::Adam;
+pub use chain::{Hidden, HiddenScratch, Mlp, Mlp2};
 pub use classify::{fast_confidence, top_k, Ranked};
-pub use dense::Dense;
+pub use dense::{Dense, OutputScratch};
 pub use input::{pixels_to_input, pixels_to_inputs, PIXEL_VALUES};
+pub use kernels::{Kernel, Portable};
 pub use loss::{argmax, cross_entropy, cross_entropy_grad, softmax};
-pub use mlp::{Mlp, Mlp2, Mlp2Scratch, MlpScratch};
 pub use network::{Network, SampleOutcome};
 pub use optim::Sgd;
-pub use params::{Parameters, TensorInfo, TensorKind};
-pub use quant::{QDense, QMlp, QMlp2, Requantize};
+pub use params::{Parameters, TensorInfo, TensorKind, TensorName};
+pub use qchain::{QHidden, QMlp, QNetwork, QOutput};
+pub use quant::{QDense, QKernel, QPortable, QReference, Requantize};
 pub use rng::Rng;
+pub use scale::{quantize_input, standardize, QuantizeInput, Standardize, INPUT_ZERO_POINT};
 
 /// A shape mismatch is a compile error, not a run-time one:
 ///
@@ -123,6 +138,21 @@ pub use rng::Rng;
 /// use tinymlp::{Dense, Mlp};
 /// // The hidden layer's outputs must be the output layer's inputs.
 /// let net = Mlp::<784, 64, 10>::new(Dense::<784, 64>::zeroed(), Dense::<32, 10>::zeroed());
+/// ```
+///
+/// ```compile_fail
+/// use tinymlp::{Dense, Hidden, Network};
+/// // At any depth: 32 outputs cannot feed a layer of 16 inputs.
+/// let net = Hidden::<8, 32, Hidden<16, 4, Dense<4, 2>>>::zeroed();
+/// let _ = net.predict(&[0.0; 8]);
+/// ```
+///
+/// ```compile_fail
+/// use tinymlp::{QDense, QHidden, QNetwork, QOutput, Requantize};
+/// // The same for int8 chains.
+/// let net = QHidden::new(QDense::<4, 3>::zeroed(), Requantize::new([0; 3], [1; 3]),
+///     QOutput::new(QDense::<2, 2>::zeroed(), [1.0; 2]));
+/// let _ = net.predict(&[0; 4]);
 /// ```
 #[cfg(doctest)]
 pub struct ShapesAreCheckedAtCompileTime;

@@ -21,7 +21,7 @@ fn max_of(values: &[f32]) -> f32 {
 ///
 /// Subtracting the maximum keeps every exponent ≤ 0, so logits of ±1e4 neither
 /// overflow nor produce NaN.
-pub fn softmax<const N: usize>(logits: &[f32; N], probs: &mut [f32; N]) {
+pub fn softmax(logits: &[f32], probs: &mut [f32]) {
     let m = max_of(logits);
     let mut sum = 0.0;
     for (p, &z) in probs.iter_mut().zip(logits) {
@@ -44,8 +44,8 @@ pub fn log_sum_exp(logits: &[f32]) -> f32 {
 /// Cross-entropy of the softmax of `logits` against class `target`: `−log p[target]`.
 ///
 /// # Panics
-/// If `target >= N`.
-pub fn cross_entropy<const N: usize>(logits: &[f32; N], target: usize) -> f32 {
+/// If `target >= logits.len()`.
+pub fn cross_entropy(logits: &[f32], target: usize) -> f32 {
     log_sum_exp(logits) - logits[target]
 }
 
@@ -54,12 +54,9 @@ pub fn cross_entropy<const N: usize>(logits: &[f32; N], target: usize) -> f32 {
 /// Writes the gradient into `grad` and returns the loss.
 ///
 /// # Panics
-/// If `target >= N`.
-pub fn cross_entropy_grad<const N: usize>(
-    logits: &[f32; N],
-    target: usize,
-    grad: &mut [f32; N],
-) -> f32 {
+/// If `target >= logits.len()`.
+pub fn cross_entropy_grad(logits: &[f32], target: usize, grad: &mut [f32]) -> f32 {
+    assert_eq!(logits.len(), grad.len(), "cross_entropy_grad: length mismatch");
     let m = max_of(logits);
     let mut sum = 0.0;
     for (g, &z) in grad.iter_mut().zip(logits) {

@@ -1,5 +1,6 @@
 //! The [`Network`] trait: what the trainer and the firmware need from a model.
 
+use crate::kernels::{Kernel, Portable};
 use crate::loss::argmax;
 use crate::params::Parameters;
 use crate::rng::Rng;
@@ -18,19 +19,55 @@ pub struct SampleOutcome {
 /// The shapes are part of the trait, so a trainer written for
 /// `Network<784, 10>` accepts every MNIST-shaped network and nothing else.
 /// Gradients and optimiser state are values of the network type itself.
+///
+/// Implemented by [`Dense`](crate::Dense) (a linear softmax classifier, and
+/// the output layer of every deeper network) and by
+/// [`Hidden`](crate::Hidden), which puts a ReLU layer in front of any
+/// network: one definition serves every depth.
 pub trait Network<const IN: usize, const OUT: usize>: Parameters {
     /// Caller-owned activations cached by the forward pass for the backward pass.
     type Scratch: Default;
 
-    /// Seeded initialisation: He for layers followed by ReLU, Xavier for the output layer.
+    /// Number of dense layers (hidden layers plus the output layer).
+    const LAYERS: usize;
+
+    /// Seeded initialisation, input side first: He for layers followed by
+    /// ReLU, Xavier for the output layer.
     fn init(&mut self, rng: &mut Rng);
 
-    /// Forward pass; caches the activations in `scratch` and returns the logits.
-    fn forward<'s>(&self, x: &[f32; IN], scratch: &'s mut Self::Scratch) -> &'s [f32; OUT];
+    /// Forward pass through a caller-chosen [`Kernel`] (e.g. a target's
+    /// assembly kernel, which must give the same bits); caches the
+    /// activations in `scratch` and returns the logits.
+    fn forward_with<'s, K: Kernel>(
+        &self,
+        x: &[f32; IN],
+        scratch: &'s mut Self::Scratch,
+        kernel: &K,
+    ) -> &'s [f32; OUT];
 
     /// Backward pass of softmax cross-entropy against `target` for the sample
-    /// whose [`forward`](Self::forward) filled `scratch`; *adds* the parameter
-    /// gradients into `grads` (so a mini-batch accumulates) and returns the loss.
+    /// whose forward pass filled `scratch`; *adds* the parameter gradients
+    /// into `grads` (so a mini-batch accumulates), writes the gradient with
+    /// respect to the input into `dx` when asked (how layers chain), and
+    /// returns the loss.
+    ///
+    /// # Panics
+    /// If `target >= OUT`.
+    fn backward_to(
+        &self,
+        x: &[f32; IN],
+        target: usize,
+        scratch: &mut Self::Scratch,
+        grads: &mut Self,
+        dx: Option<&mut [f32; IN]>,
+    ) -> f32;
+
+    /// Forward pass through the portable kernels of [`kernels`](crate::kernels).
+    fn forward<'s>(&self, x: &[f32; IN], scratch: &'s mut Self::Scratch) -> &'s [f32; OUT] {
+        self.forward_with(x, scratch, &Portable)
+    }
+
+    /// [`backward_to`](Self::backward_to) without the input gradient.
     ///
     /// # Panics
     /// If `target >= OUT`.
@@ -40,7 +77,9 @@ pub trait Network<const IN: usize, const OUT: usize>: Parameters {
         target: usize,
         scratch: &mut Self::Scratch,
         grads: &mut Self,
-    ) -> f32;
+    ) -> f32 {
+        self.backward_to(x, target, scratch, grads, None)
+    }
 
     /// Forward and backward for one labelled sample, accumulating into `grads`.
     fn train_sample(

@@ -14,11 +14,11 @@ pub enum TensorKind {
     Bias,
 }
 
-/// Name, shape and kind of one parameter tensor.
+/// Layer, shape and kind of one parameter tensor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TensorInfo {
-    /// Stable name, PyTorch style: `fc1.weight`, `fc1.bias`, …
-    pub name: &'static str,
+    /// 0-based index of the dense layer the tensor belongs to, input side first.
+    pub layer: usize,
     /// Weight or bias.
     pub kind: TensorKind,
     /// `[rows, cols]` for a weight, `[len, 1]` for a bias; see [`TensorInfo::shape`].
@@ -26,6 +26,14 @@ pub struct TensorInfo {
 }
 
 impl TensorInfo {
+    /// The stable name, PyTorch style: `fc1.weight`, `fc1.bias`, `fc2.weight`, …
+    pub fn name(&self) -> TensorName {
+        TensorName {
+            layer: self.layer,
+            kind: self.kind,
+        }
+    }
+
     /// The shape as it is stored: `[OUT, IN]` for a weight, `[OUT]` for a bias.
     pub fn shape(&self) -> &[usize] {
         match self.kind {
@@ -42,6 +50,23 @@ impl TensorInfo {
     /// True for a tensor with no elements.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// The name of a tensor, displayed as `fc{layer + 1}.weight` or `….bias`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TensorName {
+    layer: usize,
+    kind: TensorKind,
+}
+
+impl core::fmt::Display for TensorName {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let kind = match self.kind {
+            TensorKind::Weight => "weight",
+            TensorKind::Bias => "bias",
+        };
+        write!(f, "fc{}.{kind}", self.layer + 1)
     }
 }
 

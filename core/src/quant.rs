@@ -1,8 +1,10 @@
-//! int8 inference: integer networks quantised from a trained [`Mlp`](crate::Mlp).
+//! int8 inference: the integer kernels and layers of quantised networks.
 //!
-//! The host (`host::quantize`) turns a trained `f32` network into a [`QMlp`] or
-//! [`QMlp2`]; the firmware runs it with integer arithmetic only, except for one
-//! `f32` multiply per logit at the very end.
+//! The host quantises a trained `f32` network into a chain of these layers
+//! ([`QHidden`](crate::QHidden) … [`QOutput`](crate::QOutput), see
+//! `qchain`); the firmware runs it with integer arithmetic only, except for
+//! the input scaling of numeric features and one `f32` multiply per logit at
+//! the very end.
 //!
 //! # Scheme (TFLite-Micro-like)
 //!
@@ -11,6 +13,7 @@
 //! | tensor | type | scale |
 //! |---|---|---|
 //! | input (pixels) | `u8`, consumed directly | `s_in = 1/255` (pixel `p` means `p/255`, see [`pixels_to_input`](crate::pixels_to_input)) |
+//! | input (numeric features) | `u8` with zero point 128, see [`QuantizeInput`](crate::QuantizeInput) | `s_in` calibrated by the host; the zero point is folded into the first layer's bias |
 //! | weights, row `o` | `i8`, symmetric, `-127..=127` | `s_w[o] = max_i \|W[o][i]\| / 127` (per output row) |
 //! | bias, row `o` | `i32` | `s_w[o] · s_x` (`s_x` = scale of the layer's input) |
 //! | accumulator | `i32` | `s_w[o] · s_x` |
@@ -29,8 +32,9 @@
 //! rounding constant and one arithmetic shift: *round half up*, i.e. ties
 //! towards +∞). The clamp to `0..=255` is the ReLU, folded in.
 //!
-//! The output layer keeps its `i32` accumulators ([`QMlp::accumulators`], used
-//! by exactness tests) and converts them to `f32` logits with a single multiply
+//! The output layer keeps its `i32` accumulators
+//! ([`QNetwork::accumulators`](crate::QNetwork::accumulators), used by
+//! exactness tests) and converts them to `f32` logits with a single multiply
 //! per row, which is correctly rounded IEEE arithmetic and so identical on every
 //! target.
 //!
@@ -39,11 +43,10 @@
 //! As in [`kernels`](crate::kernels), each integer dot product comes as a plain
 //! reference loop ([`dot_i8_u8_ref`]) and an unrolled form ([`dot_i8_u8`]) with
 //! independent accumulators. Both return the identical `i32`. The `*_with`
-//! methods take the dot-product kernel as a parameter, so a target-specific
-//! kernel (for example one using the Cortex-M4 `SMLAD` instruction) plugs into
-//! the same requantisation code.
+//! methods take the dot-product kernel as a parameter, and networks take a
+//! [`QKernel`], so a target-specific kernel (for example one using the
+//! Cortex-M4 `SMLAD` instruction) plugs into the same requantisation code.
 
-use crate::loss::argmax;
 
 /// Reference integer dot product `Σ w[i]·x[i]`, one element at a time.
 ///
@@ -199,6 +202,49 @@ impl<const IN: usize, const OUT: usize> QDense<IN, OUT> {
     }
 }
 
+/// Where a quantised layer's accumulators come from.
+///
+/// [`QNetwork::accumulators_with`](crate::QNetwork::accumulators_with) runs
+/// every layer through one `QKernel`. Integer sums are exact, so any correct
+/// implementation gives the same `i32`s as [`QDense::accumulate_ref`].
+pub trait QKernel {
+    /// `acc[o] = bias[o] + Σ_i W[o][i]·x[i]` (wrapping `i32`).
+    fn accumulate<const IN: usize, const OUT: usize>(
+        &self,
+        layer: &QDense<IN, OUT>,
+        x: &[u8; IN],
+    ) -> [i32; OUT];
+}
+
+/// The fast portable kernels ([`QDense::accumulate`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct QPortable;
+
+impl QKernel for QPortable {
+    #[inline]
+    fn accumulate<const IN: usize, const OUT: usize>(
+        &self,
+        layer: &QDense<IN, OUT>,
+        x: &[u8; IN],
+    ) -> [i32; OUT] {
+        layer.accumulate(x)
+    }
+}
+
+/// The plain reference loops ([`QDense::accumulate_ref`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct QReference;
+
+impl QKernel for QReference {
+    fn accumulate<const IN: usize, const OUT: usize>(
+        &self,
+        layer: &QDense<IN, OUT>,
+        x: &[u8; IN],
+    ) -> [i32; OUT] {
+        layer.accumulate_ref(x)
+    }
+}
+
 /// Per-row fixed-point multipliers that requantise `i32` accumulators to `u8`
 /// activations (see [`requantize_u8`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -220,176 +266,6 @@ impl<const N: usize> Requantize<N> {
     #[inline]
     pub fn apply(&self, acc: &[i32; N]) -> [u8; N] {
         core::array::from_fn(|o| requantize_u8(acc[o], self.multiplier[o], self.shift[o]))
-    }
-}
-
-/// int8 counterpart of [`Mlp`](crate::Mlp): `u8` pixels → `u8` hidden (ReLU) → `f32` logits.
-///
-/// ```
-/// use tinymlp::{QDense, QMlp, Requantize};
-/// // hidden = relu(x0 - x1) at scale 1 (multiplier 2^30 with shift 30), logit = 0.5·hidden.
-/// static NET: QMlp<2, 1, 2> = QMlp::new(
-///     QDense::new([[1, -1]], [0]),
-///     Requantize::new([1 << 30], [30]),
-///     QDense::new([[1], [-1]], [0, 0]),
-///     [0.5, 0.5],
-/// );
-/// assert_eq!(NET.accumulators(&[200, 50]), [150, -150]);
-/// assert_eq!(NET.logits(&[200, 50]), [75.0, -75.0]);
-/// assert_eq!(NET.predict(&[10, 50]), 0); // hidden clamps to 0: a tie, first class wins
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq)]
-#[repr(C)]
-pub struct QMlp<const IN: usize, const HIDDEN: usize, const OUT: usize> {
-    /// Input → hidden layer.
-    pub hidden: QDense<IN, HIDDEN>,
-    /// Hidden accumulators → `u8` activations (ReLU folded in).
-    pub hidden_requant: Requantize<HIDDEN>,
-    /// Hidden → output accumulators.
-    pub output: QDense<HIDDEN, OUT>,
-    /// Logit of row `o` is `acc[o] as f32 * output_scale[o]`.
-    pub output_scale: [f32; OUT],
-}
-
-impl<const IN: usize, const HIDDEN: usize, const OUT: usize> QMlp<IN, HIDDEN, OUT> {
-    /// A network from its parts.
-    pub const fn new(
-        hidden: QDense<IN, HIDDEN>,
-        hidden_requant: Requantize<HIDDEN>,
-        output: QDense<HIDDEN, OUT>,
-        output_scale: [f32; OUT],
-    ) -> Self {
-        Self {
-            hidden,
-            hidden_requant,
-            output,
-            output_scale,
-        }
-    }
-
-    /// The `u8` hidden activations for `x`.
-    #[inline]
-    pub fn hidden_activations(&self, x: &[u8; IN]) -> [u8; HIDDEN] {
-        self.hidden_requant.apply(&self.hidden.accumulate(x))
-    }
-
-    /// Raw `i32` output accumulators, with caller-supplied dot-product kernels
-    /// for the two layers (e.g. a target-specific one).
-    #[inline]
-    pub fn accumulators_with<K1, K2>(&self, x: &[u8; IN], dot1: K1, dot2: K2) -> [i32; OUT]
-    where
-        K1: Fn(&[i8; IN], &[u8; IN]) -> i32,
-        K2: Fn(&[i8; HIDDEN], &[u8; HIDDEN]) -> i32,
-    {
-        let h = self
-            .hidden_requant
-            .apply(&self.hidden.accumulate_with(x, dot1));
-        self.output.accumulate_with(&h, dot2)
-    }
-
-    /// Raw `i32` output accumulators through the fast kernels
-    /// ([`QDense::accumulate`]).
-    #[inline]
-    pub fn accumulators(&self, x: &[u8; IN]) -> [i32; OUT] {
-        let h = self.hidden_requant.apply(&self.hidden.accumulate(x));
-        self.output.accumulate(&h)
-    }
-
-    /// Raw `i32` output accumulators through the reference kernels.
-    pub fn accumulators_ref(&self, x: &[u8; IN]) -> [i32; OUT] {
-        self.accumulators_with(x, |w, x| dot_i8_u8_ref(w, x), |w, x| dot_i8_u8_ref(w, x))
-    }
-
-    /// Dequantised logits from output accumulators: `acc[o] as f32 * output_scale[o]`.
-    #[inline]
-    pub fn dequantize(&self, acc: &[i32; OUT]) -> [f32; OUT] {
-        core::array::from_fn(|o| acc[o] as f32 * self.output_scale[o])
-    }
-
-    /// The `f32` logits for the pixels `x`.
-    #[inline]
-    pub fn logits(&self, x: &[u8; IN]) -> [f32; OUT] {
-        self.dequantize(&self.accumulators(x))
-    }
-
-    /// The most likely class for the pixels `x` (first one on ties).
-    #[inline]
-    pub fn predict(&self, x: &[u8; IN]) -> usize {
-        argmax(&self.logits(x))
-    }
-}
-
-/// int8 counterpart of [`Mlp2`](crate::Mlp2): two `u8` hidden layers, then `f32` logits.
-#[derive(Clone, Copy, Debug, PartialEq)]
-#[repr(C)]
-pub struct QMlp2<const IN: usize, const H1: usize, const H2: usize, const OUT: usize> {
-    /// Input → first hidden layer.
-    pub hidden1: QDense<IN, H1>,
-    /// First hidden accumulators → `u8` activations.
-    pub hidden1_requant: Requantize<H1>,
-    /// First → second hidden layer.
-    pub hidden2: QDense<H1, H2>,
-    /// Second hidden accumulators → `u8` activations.
-    pub hidden2_requant: Requantize<H2>,
-    /// Second hidden → output accumulators.
-    pub output: QDense<H2, OUT>,
-    /// Logit of row `o` is `acc[o] as f32 * output_scale[o]`.
-    pub output_scale: [f32; OUT],
-}
-
-impl<const IN: usize, const H1: usize, const H2: usize, const OUT: usize> QMlp2<IN, H1, H2, OUT> {
-    /// A network from its parts.
-    pub const fn new(
-        hidden1: QDense<IN, H1>,
-        hidden1_requant: Requantize<H1>,
-        hidden2: QDense<H1, H2>,
-        hidden2_requant: Requantize<H2>,
-        output: QDense<H2, OUT>,
-        output_scale: [f32; OUT],
-    ) -> Self {
-        Self {
-            hidden1,
-            hidden1_requant,
-            hidden2,
-            hidden2_requant,
-            output,
-            output_scale,
-        }
-    }
-
-    /// Raw `i32` output accumulators through the unrolled kernels.
-    #[inline]
-    pub fn accumulators(&self, x: &[u8; IN]) -> [i32; OUT] {
-        let h1 = self.hidden1_requant.apply(&self.hidden1.accumulate(x));
-        let h2 = self.hidden2_requant.apply(&self.hidden2.accumulate(&h1));
-        self.output.accumulate(&h2)
-    }
-
-    /// Raw `i32` output accumulators through the reference kernels.
-    pub fn accumulators_ref(&self, x: &[u8; IN]) -> [i32; OUT] {
-        let h1 = self.hidden1_requant.apply(&self.hidden1.accumulate_ref(x));
-        let h2 = self
-            .hidden2_requant
-            .apply(&self.hidden2.accumulate_ref(&h1));
-        self.output.accumulate_ref(&h2)
-    }
-
-    /// Dequantised logits from output accumulators: `acc[o] as f32 * output_scale[o]`.
-    #[inline]
-    pub fn dequantize(&self, acc: &[i32; OUT]) -> [f32; OUT] {
-        core::array::from_fn(|o| acc[o] as f32 * self.output_scale[o])
-    }
-
-    /// The `f32` logits for the pixels `x`.
-    #[inline]
-    pub fn logits(&self, x: &[u8; IN]) -> [f32; OUT] {
-        self.dequantize(&self.accumulators(x))
-    }
-
-    /// The most likely class for the pixels `x` (first one on ties).
-    #[inline]
-    pub fn predict(&self, x: &[u8; IN]) -> usize {
-        argmax(&self.logits(x))
     }
 }
 

@@ -1,8 +1,77 @@
-//! The batch kernels and `train_batch` against the per-sample path, bit for bit.
+//! The batch kernels against the per-sample kernels, bit for bit.
+//!
+//! The kernels take run-time shapes ([`Rows`] views of flat slices); the
+//! adapters below give them the array shapes of a `Dense<IN, OUT>`.
 
-use tinymlp::batch::*;
-use tinymlp::kernels::{dot, matvec_t, rank1};
-use tinymlp::{pixels_to_input, pixels_to_inputs, Mlp, Mlp2, Network, Parameters, Rng};
+use tinymlp::batch::{self, Rows};
+use tinymlp::kernels;
+use tinymlp::kernels::dot;
+use tinymlp::{pixels_to_input, pixels_to_inputs, Rng};
+
+fn forward_batch<const IN: usize, const OUT: usize>(
+    w: &[[f32; IN]; OUT],
+    b: &[f32; OUT],
+    xs: &[[f32; IN]],
+    ys: &mut [[f32; OUT]],
+) {
+    let xs = Rows::new(xs.as_flattened(), IN);
+    batch::forward_batch(w.as_flattened(), b, xs, ys.as_flattened_mut());
+}
+
+fn forward_batch_rows<const IN: usize, const OUT: usize>(
+    w: &[[f32; IN]],
+    b: &[f32],
+    row0: usize,
+    xs: &[[f32; IN]],
+    ys: &mut [[f32; OUT]],
+) {
+    let xs = Rows::new(xs.as_flattened(), IN);
+    batch::forward_batch_rows(w.as_flattened(), b, row0, xs, ys.as_flattened_mut(), OUT);
+}
+
+fn rank_k<const IN: usize, const OUT: usize>(
+    g: &mut [[f32; IN]; OUT],
+    dys: &[[f32; OUT]],
+    xs: &[[f32; IN]],
+) {
+    rank_k_rows(&mut g[..], 0, dys, xs);
+}
+
+fn rank_k_rows<const IN: usize, const OUT: usize>(
+    g: &mut [[f32; IN]],
+    row0: usize,
+    dys: &[[f32; OUT]],
+    xs: &[[f32; IN]],
+) {
+    let (dys, xs) = (Rows::new(dys.as_flattened(), OUT), Rows::new(xs.as_flattened(), IN));
+    batch::rank_k_rows(g.as_flattened_mut(), row0, dys, xs);
+}
+
+fn matvec_t_batch<const IN: usize, const OUT: usize>(
+    w: &[[f32; IN]; OUT],
+    dys: &[[f32; OUT]],
+    dxs: &mut [[f32; IN]],
+) {
+    matvec_t_batch_cols(w, dys, dxs, 0..IN);
+}
+
+fn matvec_t_batch_cols<const IN: usize, const OUT: usize>(
+    w: &[[f32; IN]; OUT],
+    dys: &[[f32; OUT]],
+    dxs: &mut [[f32; IN]],
+    cols: std::ops::Range<usize>,
+) {
+    let dys = Rows::new(dys.as_flattened(), OUT);
+    batch::matvec_t_batch_cols(w.as_flattened(), dys, dxs.as_flattened_mut(), IN, cols);
+}
+
+fn rank1<const IN: usize, const OUT: usize>(g: &mut [[f32; IN]; OUT], dy: &[f32; OUT], x: &[f32; IN]) {
+    kernels::rank1(g.as_flattened_mut(), dy, x);
+}
+
+fn matvec_t<const IN: usize, const OUT: usize>(w: &[[f32; IN]; OUT], dy: &[f32; OUT], dx: &mut [f32; IN]) {
+    kernels::matvec_t(w.as_flattened(), dy, dx);
+}
 
 fn random_rows<const N: usize>(rng: &mut Rng, n: usize) -> Vec<[f32; N]> {
     (0..n)
@@ -87,114 +156,6 @@ check_kernels! {
     kernels_9x3: 9 x 3, kernels_15x9: 15 x 9, kernels_16x16: 16 x 16, kernels_17x6: 17 x 6,
     kernels_37x13: 37 x 13, kernels_63x7: 63 x 7, kernels_64x10: 64 x 10,
     kernels_65x11: 65 x 11, kernels_130x5: 130 x 5, kernels_784x64: 784 x 64,
-}
-
-/// Inputs shaped like MNIST: 8-bit pixels, mostly background.
-fn pixel_inputs<const IN: usize>(rng: &mut Rng, n: usize) -> Vec<[f32; IN]> {
-    let pixels: Vec<[u8; IN]> = (0..n)
-        .map(|_| {
-            core::array::from_fn(|_| {
-                if rng.uniform(0.0, 1.0) < 0.8 {
-                    0
-                } else {
-                    rng.uniform(0.0, 256.0) as u8
-                }
-            })
-        })
-        .collect();
-    let mut xs = vec![[0.0; IN]; n];
-    pixels_to_inputs(&pixels, &mut xs);
-    xs
-}
-
-fn tensor_bits<P: Parameters>(p: &P) -> Vec<u32> {
-    (0..P::TENSORS)
-        .flat_map(|t| p.tensor(t).iter().map(|v| v.to_bits()))
-        .collect()
-}
-
-/// `train_batch` over `xs` in shards of `S`, against `train_sample` one by one.
-/// Gradients start non-zero, as in the middle of a larger batch.
-fn check_train_batch<N, const IN: usize, const OUT: usize, const S: usize>(
-    net: &N,
-    xs: &[[f32; IN]],
-    targets: &[u8],
-) where
-    N: BatchNetwork<IN, OUT> + Clone,
-{
-    let mut start = net.clone();
-    start.scale(1e-3);
-    let (mut g_batch, mut g_seq) = (start.clone(), start);
-
-    let mut scratch = N::Scratch::default();
-    let mut losses = Vec::new();
-    let mut correct = 0;
-    for (x, &t) in xs.iter().zip(targets) {
-        let outcome = net.train_sample(x, t as usize, &mut scratch, &mut g_seq);
-        losses.push(outcome.loss);
-        correct += (outcome.predicted == t as usize) as usize;
-    }
-
-    let mut batch_scratch = Box::new(N::BatchScratch::<S>::default());
-    let mut batch_correct = 0;
-    for (shard, (xs, ts)) in xs.chunks(S).zip(targets.chunks(S)).enumerate() {
-        let outcome = net.train_batch::<S, u8>(xs, ts, &mut batch_scratch, &mut g_batch);
-        let expected: f32 = losses[shard * S..][..xs.len()]
-            .iter()
-            .fold(0.0, |sum, l| sum + l);
-        assert_eq!(
-            outcome.loss.to_bits(),
-            expected.to_bits(),
-            "shard {shard} loss"
-        );
-        batch_correct += outcome.correct;
-    }
-    assert_eq!(batch_correct, correct);
-    assert!(correct < xs.len(), "test needs some wrong predictions");
-    assert_eq!(tensor_bits(&g_batch), tensor_bits(&g_seq));
-}
-
-#[test]
-fn mlp_train_batch_equals_train_sample_784_64_10() {
-    let mut rng = Rng::new(3);
-    let mut net = Box::new(Mlp::<784, 64, 10>::zeroed());
-    net.init(&mut rng);
-    let xs = pixel_inputs::<784>(&mut rng, 45);
-    let targets: Vec<u8> = (0..45).map(|i| (i * 7 % 10) as u8).collect();
-    check_train_batch::<_, 784, 10, 16>(&*net, &xs, &targets);
-    check_train_batch::<_, 784, 10, 32>(&*net, &xs, &targets);
-}
-
-#[test]
-fn mlp_train_batch_equals_train_sample_odd_shapes() {
-    let mut rng = Rng::new(4);
-    let mut net = Mlp::<13, 7, 3>::zeroed();
-    net.init(&mut rng);
-    net.hidden.bias = core::array::from_fn(|i| 0.05 * i as f32 - 0.1);
-    let xs = random_rows::<13>(&mut rng, 23);
-    let targets: Vec<u8> = (0..23).map(|i| (i % 3) as u8).collect();
-    check_train_batch::<_, 13, 3, 5>(&net, &xs, &targets);
-    check_train_batch::<_, 13, 3, 1>(&net, &xs, &targets);
-}
-
-#[test]
-fn mlp2_train_batch_equals_train_sample() {
-    let mut rng = Rng::new(5);
-    let mut net = Box::new(Mlp2::<784, 72, 36, 10>::zeroed());
-    net.init(&mut rng);
-    let xs = pixel_inputs::<784>(&mut rng, 37);
-    let targets: Vec<u8> = (0..37).map(|i| (i * 3 % 10) as u8).collect();
-    check_train_batch::<_, 784, 10, 16>(&*net, &xs, &targets);
-    check_train_batch::<_, 784, 10, 32>(&*net, &xs, &targets);
-}
-
-#[test]
-#[should_panic(expected = "scratch holds 4")]
-fn train_batch_rejects_more_samples_than_the_scratch_holds() {
-    let net = Mlp::<3, 4, 2>::zeroed();
-    let mut grads = Mlp::zeroed();
-    let mut scratch = MlpBatchScratch::<4, 2, 4>::default();
-    net.train_batch(&[[0.0; 3]; 5], &[0u8; 5], &mut scratch, &mut grads);
 }
 
 #[test]

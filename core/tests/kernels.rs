@@ -60,8 +60,8 @@ macro_rules! check_shapes {
 
             // matvec: unrolled within the error bound of the reference, and bit-equal to dot().
             let (mut fast, mut slow) = ([0.0; $out], [0.0; $out]);
-            matvec(&w, &b, &x, &mut fast);
-            matvec_ref(&w, &b, &x, &mut slow);
+            matvec(w.as_flattened(), &b, &x, &mut fast);
+            matvec_ref(w.as_flattened(), &b, &x, &mut slow);
             for o in 0..$out {
                 assert!((fast[o] - slow[o]).abs() <= tolerance(&w[o], &x) + b[o].abs() * f32::EPSILON,
                     "matvec row {o}: {} vs {}", fast[o], slow[o]);
@@ -70,14 +70,14 @@ macro_rules! check_shapes {
 
             // Transposed matvec: same order as the reference, so exactly equal.
             let (mut fast, mut slow) = ([0.0; $in], [0.0; $in]);
-            matvec_t(&w, &dy, &mut fast);
-            matvec_t_ref(&w, &dy, &mut slow);
+            matvec_t(w.as_flattened(), &dy, &mut fast);
+            matvec_t_ref(w.as_flattened(), &dy, &mut slow);
             assert_eq!(fast.map(f32::to_bits), slow.map(f32::to_bits));
 
             // Rank-1 accumulate and axpy are element-wise: exactly equal.
             let (mut g_fast, mut g_slow) = (w.clone(), w.clone());
-            rank1(&mut g_fast, &dy, &x);
-            rank1_ref(&mut g_slow, &dy, &x);
+            rank1(g_fast.as_flattened_mut(), &dy, &x);
+            rank1_ref(g_slow.as_flattened_mut(), &dy, &x);
             assert_eq!(g_fast, g_slow);
             let (mut y_fast, mut y_slow) = (x, x);
             axpy(0.75, &w[0], &mut y_fast);
@@ -108,7 +108,7 @@ fn blocked_matvec_equals_dot_per_row_for_every_row_count() {
     let b = [0.5f32; 7];
     let x: [f32; 29] = core::array::from_fn(|_| rng.uniform(-1.0, 1.0));
     let mut y = [0.0; 7];
-    matvec(&w, &b, &x, &mut y);
+    matvec(w.as_flattened(), &b, &x, &mut y);
     for r in 0..7 {
         assert_eq!(y[r].to_bits(), (dot(&w[r], &x) + b[r]).to_bits(), "row {r}");
     }
@@ -123,7 +123,7 @@ fn eight_row_blocks_equal_dot_per_row() {
         let b: [f32; OUT] = core::array::from_fn(|_| rng.uniform(-1.0, 1.0));
         let x: [f32; IN] = core::array::from_fn(|_| rng.uniform(-1.0, 1.0));
         let mut y = [0.0; OUT];
-        matvec(&w, &b, &x, &mut y);
+        matvec(w.as_flattened(), &b, &x, &mut y);
         for r in 0..OUT {
             assert_eq!(
                 y[r].to_bits(),

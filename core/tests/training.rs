@@ -32,7 +32,7 @@ where
             assert!(
                 (numeric - analytic).abs() <= 1e-3 + 1e-2 * analytic.abs(),
                 "{}[{k}]: analytic {analytic} vs numeric {numeric}",
-                N::tensor_info(t).name
+                N::tensor_info(t).name()
             );
             checked += 1;
         }
@@ -59,12 +59,12 @@ fn mlp_gradients_match_finite_differences() {
     let mut net = Mlp::<5, 7, 3>::zeroed();
     net.init(&mut Rng::new(11));
     // Non-zero biases so their gradients are exercised away from the initial state.
-    for (i, b) in net.hidden.bias.iter_mut().enumerate() {
+    for (i, b) in net.dense.bias.iter_mut().enumerate() {
         *b = 0.1 * (i as f32 - 3.0);
     }
-    net.output.bias = [0.2, -0.1, 0.05];
+    net.next.bias = [0.2, -0.1, 0.05];
     let x = [0.5, -0.3, 0.8, 0.1, -0.6];
-    assert_away_from_kink(&net.hidden, &x);
+    assert_away_from_kink(&net.dense, &x);
     gradient_check(&net, &x, 2);
 }
 
@@ -72,11 +72,11 @@ fn mlp_gradients_match_finite_differences() {
 fn mlp2_gradients_match_finite_differences() {
     let mut net = Mlp2::<4, 6, 5, 3>::zeroed();
     net.init(&mut Rng::new(5));
-    net.hidden2.bias = [0.05, -0.04, 0.03, 0.06, -0.05];
+    net.next.dense.bias = [0.05, -0.04, 0.03, 0.06, -0.05];
     let x = [0.9, -0.4, 0.3, 0.7];
-    let pre1 = assert_away_from_kink(&net.hidden1, &x);
+    let pre1 = assert_away_from_kink(&net.dense, &x);
     let h1 = pre1.map(|v| v.max(0.0));
-    assert_away_from_kink(&net.hidden2, &h1);
+    assert_away_from_kink(&net.next.dense, &h1);
     gradient_check(&net, &x, 0);
 }
 
@@ -184,7 +184,7 @@ fn sgd_matches_pytorch_update_rule() {
 fn tensor_metadata_describes_the_shapes() {
     type Net = Mlp2<784, 256, 128, 10>;
     let names: Vec<_> = (0..Net::TENSORS)
-        .map(|i| Net::tensor_info(i).name)
+        .map(|i| Net::tensor_info(i).name().to_string())
         .collect();
     assert_eq!(
         names,
