@@ -8,14 +8,18 @@
 //! | [`classes`] | [`Classes`]: class names, labels found in a file to class indices |
 //! | [`dataset`] | [`Dataset`]: labelled samples, [`Shape`], [`Encoding`] |
 //! | [`split`] | `--val`, `--limit`, stratified seeded `--test-fraction` |
+//! | [`csv`] | CSV of any columns: delimiter, header and label column detected or chosen |
+//! | [`load`] | [`load`]: a path and [`DataOptions`] to a [`Dataset`]; [`check_compatible`] |
 //!
 //! Readers never trust sizes declared in a file for allocation: memory grows
 //! with the data actually present.
 
 pub mod classes;
+pub mod csv;
 pub mod dataset;
 pub mod error;
 pub mod idx;
+pub mod load;
 pub mod source;
 pub mod split;
 
@@ -23,3 +27,5 @@ pub use classes::{Classes, MAX_CLASSES};
 pub use dataset::{Dataset, Encoding, Shape};
 pub use error::DataError;
 pub use source::{sniff, Sniffed};
+pub use csv::{Header, LabelColumn};
+pub use load::{check_compatible, load, DataOptions, Format, Role};
