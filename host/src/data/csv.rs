@@ -164,6 +164,65 @@ fn read_line<B: BufRead>(r: &mut B, out: &mut Vec<u8>) -> io::Result<usize> {
     }
 }
 
+/// Line ends made uniform for the CSV reader: CRLF and a lone CR become LF,
+/// and a final LF is added if the stream does not end with one, so that every
+/// record ends with a counted `\n` (the reader counts `\n` only).
+struct Normalize<R> {
+    inner: R,
+    skip_lf: bool,
+    last: Option<u8>,
+    done: bool,
+}
+
+impl<R: Read> Normalize<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            skip_lf: false,
+            last: None,
+            done: false,
+        }
+    }
+}
+
+impl<R: Read> Read for Normalize<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() || self.done {
+            return Ok(0);
+        }
+        loop {
+            let n = self.inner.read(buf)?;
+            if n == 0 {
+                self.done = true;
+                if self.last.is_some_and(|b| b != b'\n') {
+                    buf[0] = b'\n';
+                    return Ok(1);
+                }
+                return Ok(0);
+            }
+            // Each input byte gives at most one output byte: in place is safe.
+            let mut w = 0;
+            for r in 0..n {
+                let b = buf[r];
+                if std::mem::take(&mut self.skip_lf) && b == b'\n' {
+                    continue;
+                }
+                buf[w] = if b == b'\r' {
+                    self.skip_lf = true;
+                    b'\n'
+                } else {
+                    b
+                };
+                w += 1;
+            }
+            if w > 0 {
+                self.last = Some(buf[w - 1]);
+                return Ok(w);
+            }
+        }
+    }
+}
+
 /// The most frequent of `,`, `;`, tab outside double quotes (comma on a tie
 /// or when there is none).
 fn detect_delimiter(line: &[u8]) -> u8 {
@@ -365,7 +424,7 @@ pub fn parse_csv<R: Read>(
         .has_headers(false)
         .flexible(true)
         .delimiter(delimiter)
-        .from_reader(io::Cursor::new(head).chain(buf));
+        .from_reader(Normalize::new(io::Cursor::new(head).chain(buf)));
     let mut record = csv::ByteRecord::new();
     let mut layout: Option<Layout> = None;
     let mut store = Store::Floats(Vec::new());
@@ -386,7 +445,13 @@ pub fn parse_csv<R: Read>(
                 });
             }
         }
-        let line = record.position().map_or(0, |p| p.line() as usize);
+        // Every record ends with a consumed `\n` (see Normalize): the
+        // reader is on the line after the record's last; step back over the
+        // newlines inside quoted cells to the line the record starts on.
+        let inner_newlines = record.as_slice().iter().filter(|&&b| b == b'\n').count();
+        let line = (rdr.position().line() as usize)
+            .saturating_sub(1 + inner_newlines)
+            .max(1);
         if record.len() <= 1 && record.iter().all(|c| c.trim_ascii().is_empty()) {
             continue; // blank (or whitespace-only) line
         }
@@ -747,7 +812,7 @@ mod tests {
             assert_eq!(d.classes().names(), ["a", "b"]);
         }
         let d = parse_with("1,2,7\n3,4,8\n", &with_label(LabelColumn::Last)).unwrap();
-        assert_eq!((d.labels(), all_values(&d)), (&[0u16, 1][..], vec![1.0, 2.0, 3.0, 4.0]));
+        assert_eq!((d.labels(), all_values(&d)), (&[7u16, 8][..], vec![1.0, 2.0, 3.0, 4.0]));
         assert_eq!(d.classes().len(), 9);
 
         let e = parse_with(text, &with_label(LabelColumn::Name("kind".into())))
@@ -810,7 +875,14 @@ mod tests {
             "t.csv: line 2 has 2 fields, expected 3 (as the first row on line 1); every line \
              needs the same columns; quote cells that contain the delimiter"
         );
-        assert!(err("a,b\n1,\"2\n").contains("line"));
+        // An unclosed quote runs to the end of the file.
+        let e = err("a,b\n1,\"2\n3,4\n");
+        assert!(e.contains("column 2 (b): \"2\\n3,4\" is not a number"), "{e}");
+        // Line numbers after a quoted cell spanning lines.
+        let e = parse_with("a,b\nx,\"1\r\n2\"\r\ny,z\r\n", &with_label(LabelColumn::First));
+        assert!(e.unwrap_err().to_string().contains("line 2, column 2 (b)"));
+        let e = parse_with("a,b\nx,1\ny,\"\n\nz\"", &with_label(LabelColumn::First));
+        assert!(e.unwrap_err().to_string().contains("line 3, column 2 (b)"));
     }
 
     #[test]
