@@ -169,11 +169,8 @@ impl LabelSet {
         known: Option<&Classes>,
         place: impl Fn(usize) -> String,
     ) -> Result<(Vec<u16>, Classes), DataError> {
-        let numbers: Option<Vec<u64>> = self
-            .distinct
-            .iter()
-            .map(|(l, _)| whole_number(l))
-            .collect();
+        let numbers: Option<Vec<u64>> =
+            self.distinct.iter().map(|(l, _)| whole_number(l)).collect();
         // Class index of each distinct label.
         let (map, classes): (Vec<usize>, Classes) = match (known, numbers) {
             (Some(known), _) => {
@@ -280,7 +277,14 @@ mod tests {
 
     #[test]
     fn whole_numbers() {
-        for (s, v) in [("7", 7), ("+7", 7), ("007", 7), ("7.0", 7), ("7.", 7), ("0", 0)] {
+        for (s, v) in [
+            ("7", 7),
+            ("+7", 7),
+            ("007", 7),
+            ("7.0", 7),
+            ("7.", 7),
+            ("0", 0),
+        ] {
             assert_eq!(whole_number(s), Some(v), "{s}");
         }
         assert_eq!(whole_number("99999999999999999999999"), Some(u64::MAX));
@@ -320,10 +324,18 @@ mod tests {
     #[test]
     fn class_cap() {
         let err = finish(&["1", "65535"], None).unwrap_err();
-        assert!(err.to_string().contains("line 2: label 65535 needs 65536 classes"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("line 2: label 65535 needs 65536 classes"),
+            "{err}"
+        );
         let (_, c) = finish(&["65534"], None).unwrap();
         assert_eq!(c.len(), MAX_CLASSES);
         let err = finish(&["99999999999999999999999"], None).unwrap_err();
-        assert!(err.to_string().contains("label 99999999999999999999999 needs"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("label 99999999999999999999999 needs"),
+            "{err}"
+        );
     }
 }

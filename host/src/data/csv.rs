@@ -59,7 +59,9 @@ impl FromStr for Header {
             "auto" => Ok(Header::Auto),
             "yes" => Ok(Header::Yes),
             "no" => Ok(Header::No),
-            _ => Err(format!("unknown header choice {s:?}: expected auto, yes or no")),
+            _ => Err(format!(
+                "unknown header choice {s:?}: expected auto, yes or no"
+            )),
         }
     }
 }
@@ -318,9 +320,7 @@ fn resolve_label_column(
                     problem: format!(
                         "label column {name:?} is a name, but the file has no header line"
                     ),
-                    choices: format!(
-                        "{positions} (or --header yes if the first line is a header)"
-                    ),
+                    choices: format!("{positions} (or --header yes if the first line is a header)"),
                 });
             };
             header
@@ -531,7 +531,8 @@ pub fn parse_csv<R: Read>(
             path: name.to_path_buf(),
         });
     }
-    let (labels, classes) = labels.finish(name, options.classes.as_ref(), |l| format!("line {l}"))?;
+    let (labels, classes) =
+        labels.finish(name, options.classes.as_ref(), |l| format!("line {l}"))?;
     let features = layout.columns - 1;
     let dataset_name = name.display().to_string();
     let dataset = match store {
@@ -633,9 +634,7 @@ fn value_error(
                 column_name(layout.label, header)
             );
             if header.is_none() && line == layout.first_line {
-                hint.push_str(&format!(
-                    " (and --header yes if line {line} is a header)"
-                ));
+                hint.push_str(&format!(" (and --header yes if line {line} is a header)"));
             }
         }
     }
@@ -743,11 +742,20 @@ mod tests {
     #[test]
     fn line_numbers_count_blank_lines() {
         let e = err("a,b\n\n1,2\n\n\n3,x\n");
-        assert!(e.starts_with("t.csv: line 6, column 2 (b): \"x\" is not a number"), "{e}");
+        assert!(
+            e.starts_with("t.csv: line 6, column 2 (b): \"x\" is not a number"),
+            "{e}"
+        );
         let e = err("a,b\r\n\r\n1,2\r\n3\r\n");
-        assert!(e.starts_with("t.csv: line 4 has 1 fields, expected 2"), "{e}");
+        assert!(
+            e.starts_with("t.csv: line 4 has 1 fields, expected 2"),
+            "{e}"
+        );
         let e = err("a,b\r1,2\r3,4,5\r");
-        assert!(e.starts_with("t.csv: line 3 has 3 fields, expected 2 (as the header on line 1)"), "{e}");
+        assert!(
+            e.starts_with("t.csv: line 3 has 3 fields, expected 2 (as the header on line 1)"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -769,30 +777,48 @@ mod tests {
         assert_eq!(d.feature_names(), None);
         // A feature cell is text: header.
         let d = parse("kind,weight\ncat,2\n").unwrap();
-        assert_eq!((d.len(), d.feature_names().unwrap()), (1, &["weight".to_owned()][..]));
+        assert_eq!(
+            (d.len(), d.feature_names().unwrap()),
+            (1, &["weight".to_owned()][..])
+        );
         // Header whose feature names are numbers, label cell "label".
         let d = parse("label,0,1\n3,4,5\n").unwrap();
         assert_eq!(d.len(), 1);
         // Explicit choices.
-        let d = parse_with("kind,weight\ncat,2\n", &DataOptions {
-            header: Header::Yes,
-            ..DataOptions::default()
-        })
+        let d = parse_with(
+            "kind,weight\ncat,2\n",
+            &DataOptions {
+                header: Header::Yes,
+                ..DataOptions::default()
+            },
+        )
         .unwrap();
         assert_eq!(d.len(), 1);
-        let d = parse_with("1,2\n0,3\n", &DataOptions {
-            header: Header::Yes,
-            ..DataOptions::default()
-        })
+        let d = parse_with(
+            "1,2\n0,3\n",
+            &DataOptions {
+                header: Header::Yes,
+                ..DataOptions::default()
+            },
+        )
         .unwrap();
-        assert_eq!((d.len(), d.feature_names().unwrap()), (1, &["2".to_owned()][..]));
-        let e = parse_with("kind,weight\ncat,2\n", &DataOptions {
-            header: Header::No,
-            ..DataOptions::default()
-        })
+        assert_eq!(
+            (d.len(), d.feature_names().unwrap()),
+            (1, &["2".to_owned()][..])
+        );
+        let e = parse_with(
+            "kind,weight\ncat,2\n",
+            &DataOptions {
+                header: Header::No,
+                ..DataOptions::default()
+            },
+        )
         .unwrap_err()
         .to_string();
-        assert!(e.contains("line 1, column 2: \"weight\" is not a number"), "{e}");
+        assert!(
+            e.contains("line 1, column 2: \"weight\" is not a number"),
+            "{e}"
+        );
         assert!(e.contains("--header yes if line 1 is a header"), "{e}");
     }
 
@@ -812,7 +838,10 @@ mod tests {
             assert_eq!(d.classes().names(), ["a", "b"]);
         }
         let d = parse_with("1,2,7\n3,4,8\n", &with_label(LabelColumn::Last)).unwrap();
-        assert_eq!((d.labels(), all_values(&d)), (&[7u16, 8][..], vec![1.0, 2.0, 3.0, 4.0]));
+        assert_eq!(
+            (d.labels(), all_values(&d)),
+            (&[7u16, 8][..], vec![1.0, 2.0, 3.0, 4.0])
+        );
         assert_eq!(d.classes().len(), 9);
 
         let e = parse_with(text, &with_label(LabelColumn::Name("kind".into())))
@@ -826,11 +855,17 @@ mod tests {
         let e = parse_with("1,2\n", &with_label(LabelColumn::Name("kind".into())))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("is a name, but the file has no header line"), "{e}");
+        assert!(
+            e.contains("is a name, but the file has no header line"),
+            "{e}"
+        );
         let e = parse_with(text, &with_label(LabelColumn::Position(4)))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("label column 4 does not exist: the file has 3 columns"), "{e}");
+        assert!(
+            e.contains("label column 4 does not exist: the file has 3 columns"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -839,13 +874,19 @@ mod tests {
             err("label,a,b\n1,2,3\n0,,4\n"),
             "t.csv: line 3, column 2 (a): \"\" is empty: every feature needs a value"
         );
-        assert!(err("label,a\n1,nan\n").contains("line 2, column 2 (a): \"nan\" is not a finite number"));
+        assert!(err("label,a\n1,nan\n")
+            .contains("line 2, column 2 (a): \"nan\" is not a finite number"));
         assert!(err("label,a\n1,1e39\n").contains("\"1e39\" is not a finite number"));
         let long = "x".repeat(40);
         let e = err(&format!("label,a\n1,{long}\n"));
-        assert!(e.contains(&format!("\"{}…\" is not a number", "x".repeat(32))), "{e}");
+        assert!(
+            e.contains(&format!("\"{}…\" is not a number", "x".repeat(32))),
+            "{e}"
+        );
         assert!(e.contains("labels are taken from column 1 (label)"), "{e}");
-        let e = parse_with("y;a\n1;1,5\n", &DataOptions::default()).unwrap_err().to_string();
+        let e = parse_with("y;a\n1;1,5\n", &DataOptions::default())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("decimal commas"), "{e}");
         assert_eq!(
             err("label,a\n,2\n"),
@@ -862,7 +903,10 @@ mod tests {
 
     #[test]
     fn structure_errors() {
-        assert_eq!(err(""), "t.csv: file is empty; pass a file that holds samples");
+        assert_eq!(
+            err(""),
+            "t.csv: file is empty; pass a file that holds samples"
+        );
         assert!(err("\n\n  \n").contains("file is empty"));
         assert_eq!(
             err("label,a\n\n"),
@@ -877,9 +921,15 @@ mod tests {
         );
         // An unclosed quote runs to the end of the file.
         let e = err("a,b\n1,\"2\n3,4\n");
-        assert!(e.contains("column 2 (b): \"2\\n3,4\" is not a number"), "{e}");
+        assert!(
+            e.contains("column 2 (b): \"2\\n3,4\" is not a number"),
+            "{e}"
+        );
         // Line numbers after a quoted cell spanning lines.
-        let e = parse_with("a,b\nx,\"1\r\n2\"\r\ny,z\r\n", &with_label(LabelColumn::First));
+        let e = parse_with(
+            "a,b\nx,\"1\r\n2\"\r\ny,z\r\n",
+            &with_label(LabelColumn::First),
+        );
         assert!(e.unwrap_err().to_string().contains("line 2, column 2 (b)"));
         let e = parse_with("a,b\nx,1\ny,\"\n\nz\"", &with_label(LabelColumn::First));
         assert!(e.unwrap_err().to_string().contains("line 3, column 2 (b)"));
@@ -900,7 +950,10 @@ mod tests {
         let d = parse_with("a,1\nb,2\n", &options).unwrap();
         assert_eq!((d.labels(), d.classes()), (&[1u16, 0][..], &known));
         let e = parse_with("a,1\nc,2\n", &options).unwrap_err().to_string();
-        assert!(e.starts_with("t.csv: line 2: label \"c\" is not one of the 2 known classes (b, a)"), "{e}");
+        assert!(
+            e.starts_with("t.csv: line 2: label \"c\" is not one of the 2 known classes (b, a)"),
+            "{e}"
+        );
         let e = err("70000,1\n");
         assert!(e.contains("line 1: label 70000 needs 70001 classes"), "{e}");
     }

@@ -413,20 +413,40 @@ mod tests {
     fn invariants_are_checked() {
         let err = |r: Result<Dataset, DataError>| r.unwrap_err().to_string();
         let c = Classes::numeric(2);
-        assert!(err(Dataset::from_pixels("d", vectors(0), vec![], vec![], c.clone()))
-            .contains("0 features"));
+        assert!(err(Dataset::from_pixels(
+            "d",
+            vectors(0),
+            vec![],
+            vec![],
+            c.clone()
+        ))
+        .contains("0 features"));
         let img = Shape {
             features: 5,
             image: Some((2, 2)),
         };
-        assert!(err(Dataset::from_pixels("d", img, vec![], vec![], c.clone()))
-            .contains("2x2 images but 5 features"));
+        assert!(
+            err(Dataset::from_pixels("d", img, vec![], vec![], c.clone()))
+                .contains("2x2 images but 5 features")
+        );
         assert_eq!(
-            err(Dataset::from_pixels("d", vectors(2), vec![1; 3], vec![0, 1], c.clone())),
+            err(Dataset::from_pixels(
+                "d",
+                vectors(2),
+                vec![1; 3],
+                vec![0, 1],
+                c.clone()
+            )),
             "d: invalid data set: 3 values for 2 labels of 2 features"
         );
-        assert!(err(Dataset::from_pixels("d", vectors(1), vec![1], vec![2], c.clone()))
-            .contains("label 2 of sample 0 is out of range"));
+        assert!(err(Dataset::from_pixels(
+            "d",
+            vectors(1),
+            vec![1],
+            vec![2],
+            c.clone()
+        ))
+        .contains("label 2 of sample 0 is out of range"));
         assert!(err(Dataset::from_values(
             "d",
             vectors(2),

@@ -201,10 +201,12 @@ fn payload_size(src: &Source<'_>, header: &IdxHeader) -> Result<usize, DataError
             dims: header.dims.clone(),
         });
     }
-    header.payload_bytes().ok_or_else(|| DataError::SizeOverflow {
-        path: src_path(src),
-        dims: header.dims.clone(),
-    })
+    header
+        .payload_bytes()
+        .ok_or_else(|| DataError::SizeOverflow {
+            path: src_path(src),
+            dims: header.dims.clone(),
+        })
 }
 
 /// Reads exactly `expected` payload bytes: fewer is [`DataError::Truncated`],
@@ -301,7 +303,10 @@ pub fn parse_idx_samples<R: Read>(reader: R, name: &Path) -> Result<IdxSamples, 
                 features: rows * cols,
                 image: Some((rows, cols)),
             },
-            format!("{count} samples of {rows}x{cols} {}", header.element_type.name()),
+            format!(
+                "{count} samples of {rows}x{cols} {}",
+                header.element_type.name()
+            ),
         )
     } else {
         let features = dim(1);
@@ -466,13 +471,27 @@ mod tests {
         let err = samples(&[]).unwrap_err();
         assert!(matches!(err, DataError::Empty { .. }));
         let err = samples(&[0, 0, 8]).unwrap_err();
-        assert!(matches!(err, DataError::TruncatedHeader { needed: 4, got: 3, .. }));
+        assert!(matches!(
+            err,
+            DataError::TruncatedHeader {
+                needed: 4,
+                got: 3,
+                ..
+            }
+        ));
         let err = samples(b"a,b\n").unwrap_err();
         assert!(matches!(err, DataError::NotIdx { .. }));
         let err = samples(&[0, 0, 0x42, 1]).unwrap_err();
         assert!(err.to_string().contains("unknown element type byte 0x42"));
         let err = samples(&[0, 0, 8, 3, 0, 0]).unwrap_err();
-        assert!(matches!(err, DataError::TruncatedHeader { needed: 16, got: 6, .. }));
+        assert!(matches!(
+            err,
+            DataError::TruncatedHeader {
+                needed: 16,
+                got: 6,
+                ..
+            }
+        ));
         let err = samples(&encode_idx(0x0C, &[1, 1], &[0; 4])).unwrap_err();
         assert!(err.to_string().contains("0x0c (i32) for samples"), "{err}");
         let err = samples(&encode_idx(8, &[0, 2], &[])).unwrap_err();
@@ -480,7 +499,10 @@ mod tests {
         let err = samples(&encode_idx(8, &[3], &[1, 2, 3])).unwrap_err();
         assert!(err.to_string().contains("is this the labels file"), "{err}");
         let err = samples(&encode_idx(8, &[1, 1, 1, 1], &[1])).unwrap_err();
-        assert!(matches!(err, DataError::WrongDimensionCount { found: 4, .. }));
+        assert!(matches!(
+            err,
+            DataError::WrongDimensionCount { found: 4, .. }
+        ));
     }
 
     #[test]
@@ -488,7 +510,10 @@ mod tests {
         let err = samples(&encode_idx(8, &[u32::MAX, u32::MAX, u32::MAX], &[1, 2])).unwrap_err();
         // usize is 64-bit here: the product overflows.
         assert!(
-            matches!(err, DataError::SizeOverflow { .. } | DataError::Truncated { .. }),
+            matches!(
+                err,
+                DataError::SizeOverflow { .. } | DataError::Truncated { .. }
+            ),
             "{err}"
         );
         let err = samples(&encode_idx(0x0D, &[4_000_000_000, 1_000], &[0; 8])).unwrap_err();
@@ -498,7 +523,11 @@ mod tests {
     #[test]
     fn truncated_and_trailing() {
         let err = samples(&encode_idx(8, &[2, 2], &[1, 2, 3])).unwrap_err();
-        assert!(err.to_string().contains("declares 2 samples of 2 u8 (4 bytes)"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("declares 2 samples of 2 u8 (4 bytes)"),
+            "{err}"
+        );
         let err = samples(&encode_idx(8, &[2, 2], &[1, 2, 3, 4, 5])).unwrap_err();
         assert!(matches!(err, DataError::TrailingData { expected: 4, .. }));
     }
@@ -507,8 +536,8 @@ mod tests {
     fn labels() {
         let l = parse_idx_labels(&encode_idx(8, &[3], &[1, 0, 2])[..], Path::new("l")).unwrap();
         assert_eq!(l, [1, 0, 2]);
-        let err = parse_idx_labels(&encode_idx(8, &[1, 3], &[1, 0, 2])[..], Path::new("l"))
-            .unwrap_err();
+        let err =
+            parse_idx_labels(&encode_idx(8, &[1, 3], &[1, 0, 2])[..], Path::new("l")).unwrap_err();
         assert!(err.to_string().contains("swapped"), "{err}");
         let err =
             parse_idx_labels(&encode_idx(0x0D, &[1], &[0; 4])[..], Path::new("l")).unwrap_err();

@@ -396,7 +396,11 @@ mod tests {
 
     #[test]
     fn format_from_str() {
-        for (s, f) in [("auto", Format::Auto), ("idx", Format::Idx), ("csv", Format::Csv)] {
+        for (s, f) in [
+            ("auto", Format::Auto),
+            ("idx", Format::Idx),
+            ("csv", Format::Csv),
+        ] {
             assert_eq!(s.parse::<Format>(), Ok(f));
             assert_eq!(f.to_string(), s);
         }
@@ -411,7 +415,10 @@ mod tests {
             Some("d/train-labels-idx1-ubyte.gz")
         );
         assert_eq!(p("x/images.idx").as_deref(), Some("x/labels.idx"));
-        assert_eq!(p("v-images-idx2-ubyte").as_deref(), Some("v-labels-idx1-ubyte"));
+        assert_eq!(
+            p("v-images-idx2-ubyte").as_deref(),
+            Some("v-labels-idx1-ubyte")
+        );
         assert_eq!(p("data.idx"), None);
     }
 
@@ -423,7 +430,11 @@ mod tests {
             .iter()
             .flat_map(|x| x.to_be_bytes())
             .collect();
-        fs::write(dir.path().join("s-images-idx2-f32"), encode_idx(0x0D, &[2, 3], &v)).unwrap();
+        fs::write(
+            dir.path().join("s-images-idx2-f32"),
+            encode_idx(0x0D, &[2, 3], &v),
+        )
+        .unwrap();
         fs::write(
             dir.path().join("s-labels-idx1-f32.gz"),
             gzip(&encode_idx(8, &[2], &[4, 1])),
@@ -431,35 +442,56 @@ mod tests {
         .unwrap();
         let d = load(&dir.path().join("s-images-idx2-f32"), &opts(), Role::Train).unwrap();
         assert_eq!(d.encoding(), Encoding::Values);
-        assert_eq!(d.shape(), Shape { features: 3, image: None });
+        assert_eq!(
+            d.shape(),
+            Shape {
+                features: 3,
+                image: None
+            }
+        );
         assert_eq!(d.values(1), Some(&[4.0, 5.0, 6.0][..]));
         assert_eq!((d.labels(), d.classes().len()), (&[4u16, 1][..], 5));
 
         // u8 images, gzipped, through --format idx; known classes.
         let images = dir.path().join("p-images.idx.gz");
         fs::write(&images, gzip(&encode_idx(8, &[2, 2, 3], &[9; 12]))).unwrap();
-        fs::write(dir.path().join("p-labels.idx.gz"), gzip(&encode_idx(8, &[2], &[1, 0]))).unwrap();
+        fs::write(
+            dir.path().join("p-labels.idx.gz"),
+            gzip(&encode_idx(8, &[2], &[1, 0])),
+        )
+        .unwrap();
         let options = DataOptions {
             format: Format::Idx,
             classes: Some(Classes::new(vec!["1".into(), "0".into()])),
             ..opts()
         };
         let d = load(&images, &options, Role::Test).unwrap();
-        assert_eq!((d.encoding(), d.shape().image), (Encoding::Pixels, Some((2, 3))));
+        assert_eq!(
+            (d.encoding(), d.shape().image),
+            (Encoding::Pixels, Some((2, 3)))
+        );
         assert_eq!(d.labels(), [0, 1]);
         let options = DataOptions {
             classes: Some(Classes::numeric(1)),
             ..opts()
         };
         let e = load(&images, &options, Role::Test).unwrap_err().to_string();
-        assert!(e.contains("p-labels.idx.gz: label 0: label \"1\" is not one of the 1 known classes (0)"), "{e}");
+        assert!(
+            e.contains(
+                "p-labels.idx.gz: label 0: label \"1\" is not one of the 1 known classes (0)"
+            ),
+            "{e}"
+        );
 
         // u8 vectors.
         let vec_path = dir.path().join("u-images");
         fs::write(&vec_path, encode_idx(8, &[1, 5], &[1, 2, 3, 4, 5])).unwrap();
         fs::write(dir.path().join("u-labels"), encode_idx(8, &[1], &[0])).unwrap();
         let d = load(&vec_path, &opts(), Role::Train).unwrap();
-        assert_eq!((d.encoding(), d.shape().image, d.features()), (Encoding::Pixels, None, 5));
+        assert_eq!(
+            (d.encoding(), d.shape().image, d.features()),
+            (Encoding::Pixels, None, 5)
+        );
     }
 
     #[test]
@@ -468,7 +500,10 @@ mod tests {
         let lonely = dir.path().join("data.idx");
         fs::write(&lonely, encode_idx(8, &[1, 2], &[1, 2])).unwrap();
         let e = load(&lonely, &opts(), Role::Train).unwrap_err().to_string();
-        assert!(e.contains("needs its labels file beside it (its name has no \"images\""), "{e}");
+        assert!(
+            e.contains("needs its labels file beside it (its name has no \"images\""),
+            "{e}"
+        );
         let orphan = dir.path().join("a-images");
         fs::write(&orphan, encode_idx(8, &[1, 2], &[1, 2])).unwrap();
         let e = load(&orphan, &opts(), Role::Train).unwrap_err().to_string();
@@ -481,7 +516,10 @@ mod tests {
         let e = load(&dir.path().join("a-labels"), &opts(), Role::Train)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("is an IDX labels file (3 labels), not samples"), "{e}");
+        assert!(
+            e.contains("is an IDX labels file (3 labels), not samples"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -495,8 +533,10 @@ mod tests {
         };
         let e = load(&csv, &idx_opts, Role::Train).unwrap_err().to_string();
         assert!(
-            e.ends_with("d.data: --format idx expects an IDX file, but it looks like CSV text; \
-                         pass --format csv (or --format auto)"),
+            e.ends_with(
+                "d.data: --format idx expects an IDX file, but it looks like CSV text; \
+                         pass --format csv (or --format auto)"
+            ),
             "{e}"
         );
         // Auto reads text as CSV whatever the name.
@@ -509,19 +549,30 @@ mod tests {
             ..opts()
         };
         let e = load(&idx, &csv_opts, Role::Train).unwrap_err().to_string();
-        assert!(e.contains("looks like a gzipped IDX file (2 dimensions); pass --format idx"), "{e}");
+        assert!(
+            e.contains("looks like a gzipped IDX file (2 dimensions); pass --format idx"),
+            "{e}"
+        );
 
         let png = dir.path().join("p.csv");
         fs::write(&png, b"\x89PNG\r\n\x1a\n\0\0\0").unwrap();
         let e = load(&png, &opts(), Role::Train).unwrap_err().to_string();
-        assert!(e.contains("p.csv: named like a CSV file, but it looks like binary data"), "{e}");
+        assert!(
+            e.contains("p.csv: named like a CSV file, but it looks like binary data"),
+            "{e}"
+        );
 
         let empty = dir.path().join("e.csv");
         fs::write(&empty, b"").unwrap();
         let e = load(&empty, &opts(), Role::Train).unwrap_err().to_string();
         assert!(e.contains("file is empty"), "{e}");
-        let e = load(dir.path(), &csv_opts, Role::Train).unwrap_err().to_string();
-        assert!(e.contains("is a directory, expected a data file; --format csv needs a CSV file"), "{e}");
+        let e = load(dir.path(), &csv_opts, Role::Train)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("is a directory, expected a data file; --format csv needs a CSV file"),
+            "{e}"
+        );
         let e = load(&dir.path().join("nope"), &opts(), Role::Train).unwrap_err();
         assert!(matches!(e, DataError::NotFound { .. }));
     }
@@ -529,10 +580,14 @@ mod tests {
     #[test]
     fn mnist_directory_names_missing_files() {
         let dir = tempfile::tempdir().unwrap();
-        let e = load(dir.path(), &opts(), Role::Test).unwrap_err().to_string();
+        let e = load(dir.path(), &opts(), Role::Test)
+            .unwrap_err()
+            .to_string();
         assert!(
-            e.contains("MNIST test files not found: t10k-images-idx3-ubyte(.gz) and \
-                        t10k-labels-idx1-ubyte(.gz)"),
+            e.contains(
+                "MNIST test files not found: t10k-images-idx3-ubyte(.gz) and \
+                        t10k-labels-idx1-ubyte(.gz)"
+            ),
             "{e}"
         );
     }
@@ -541,7 +596,10 @@ mod tests {
     fn real_mnist_test_split_through_the_directory_and_as_csv() {
         let d = load(&mnist_dir(), &opts(), Role::Test).unwrap();
         assert_eq!((d.len(), d.features()), (10_000, 784));
-        assert_eq!((d.encoding(), d.shape().image), (Encoding::Pixels, Some((28, 28))));
+        assert_eq!(
+            (d.encoding(), d.shape().image),
+            (Encoding::Pixels, Some((28, 28)))
+        );
         assert_eq!(d.labels()[..10], [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]);
         assert_eq!(
             d.class_counts(),
@@ -579,7 +637,10 @@ mod tests {
             classes: Some(d.classes().clone()),
             ..opts()
         };
-        assert_eq!(load(&csv, &options, Role::Test).unwrap().labels(), part.labels());
+        assert_eq!(
+            load(&csv, &options, Role::Test).unwrap().labels(),
+            part.labels()
+        );
     }
 
     #[test]
@@ -591,42 +652,74 @@ mod tests {
                 ..opts()
             };
             let d = load(&path, &options, Role::Train).unwrap();
-            assert_eq!((d.len(), d.features(), d.encoding()), (150, 4, Encoding::Values));
+            assert_eq!(
+                (d.len(), d.features(), d.encoding()),
+                (150, 4, Encoding::Values)
+            );
             assert_eq!(d.classes().names(), ["setosa", "versicolor", "virginica"]);
             assert_eq!(d.class_counts(), [50, 50, 50]);
             assert_eq!(d.values(0), Some(&[5.1, 3.5, 1.4, 0.2][..]));
             assert_eq!(
                 d.feature_names().unwrap(),
-                ["sepal_length_cm", "sepal_width_cm", "petal_length_cm", "petal_width_cm"]
+                [
+                    "sepal_length_cm",
+                    "sepal_width_cm",
+                    "petal_length_cm",
+                    "petal_width_cm"
+                ]
             );
             let (train, test) = d.stratified_split(0.2, 42).unwrap();
-            assert_eq!((train.class_counts(), test.class_counts()), (vec![40; 3], vec![10; 3]));
+            assert_eq!(
+                (train.class_counts(), test.class_counts()),
+                (vec![40; 3], vec![10; 3])
+            );
         }
         // The default label column is the first: the error says what to pass.
         let e = load(&path, &opts(), Role::Train).unwrap_err().to_string();
-        assert!(e.contains("line 2, column 5 (species): \"setosa\" is not a number"), "{e}");
+        assert!(
+            e.contains("line 2, column 5 (species): \"setosa\" is not a number"),
+            "{e}"
+        );
         assert!(e.contains("pass --label-column"), "{e}");
     }
 
     #[test]
     fn real_digits() {
-        let train = load(&repo().join("data/digits-8x8/digits-train.csv"), &opts(), Role::Train)
-            .unwrap();
-        let test = load(&repo().join("data/digits-8x8/digits-test.csv"), &opts(), Role::Test)
-            .unwrap();
+        let train = load(
+            &repo().join("data/digits-8x8/digits-train.csv"),
+            &opts(),
+            Role::Train,
+        )
+        .unwrap();
+        let test = load(
+            &repo().join("data/digits-8x8/digits-test.csv"),
+            &opts(),
+            Role::Test,
+        )
+        .unwrap();
         assert_eq!((train.len(), test.len()), (1347, 450));
         for d in [&train, &test] {
             assert_eq!((d.features(), d.encoding()), (64, Encoding::Values));
             assert_eq!(d.shape().image, None);
             assert_eq!(*d.classes(), Classes::numeric(10));
-            assert!(d.values(0).unwrap().iter().all(|&v| (0.0..=16.0).contains(&v)));
+            assert!(d
+                .values(0)
+                .unwrap()
+                .iter()
+                .all(|&v| (0.0..=16.0).contains(&v)));
         }
         assert_eq!(train.label(0), 3);
         check_compatible(&train, &test).unwrap();
         let mnist = load(&mnist_dir(), &opts(), Role::Test).unwrap();
         let e = check_compatible(&mnist, &test).unwrap_err().to_string();
-        assert!(e.contains("digits-test.csv: 64 features, but the training data "), "{e}");
-        assert!(e.ends_with("has 784 (both files must have the same columns)"), "{e}");
+        assert!(
+            e.contains("digits-test.csv: 64 features, but the training data "),
+            "{e}"
+        );
+        assert!(
+            e.ends_with("has 784 (both files must have the same columns)"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -634,7 +727,10 @@ mod tests {
         let values = |name: &str, f: usize| {
             Dataset::from_values(
                 name,
-                Shape { features: f, image: None },
+                Shape {
+                    features: f,
+                    image: None,
+                },
                 vec![0.0; f],
                 vec![0],
                 Classes::numeric(1),
@@ -644,7 +740,10 @@ mod tests {
         let pixels = |name: &str, r: usize, c: usize| {
             Dataset::from_pixels(
                 name,
-                Shape { features: r * c, image: Some((r, c)) },
+                Shape {
+                    features: r * c,
+                    image: Some((r, c)),
+                },
                 vec![0; r * c],
                 vec![0],
                 Classes::numeric(1),
@@ -671,7 +770,8 @@ mod tests {
         flat.shape.image = None;
         let mut flat_a = values("a", 4);
         flat_a.shape.image = None;
-        assert!(msg(&flat_a, &flat).contains("b: pixels (whole numbers 0..=255), but the training data a has values"));
+        assert!(msg(&flat_a, &flat)
+            .contains("b: pixels (whole numbers 0..=255), but the training data a has values"));
         check_compatible(&pixels("a", 2, 2), &pixels("b", 2, 2)).unwrap();
     }
 }

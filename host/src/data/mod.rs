@@ -24,8 +24,8 @@ pub mod source;
 pub mod split;
 
 pub use classes::{Classes, MAX_CLASSES};
+pub use csv::{Header, LabelColumn};
 pub use dataset::{Dataset, Encoding, Shape};
 pub use error::DataError;
-pub use source::{sniff, Sniffed};
-pub use csv::{Header, LabelColumn};
 pub use load::{check_compatible, load, DataOptions, Format, Role};
+pub use source::{sniff, Sniffed};

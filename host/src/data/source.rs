@@ -248,7 +248,9 @@ pub fn sniff_reader<R: Read>(reader: R, path: &Path) -> Result<Sniffed, DataErro
 fn classify(bytes: &[u8], gzipped: bool) -> Sniffed {
     match bytes {
         [] => Sniffed::Empty { gzipped },
-        [0, 0, code, dims, ..] if super::idx::ElementType::from_code(*code).is_some() && *dims > 0 => {
+        [0, 0, code, dims, ..]
+            if super::idx::ElementType::from_code(*code).is_some() && *dims > 0 =>
+        {
             Sniffed::Idx {
                 gzipped,
                 dims: *dims,
@@ -332,7 +334,9 @@ mod tests {
         let mut src = Source::new(&bytes[..], Path::new("cut.gz")).unwrap();
         let err = src.read_limited(10_000).unwrap_err();
         assert!(matches!(err, DataError::Gzip { .. }), "{err}");
-        assert!(err.to_string().starts_with("cut.gz: corrupt or incomplete gzip"));
+        assert!(err
+            .to_string()
+            .starts_with("cut.gz: corrupt or incomplete gzip"));
     }
 
     #[test]
@@ -357,23 +361,38 @@ mod tests {
             sniffed(&gzip("é;ü\r\n1;2".as_bytes())),
             Sniffed::CsvText { gzipped: true }
         );
-        assert_eq!(sniffed(&[0u8, 0, 0x42, 1]), Sniffed::Binary { gzipped: false });
-        assert_eq!(sniffed(&[0x89, b'P', b'N', b'G']), Sniffed::Binary { gzipped: false });
+        assert_eq!(
+            sniffed(&[0u8, 0, 0x42, 1]),
+            Sniffed::Binary { gzipped: false }
+        );
+        assert_eq!(
+            sniffed(&[0x89, b'P', b'N', b'G']),
+            Sniffed::Binary { gzipped: false }
+        );
         assert_eq!(sniffed(b""), Sniffed::Empty { gzipped: false });
         assert_eq!(sniffed(&gzip(b"")), Sniffed::Empty { gzipped: true });
-        assert_eq!(Sniffed::CsvText { gzipped: true }.describe(), "gzipped CSV text");
+        assert_eq!(
+            Sniffed::CsvText { gzipped: true }.describe(),
+            "gzipped CSV text"
+        );
     }
 
     #[test]
     fn sniff_accepts_a_character_cut_by_the_sample_end() {
         let mut text = "a".repeat(SNIFF_BYTES - 1);
         text.push('é'); // two bytes: the second is past the sample
-        assert_eq!(sniffed(text.as_bytes()), Sniffed::CsvText { gzipped: false });
+        assert_eq!(
+            sniffed(text.as_bytes()),
+            Sniffed::CsvText { gzipped: false }
+        );
     }
 
     #[test]
     fn sniff_names_missing_files() {
         let err = sniff(Path::new("/no/such/file.csv")).unwrap_err();
-        assert_eq!(err.to_string(), "/no/such/file.csv: not found; check the path");
+        assert_eq!(
+            err.to_string(),
+            "/no/such/file.csv: not found; check the path"
+        );
     }
 }

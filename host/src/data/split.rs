@@ -173,7 +173,9 @@ mod tests {
 
     /// The sample index stored in each sample's first value.
     fn ids(d: &Dataset) -> Vec<usize> {
-        (0..d.len()).map(|i| d.values(i).unwrap()[0] as usize).collect()
+        (0..d.len())
+            .map(|i| d.values(i).unwrap()[0] as usize)
+            .collect()
     }
 
     #[test]
@@ -208,7 +210,10 @@ mod tests {
         )
         .unwrap();
         let (t, v) = d.split_validation(1).unwrap();
-        assert_eq!((t.pixels(1), v.pixels(0)), (Some(&[20][..]), Some(&[30][..])));
+        assert_eq!(
+            (t.pixels(1), v.pixels(0)),
+            (Some(&[20][..]), Some(&[30][..]))
+        );
     }
 
     #[test]
@@ -265,7 +270,10 @@ mod tests {
         // Class 0: 2 samples (1 to test even at 0.1), class 1: 1 sample (stays).
         let d = data(&[0, 0, 1], 2);
         let (train, test) = d.stratified_split(0.1, 1).unwrap();
-        assert_eq!((train.class_counts(), test.class_counts()), (vec![1, 1], vec![1, 0]));
+        assert_eq!(
+            (train.class_counts(), test.class_counts()),
+            (vec![1, 1], vec![1, 0])
+        );
         // A large fraction still leaves one of each in training.
         let d = data(&[0, 0, 1, 1, 1], 2);
         let (train, _) = d.stratified_split(0.9, 1).unwrap();
