@@ -6,7 +6,7 @@
 //!   its classes, below [`MAX_CLASSES`].
 //! - Numeric classes ([`Classes::numeric`]) are named `"0"`, `"1"`, … and
 //!   label `k` is class `k`.
-//! - Labels read from a file ([`LabelSet`]): if every label is a whole number
+//! - Labels read from a file: if every label is a whole number
 //!   ≥ 0 (`7`, ` 7 `, `+7`, `007`, `7.0`), the classes are numeric
 //!   `0..=max`; otherwise they are the distinct labels as text, sorted in byte
 //!   order (like scikit-learn's `LabelEncoder`), index = position. With known

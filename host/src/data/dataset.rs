@@ -8,7 +8,7 @@
 //!   ([`Encoding::Pixels`], 47 MB for MNIST train, not 188 MB of `f32`) or
 //!   finite `f32` ([`Encoding::Values`]);
 //! - every label is a class index below `classes().len()`, at most
-//!   [`MAX_CLASSES`](super::classes::MAX_CLASSES) classes;
+//!   [`MAX_CLASSES`] classes;
 //! - feature names, when present, are one per feature.
 //!
 //! Splitting (`--val`, `--limit`, `--test-fraction`) is in

@@ -9,7 +9,7 @@
 //! | [`dataset`] | [`Dataset`]: labelled samples, [`Shape`], [`Encoding`] |
 //! | [`split`] | `--val`, `--limit`, stratified seeded `--test-fraction` |
 //! | [`csv`] | CSV of any columns: delimiter, header and label column detected or chosen |
-//! | [`load`] | [`load`]: a path and [`DataOptions`] to a [`Dataset`]; [`check_compatible`] |
+//! | [`mod@load`] | [`load()`]: a path and [`DataOptions`] to a [`Dataset`]; [`check_compatible`] |
 //!
 //! Readers never trust sizes declared in a file for allocation: memory grows
 //! with the data actually present.
