@@ -48,6 +48,7 @@ pub mod atomic;
 pub mod checkpoint;
 pub mod codegen;
 pub mod csv;
+pub mod data;
 pub mod dataset;
 pub mod emit;
 pub mod error;
