@@ -1,41 +1,43 @@
 //! # host
 //!
-//! The desktop side of tinymlp: loading data, training, evaluating and
-//! exporting networks. The `host` binary is the command-line front end:
+//! The desktop side of tinymlp: reading data, training, evaluating and
+//! exporting networks of any shape. The `host` binary (`src/cli/`) is the
+//! command-line front end:
 //!
 //! ```text
 //! cargo run -p host --release -- train            # data/ → model/
 //! cargo run -p host --release -- eval --model model/model.safetensors
 //! ```
 //!
-//! - [`dataset`]: [`Dataset`](dataset::Dataset), labelled images kept as `u8`,
-//!   and [`load_mnist`](dataset::load_mnist) for the four standard MNIST files.
-//! - [`idx`]: the IDX format (gzipped or raw, detected from the bytes).
-//! - [`csv`]: `label,p0,…,p783` text files.
-//! - [`error`]: [`DataError`](error::DataError), every variant of which names
-//!   the offending file and says what is wrong.
-//! - [`preprocess`]: any picture of a digit to a 28×28 MNIST-style image;
-//!   [`render`]: a digit drawn in the terminal.
-//! - [`pictures`]: learning curves and confusion matrix (SVG), misclassified
-//!   digits (PNG); [`export`]: tensors as CSV; [`inspect`]: what a data file holds.
+//! The folders follow the data path, and each imports only from the ones
+//! before it:
+//!
+//! ```text
+//! data → model → train → eval → export → report → (cli)
+//! ```
+//!
+//! - [`data`]: IDX and CSV files of any shape → [`Dataset`](data::Dataset)
+//!   (raw values, class indices, class names).
+//! - [`model`]: the run-time-shaped network [`Net`](model::Net), its input
+//!   scaling and classes ([`Model`](model::Model)), and checkpoints.
+//! - [`train`]: the training loop and its two parallel strategies.
+//! - [`fs`]: atomic file writes, used by every stage that writes.
 //!
 //! ## Example
 //!
 //! ```
 //! use std::path::Path;
-//! use host::dataset::{load_mnist, Split};
+//! use host::data::{load, DataOptions, Role};
 //!
-//! let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../data"));
-//! let test = load_mnist(dir, Split::Test)?;
-//! assert_eq!((test.len(), test.rows(), test.cols()), (10_000, 28, 28));
-//! assert_eq!(test.label(0), 7);
-//! let (train, validation) = test.split_validation(1_000)?;
-//! assert_eq!((train.len(), validation.len()), (9_000, 1_000));
+//! let iris = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../data/iris/iris.csv"));
+//! let data = load(iris, &DataOptions::default(), Role::Train)?;
+//! assert_eq!((data.len(), data.features(), data.classes().len()), (150, 4, 3));
+//! assert_eq!(data.classes().name(0), "setosa");
 //!
 //! // Errors name the file and the problem.
-//! let err = load_mnist(Path::new("/no/such/dir"), Split::Train).unwrap_err();
-//! assert_eq!(err.to_string(), "/no/such/dir: not found");
-//! # Ok::<(), host::error::DataError>(())
+//! let err = load(Path::new("/no/such/file.csv"), &DataOptions::default(), Role::Train).unwrap_err();
+//! assert!(err.to_string().starts_with("/no/such/file.csv: not found"), "{err}");
+//! # Ok::<(), host::data::DataError>(())
 //! ```
 //!
 //! Readers never trust sizes declared in a file for allocation: a 40-byte file
@@ -43,23 +45,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod arch;
-pub mod atomic;
-pub mod checkpoint;
-pub mod codegen;
-pub mod csv;
 pub mod data;
-pub mod dataset;
-pub mod emit;
-pub mod error;
-pub mod eval;
-pub mod export;
-pub mod idx;
-pub mod inspect;
-pub mod pictures;
-pub mod preprocess;
-pub mod quantize;
-pub mod render;
-pub(crate) mod rowsplit;
-pub mod schedule;
+pub mod fs;
+pub mod model;
 pub mod train;

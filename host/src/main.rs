@@ -4,10 +4,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-mod commands;
-use commands::{emit, eval, inspect, predict, train, Output};
+mod cli;
+use cli::{train, Output};
 
-/// Train small MLPs on MNIST and ship them to microcontrollers as plain Rust.
+/// Train small MLPs on your data (CSV or IDX) and ship them to microcontrollers as plain Rust.
 #[derive(Debug, Parser)]
 #[command(name = "host", version, about, long_about = None, propagate_version = true)]
 struct Cli {
@@ -23,16 +23,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Train a network on MNIST and write the checkpoint, metrics and learning curves.
+    /// Train a network on any data and write the checkpoint, metrics and firmware bundle.
     Train(train::TrainArgs),
-    /// Evaluate a checkpoint on the test set: accuracy, per-class accuracy, confusion matrix.
-    Eval(eval::EvalArgs),
-    /// Emit a checkpoint as Rust source for firmware, with the predictions the firmware checks.
-    Emit(emit::EmitArgs),
-    /// Classify one digit (a test/train image, or a PNG/PGM picture) and draw it.
-    Predict(predict::PredictArgs),
-    /// Describe an IDX or CSV data file: type, dimensions, label histogram.
-    Inspect(inspect::InspectArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,10 +35,6 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Train(args) => train::run(args, output),
-        Command::Eval(args) => eval::run(args, output),
-        Command::Emit(args) => emit::run(args, output),
-        Command::Predict(args) => predict::run(args, output),
-        Command::Inspect(args) => inspect::run(args, output),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

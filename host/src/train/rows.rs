@@ -1,76 +1,48 @@
-//! Model-parallel training epochs for `Mlp<784, H, 10>` on several threads.
+//! The model-parallel epoch for networks with one hidden layer, on several threads.
 //!
-//! The data-parallel loop of [`train`](crate::train) gives each thread whole
-//! shards: every step, each thread then needs the other's gradients (to add
-//! them) and the other's updated parameters (for the next forward pass) —
-//! about 400 KB crossing between cores per step for 784-64-10, which costs
-//! more than the arithmetic on this machine. Here each thread instead owns a
-//! fixed set of hidden *rows* (their weights, biases, momentum and gradients)
-//! for a whole epoch and computes every sample of the batch for those rows;
-//! per step the threads only exchange the hidden activations of their rows
-//! (a few KB) at one barrier. The small output layer is computed by every
-//! thread on its own copy, identically.
+//! The data-parallel epoch ([`sharded`](super::sharded)) gives each thread
+//! whole shards: every step, each thread then needs the other's gradients
+//! (to add them) and the other's updated parameters (for the next forward
+//! pass) — about 400 KB crossing between cores per step for 784-64-10, which
+//! costs more than the arithmetic. Here each thread instead owns a fixed set
+//! of hidden *rows* (their weights, biases, optimiser state and gradients) for
+//! a whole epoch and computes every sample of the batch for those rows; per
+//! step the threads only exchange the hidden activations of their rows (a few
+//! KB) at one barrier. The small output layer is computed by every thread on
+//! its own copy, identically.
 //!
 //! # Same bits
 //!
 //! Every number is computed by the same kernels in the same order as in the
-//! sharded loop, only for a subset of rows: the hidden pre-activations by
-//! [`forward_batch_rows`] (per element `dot + b`), the hidden gradient of each
-//! [`SHARD`] by [`rank_k_rows`] into a zeroed buffer (samples ascending,
-//! zero skipping per row), the shard gradients added in shard order, the bias
+//! sharded epoch, only for a subset of rows: the hidden pre-activations by
+//! `forward_batch_rows` (per element `dot + b`), the hidden gradient of each
+//! [`SHARD`] by `rank_k_rows` into a zeroed buffer (samples ascending, zero
+//! skipping per row), the shard gradients added in shard order, the bias
 //! gradients added sample by sample, the output layer on the whole batch per
-//! shard, then the same `Sgd::update_slice`. `host/tests/train.rs` checks that
-//! 1 thread (sharded loop) and 2 or 3 threads (this one) give the same model.
+//! shard, then the same element-wise update. `host/tests/train.rs` checks
+//! that 1 thread (sharded epoch) and 2 or 3 threads (this one) give the same
+//! model.
 
-use std::any::Any;
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use tinymlp::batch::{forward_batch_rows, matvec_t_batch_cols, rank_k_rows};
-use tinymlp::{argmax, cross_entropy_grad, Dense, Mlp, Sgd, TensorKind};
+use tinymlp::batch::{
+    accumulate_bias, forward_batch, forward_batch_rows, matvec_t_batch_cols, rank_k, rank_k_rows,
+    Rows,
+};
+use tinymlp::{argmax, cross_entropy_grad, TensorKind};
 
-use crate::arch::{CLASSES, INPUTS};
-use crate::dataset::Dataset;
-use crate::schedule::OneCycle;
-use crate::train::{shifted_input, touch_images, Observer, TrainError, SHARD};
+use super::observer::{Observer, Quiet, TrainError};
+use super::optimizer::Optimizer;
+use super::plan::{EpochPlan, EpochSums, SHARD};
+use crate::model::Net;
 
-/// What one epoch needs besides the network.
-pub(crate) struct EpochPlan<'a> {
-    pub(crate) epoch: usize,
-    pub(crate) plan: &'a [(usize, i8, i8)],
-    pub(crate) data: &'a Dataset,
-    pub(crate) batch_size: usize,
-    pub(crate) schedule: &'a OneCycle,
-    pub(crate) first_step: usize,
-    pub(crate) sgd: Sgd,
-    pub(crate) peak_rate: f32,
-}
-
-/// Loss sum, correct predictions and last learning rate of an epoch.
-pub(crate) type EpochSums = (f64, usize, f32);
-
-/// Runs one epoch with the hidden rows split over `threads` threads if `N` is
-/// an `Mlp<784, H, 10>` of a supported `H`; `None` for other networks.
-pub(crate) fn try_epoch<N: Any>(
-    net: &mut N,
-    velocity: &mut N,
-    threads: usize,
-    plan: &EpochPlan<'_>,
-    observer: &mut impl Observer,
-) -> Option<Result<EpochSums, TrainError>> {
-    macro_rules! try_hidden {
-        ($($h:literal)*) => {$(
-            if let (Some(net), Some(velocity)) = (
-                (net as &mut dyn Any).downcast_mut::<Mlp<INPUTS, $h, CLASSES>>(),
-                (velocity as &mut dyn Any).downcast_mut::<Mlp<INPUTS, $h, CLASSES>>(),
-            ) {
-                return Some(epoch::<$h>(net, velocity, threads, plan, observer));
-            }
-        )*};
-    }
-    try_hidden!(16 32 64 128 256);
-    None
+/// Whether [`epoch`] can train `net` on `threads` threads: one hidden layer
+/// of at least 8 rows, and more than one thread.
+pub fn applies(net: &Net, threads: usize) -> bool {
+    let widths = net.architecture().widths();
+    threads > 1 && widths.len() == 3 && widths[1] >= 8
 }
 
 /// A barrier for a fixed number of threads that spins briefly, then yields.
@@ -132,7 +104,7 @@ impl Drop for PanicGuard<'_> {
 const NO_STOP: usize = usize::MAX;
 
 /// State shared by the threads of one epoch.
-struct Shared<const H: usize> {
+struct Shared {
     barrier: SpinBarrier,
     /// The step at which the observer asked to stop (thread 0 stores it
     /// before that step's barrier; every thread checks it after the barrier).
@@ -140,17 +112,102 @@ struct Shared<const H: usize> {
     /// leave the previous barrier cannot see a stop meant for the next step.
     stop_at: AtomicUsize,
     /// Hidden activations published by each thread, double-buffered by step
-    /// parity: `published[thread][step % 2][sample]`, only that thread's rows valid.
-    published: Vec<[Mutex<Vec<[f32; H]>>; 2]>,
+    /// parity: `published[thread][step % 2]`, samples of `hidden` values,
+    /// only that thread's rows valid.
+    published: Vec<[Mutex<Vec<f32>>; 2]>,
+    /// Every thread's rows.
+    ranges: Vec<Range<usize>>,
+    /// Hidden width.
+    hidden: usize,
 }
 
-/// The hidden rows a thread owns for an epoch.
-struct Rows<'a> {
+/// A parameter slice with the matching slices of the optimiser state.
+struct Owned<'a> {
+    params: &'a mut [f32],
+    state: Vec<&'a mut [f32]>,
+}
+
+impl Owned<'_> {
+    /// Applies the update to the whole slice and clears `grads`.
+    fn update(&mut self, step: Step, kind: TensorKind, grads: &mut [f32]) {
+        let (s0, s1) = match self.state.as_mut_slice() {
+            [a] => (&mut **a, &mut [][..]),
+            [a, b] => (&mut **a, &mut **b),
+            _ => unreachable!("one or two state buffers"),
+        };
+        step.optimizer.update(
+            (step.index, step.learning_rate),
+            kind,
+            self.params,
+            grads,
+            (s0, s1),
+            step.scale,
+        );
+        grads.fill(0.0);
+    }
+}
+
+/// One optimiser step's parameters.
+#[derive(Clone, Copy, Debug)]
+struct Step {
+    optimizer: Optimizer,
+    index: usize,
+    learning_rate: f32,
+    scale: f32,
+}
+
+/// What one thread owns for an epoch: its hidden rows, and a copy of the
+/// output layer.
+struct Part<'a> {
     range: Range<usize>,
-    weights: &'a mut [[f32; INPUTS]],
-    bias: &'a mut [f32],
-    weights_velocity: &'a mut [[f32; INPUTS]],
-    bias_velocity: &'a mut [f32],
+    weights: Owned<'a>,
+    bias: Owned<'a>,
+    output: OutputCopy,
+}
+
+/// A thread's copy of the output layer with its optimiser state.
+#[derive(Clone)]
+struct OutputCopy {
+    weights: Vec<f32>,
+    bias: Vec<f32>,
+    weights_state: Vec<Vec<f32>>,
+    bias_state: Vec<Vec<f32>>,
+}
+
+impl OutputCopy {
+    fn of(net: &Net, state: &[Net]) -> Self {
+        Self {
+            weights: net.tensor(2).to_vec(),
+            bias: net.tensor(3).to_vec(),
+            weights_state: state.iter().map(|s| s.tensor(2).to_vec()).collect(),
+            bias_state: state.iter().map(|s| s.tensor(3).to_vec()).collect(),
+        }
+    }
+
+    fn write_back(&self, net: &mut Net, state: &mut [Net]) {
+        net.tensor_mut(2).copy_from_slice(&self.weights);
+        net.tensor_mut(3).copy_from_slice(&self.bias);
+        for (s, (w, b)) in state
+            .iter_mut()
+            .zip(self.weights_state.iter().zip(&self.bias_state))
+        {
+            s.tensor_mut(2).copy_from_slice(w);
+            s.tensor_mut(3).copy_from_slice(b);
+        }
+    }
+
+    fn update(&mut self, step: Step, grads: &mut OutputGrads) {
+        let mut weights = Owned {
+            params: &mut self.weights,
+            state: self.weights_state.iter_mut().map(|s| &mut s[..]).collect(),
+        };
+        weights.update(step, TensorKind::Weight, &mut grads.weights);
+        let mut bias = Owned {
+            params: &mut self.bias,
+            state: self.bias_state.iter_mut().map(|s| &mut s[..]).collect(),
+        };
+        bias.update(step, TensorKind::Bias, &mut grads.bias);
+    }
 }
 
 /// Splits `0..h` into `parts` consecutive ranges whose sizes are multiples of 4
@@ -167,299 +224,310 @@ fn row_ranges(h: usize, parts: usize) -> Vec<Range<usize>> {
     ranges
 }
 
-fn epoch<const H: usize>(
-    net: &mut Mlp<INPUTS, H, CLASSES>,
-    velocity: &mut Mlp<INPUTS, H, CLASSES>,
+/// Cuts `slice` into consecutive pieces of `rows` rows of `width` values each.
+fn cut_rows<'a>(mut slice: &'a mut [f32], ranges: &[Range<usize>], width: usize) -> Vec<&'a mut [f32]> {
+    ranges
+        .iter()
+        .map(|range| {
+            let (head, tail) = std::mem::take(&mut slice).split_at_mut(range.len() * width);
+            slice = tail;
+            head
+        })
+        .collect()
+}
+
+/// The parts of `net`'s hidden layer, one per range.
+fn parts<'a>(net: &'a mut Net, state: &'a mut [Net], ranges: &[Range<usize>]) -> Vec<Part<'a>> {
+    let output = OutputCopy::of(net, state);
+    let inputs = net.architecture().inputs();
+    let owned = |w: &'a mut [f32], b: &'a mut [f32]| (cut_rows(w, ranges, inputs), cut_rows(b, ranges, 1));
+    let layer = net.layer_mut(0);
+    let (mut w, mut b) = owned(layer.weights, layer.bias);
+    let mut state_parts: Vec<_> = state
+        .iter_mut()
+        .map(|s| {
+            let layer = s.layer_mut(0);
+            owned(layer.weights, layer.bias)
+        })
+        .collect();
+    let mut parts = Vec::with_capacity(ranges.len());
+    for range in ranges.iter().rev() {
+        parts.push(Part {
+            range: range.clone(),
+            weights: Owned {
+                params: w.pop().expect("one per range"),
+                state: state_parts.iter_mut().map(|(sw, _)| sw.pop().expect("one per range")).collect(),
+            },
+            bias: Owned {
+                params: b.pop().expect("one per range"),
+                state: state_parts.iter_mut().map(|(_, sb)| sb.pop().expect("one per range")).collect(),
+            },
+            output: output.clone(),
+        });
+    }
+    parts.reverse();
+    parts
+}
+
+/// Runs one epoch with the hidden rows split over `threads` threads (see
+/// [`applies`]).
+pub fn epoch(
+    net: &mut Net,
+    state: &mut [Net],
     threads: usize,
     plan: &EpochPlan<'_>,
     observer: &mut impl Observer,
 ) -> Result<EpochSums, TrainError> {
-    let parts = threads.min(H / 4).max(1);
-    let ranges = row_ranges(H, parts);
-    let shared = Shared::<H> {
-        barrier: SpinBarrier::new(parts),
+    let hidden = net.architecture().widths()[1];
+    let count = threads.min(hidden / 4).max(1);
+    let ranges = row_ranges(hidden, count);
+    let shared = Shared {
+        barrier: SpinBarrier::new(count),
         stop_at: AtomicUsize::new(NO_STOP),
-        published: (0..parts)
+        published: (0..count)
             .map(|_| {
-                [
-                    Mutex::new(vec![[0.0; H]; plan.batch_size]),
-                    Mutex::new(vec![[0.0; H]; plan.batch_size]),
-                ]
+                let buffer = || Mutex::new(vec![0.0; plan.batch_size * hidden]);
+                [buffer(), buffer()]
             })
             .collect(),
+        ranges: ranges.clone(),
+        hidden,
     };
-    let Mlp { hidden, output } = net;
-    let Mlp {
-        hidden: hidden_velocity,
-        output: output_velocity,
-    } = velocity;
-    let mut rows = Vec::with_capacity(parts);
-    let (mut w, mut b) = (&mut hidden.weights[..], &mut hidden.bias[..]);
-    let (mut vw, mut vb) = (
-        &mut hidden_velocity.weights[..],
-        &mut hidden_velocity.bias[..],
-    );
-    for range in &ranges {
-        let len = range.len();
-        let (w0, w1) = std::mem::take(&mut w).split_at_mut(len);
-        let (b0, b1) = std::mem::take(&mut b).split_at_mut(len);
-        let (vw0, vw1) = std::mem::take(&mut vw).split_at_mut(len);
-        let (vb0, vb1) = std::mem::take(&mut vb).split_at_mut(len);
-        (w, b, vw, vb) = (w1, b1, vw1, vb1);
-        rows.push(Rows {
-            range: range.clone(),
-            weights: w0,
-            bias: b0,
-            weights_velocity: vw0,
-            bias_velocity: vb0,
-        });
-    }
-    let mut rows = rows.into_iter();
-    let first = rows.next().expect("at least one part");
-    let output_copy: Dense<H, CLASSES> = *output;
-    let output_velocity_copy: Dense<H, CLASSES> = *output_velocity;
+    let net_shape = net.architecture().clone();
+    let mut parts = parts(net, state, &ranges).into_iter();
+    let mut first = parts.next().expect("at least one part");
     let shared = &shared;
-    let ranges = &ranges;
-    std::thread::scope(|scope| {
-        for (k, part) in rows.enumerate() {
-            scope.spawn(move || {
-                let (mut out, mut out_velocity) = (output_copy, output_velocity_copy);
-                worker(
-                    k + 1,
-                    part,
-                    &mut out,
-                    &mut out_velocity,
-                    shared,
-                    ranges,
-                    plan,
-                    None::<&mut crate::train::Quiet>,
-                )
-            });
+    let result = std::thread::scope(|scope| {
+        for (k, mut part) in parts.enumerate() {
+            let shape = net_shape.clone();
+            scope.spawn(move || worker(k + 1, &mut part, &shape, shared, plan, None::<&mut Quiet>));
         }
-        worker(
-            0,
-            first,
-            output,
-            output_velocity,
-            shared,
-            ranges,
-            plan,
-            Some(observer),
-        )
-    })
+        let sums = worker(0, &mut first, &net_shape, shared, plan, Some(observer));
+        (sums, first.output)
+    });
+    let (sums, output) = result;
+    output.write_back(net, state);
+    sums
 }
 
 /// Per-thread buffers, for the whole batch.
-struct Buffers<const H: usize> {
-    inputs: Vec<[f32; INPUTS]>,
-    labels: Vec<u8>,
-    hidden: Vec<[f32; H]>,
-    logits: Vec<[f32; CLASSES]>,
-    d_logits: Vec<[f32; CLASSES]>,
-    d_hidden: Vec<[f32; H]>,
-    /// Hidden-row gradient: the running shard sum, and one shard's.
-    grads: Vec<[f32; INPUTS]>,
-    shard_grads: Vec<[f32; INPUTS]>,
-    bias_grads: Vec<f32>,
-    shard_bias_grads: Vec<f32>,
-    output_grads: Box<Dense<H, CLASSES>>,
-    shard_output_grads: Box<Dense<H, CLASSES>>,
+struct Buffers {
+    inputs: Vec<f32>,
+    labels: Vec<u16>,
+    hidden: Vec<f32>,
+    logits: Vec<f32>,
+    d_logits: Vec<f32>,
+    d_hidden: Vec<f32>,
+    /// Own hidden-row gradients: the running shard sum, and one shard's.
+    grads: RowGrads,
+    shard_grads: RowGrads,
+    output_grads: OutputGrads,
+    shard_output_grads: OutputGrads,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn worker<const H: usize, O: Observer>(
+/// Gradients of a thread's hidden rows.
+struct RowGrads {
+    weights: Vec<f32>,
+    bias: Vec<f32>,
+}
+
+/// Gradients of the output layer.
+struct OutputGrads {
+    weights: Vec<f32>,
+    bias: Vec<f32>,
+}
+
+impl Buffers {
+    fn new(shape: &[usize], rows: usize, batch: usize) -> Self {
+        let (inputs, hidden, classes) = (shape[0], shape[1], shape[2]);
+        let row_grads = || RowGrads {
+            weights: vec![0.0; rows * inputs],
+            bias: vec![0.0; rows],
+        };
+        let output_grads = || OutputGrads {
+            weights: vec![0.0; hidden * classes],
+            bias: vec![0.0; classes],
+        };
+        Self {
+            inputs: vec![0.0; batch * inputs],
+            labels: Vec::with_capacity(batch),
+            hidden: vec![0.0; batch * hidden],
+            logits: vec![0.0; batch * classes],
+            d_logits: vec![0.0; batch * classes],
+            d_hidden: vec![0.0; batch * hidden],
+            grads: row_grads(),
+            shard_grads: row_grads(),
+            output_grads: output_grads(),
+            shard_output_grads: output_grads(),
+        }
+    }
+}
+
+fn worker<O: Observer>(
     k: usize,
-    rows: Rows<'_>,
-    output: &mut Dense<H, CLASSES>,
-    output_velocity: &mut Dense<H, CLASSES>,
-    shared: &Shared<H>,
-    ranges: &[Range<usize>],
+    part: &mut Part<'_>,
+    shape: &crate::model::Architecture,
+    shared: &Shared,
     plan: &EpochPlan<'_>,
     mut observer: Option<&mut O>,
 ) -> Result<EpochSums, TrainError> {
     let _guard = PanicGuard(&shared.barrier);
-    let n_max = plan.batch_size;
-    let own = rows.range.clone();
-    let mut buf = Buffers::<H> {
-        inputs: vec![[0.0; INPUTS]; n_max],
-        labels: vec![0; n_max],
-        hidden: vec![[0.0; H]; n_max],
-        logits: vec![[0.0; CLASSES]; n_max],
-        d_logits: vec![[0.0; CLASSES]; n_max],
-        d_hidden: vec![[0.0; H]; n_max],
-        grads: vec![[0.0; INPUTS]; own.len()],
-        shard_grads: vec![[0.0; INPUTS]; own.len()],
-        bias_grads: vec![0.0; own.len()],
-        shard_bias_grads: vec![0.0; own.len()],
-        output_grads: Box::new(Dense::zeroed()),
-        shard_output_grads: Box::new(Dense::zeroed()),
-    };
-    let Rows {
-        weights,
-        bias,
-        weights_velocity,
-        bias_velocity,
-        ..
-    } = rows;
-    let mut sgd = plan.sgd;
-    let (mut loss_sum, mut correct) = (0.0f64, 0usize);
-    let total = plan.plan.len();
-    for (batch_index, batch) in plan.plan.chunks(plan.batch_size).enumerate() {
+    let mut buf = Buffers::new(shape.widths(), part.range.len(), plan.batch_size);
+    let mut sums = EpochSums::default();
+    let total = plan.samples.len();
+    for (batch_index, batch) in plan.samples.chunks(plan.batch_size).enumerate() {
         let step = plan.first_step + batch_index;
-        let parity = step % 2;
         if let Some(observer) = observer.as_deref_mut() {
             if observer.should_stop() {
                 shared.stop_at.store(step, Ordering::Relaxed);
             }
         }
-        let n = batch.len();
-        // Inputs of the whole batch (every thread needs every sample).
-        touch_images(plan.data, batch);
-        for ((&(index, dx, dy), input), label) in batch
-            .iter()
-            .zip(buf.inputs.iter_mut())
-            .zip(buf.labels.iter_mut())
-        {
-            shifted_input(plan.data.image(index), i32::from(dx), i32::from(dy), input);
-            *label = plan.data.label(index);
-        }
-        let inputs = &buf.inputs[..n];
-        // Own hidden rows, ReLU, publish.
-        let hidden = &mut buf.hidden[..n];
-        forward_batch_rows(weights, bias, own.start, inputs, hidden);
-        for h in hidden.iter_mut() {
-            for v in &mut h[own.clone()] {
-                if *v < 0.0 {
-                    *v = 0.0;
-                }
-            }
-        }
-        {
-            let mut published = shared.published[k][parity]
-                .lock()
-                .expect("no thread panics holding it");
-            for (p, h) in published.iter_mut().zip(hidden.iter()) {
-                p[own.clone()].copy_from_slice(&h[own.clone()]);
-            }
-        }
-        shared.barrier.wait();
-        if shared.stop_at.load(Ordering::Relaxed) <= step {
-            return Err(TrainError::Interrupted);
-        }
-        for (j, range) in ranges.iter().enumerate() {
-            if j == k {
-                continue;
-            }
-            let published = shared.published[j][parity]
-                .lock()
-                .expect("no thread panics holding it");
-            for (h, p) in hidden.iter_mut().zip(published.iter()) {
-                h[range.clone()].copy_from_slice(&p[range.clone()]);
-            }
-        }
-        let hidden = &buf.hidden[..n];
-        // Output layer on the whole batch (every thread, the same bits).
-        let logits = &mut buf.logits[..n];
-        output.forward_batch(hidden, logits);
-        let d_logits = &mut buf.d_logits[..n];
-        let mut batch_loss = 0.0f64;
-        for (s0, shard_logits) in (0..n).step_by(SHARD).zip(logits.chunks(SHARD)) {
-            let mut shard_loss = 0.0f32;
-            for (s, l) in (s0..).zip(shard_logits) {
-                let target = usize::from(buf.labels[s]);
-                let predicted = argmax(l);
-                shard_loss += cross_entropy_grad(l, target, &mut d_logits[s]);
-                correct += usize::from(predicted == target);
-            }
-            batch_loss += f64::from(shard_loss);
-        }
-        if !batch_loss.is_finite() {
+        stage(&mut buf, plan, batch);
+        hidden_rows(&mut buf, part, (shared, k), (batch.len(), shape.inputs()), step)?;
+        let loss = output_layer(&mut buf, &part.output, shape.classes(), batch.len(), &mut sums.correct);
+        if !loss.is_finite() {
             return Err(TrainError::Diverged {
                 epoch: plan.epoch,
-                loss: batch_loss as f32,
+                loss: loss as f32,
                 learning_rate: plan.peak_rate,
             });
         }
-        loss_sum += batch_loss;
-        let d_logits = &buf.d_logits[..n];
-        // Output-layer gradient, shard by shard, summed in shard order.
-        for (shard, (h, d)) in hidden.chunks(SHARD).zip(d_logits.chunks(SHARD)).enumerate() {
-            if shard == 0 {
-                output.accumulate_gradients_batch(h, d, &mut buf.output_grads);
-            } else {
-                output.accumulate_gradients_batch(h, d, &mut buf.shard_output_grads);
-                add_and_clear(
-                    buf.output_grads.weights.as_flattened_mut(),
-                    buf.shard_output_grads.weights.as_flattened_mut(),
-                );
-                add_and_clear(&mut buf.output_grads.bias, &mut buf.shard_output_grads.bias);
-            }
-        }
-        // Back to the own hidden rows.
-        let d_hidden = &mut buf.d_hidden[..n];
-        matvec_t_batch_cols(&output.weights, d_logits, d_hidden, own.clone());
-        for (h, d) in hidden.iter().zip(d_hidden.iter_mut()) {
-            for (&h, d) in h[own.clone()].iter().zip(&mut d[own.clone()]) {
-                if h <= 0.0 {
-                    *d = 0.0;
-                }
-            }
-        }
-        let d_hidden = &buf.d_hidden[..n];
-        for (shard, (d, x)) in d_hidden.chunks(SHARD).zip(inputs.chunks(SHARD)).enumerate() {
-            let (g, gb) = if shard == 0 {
-                (&mut buf.grads, &mut buf.bias_grads)
-            } else {
-                (&mut buf.shard_grads, &mut buf.shard_bias_grads)
-            };
-            rank_k_rows(g, own.start, d, x);
-            for d in d {
-                for (b, d) in gb.iter_mut().zip(&d[own.clone()]) {
-                    *b += d;
-                }
-            }
-            if shard > 0 {
-                add_and_clear(
-                    buf.grads.as_flattened_mut(),
-                    buf.shard_grads.as_flattened_mut(),
-                );
-                add_and_clear(&mut buf.bias_grads, &mut buf.shard_bias_grads);
-            }
-        }
-        // SGD on the own rows and on this thread's copy of the output layer.
-        sgd.learning_rate = plan.schedule.rate(step);
-        let scale = 1.0 / n as f32;
-        let update = |kind, p: &mut [f32], g: &mut [f32], v: &mut [f32]| {
-            sgd.update_slice(kind, p, g, v, scale);
-            g.fill(0.0);
+        sums.loss += loss;
+        backward_rows(&mut buf, part, shape.inputs(), shared.hidden, batch.len());
+        sums.learning_rate = plan.schedule.rate(step);
+        let step = Step {
+            optimizer: plan.optimizer,
+            index: step,
+            learning_rate: sums.learning_rate,
+            scale: 1.0 / batch.len() as f32,
         };
-        update(
-            TensorKind::Weight,
-            weights.as_flattened_mut(),
-            buf.grads.as_flattened_mut(),
-            weights_velocity.as_flattened_mut(),
-        );
-        update(TensorKind::Bias, bias, &mut buf.bias_grads, bias_velocity);
-        update(
-            TensorKind::Weight,
-            output.weights.as_flattened_mut(),
-            buf.output_grads.weights.as_flattened_mut(),
-            output_velocity.weights.as_flattened_mut(),
-        );
-        update(
-            TensorKind::Bias,
-            &mut output.bias,
-            &mut buf.output_grads.bias,
-            &mut output_velocity.bias,
-        );
+        part.weights.update(step, TensorKind::Weight, &mut buf.grads.weights);
+        part.bias.update(step, TensorKind::Bias, &mut buf.grads.bias);
+        part.output.update(step, &mut buf.output_grads);
         if let Some(observer) = observer.as_deref_mut() {
             if batch_index % 64 == 0 {
-                let done = (batch_index * plan.batch_size + n).min(total);
-                observer.batch(plan.epoch, done, total, loss_sum / done as f64);
+                let done = (batch_index * plan.batch_size + batch.len()).min(total);
+                observer.batch(plan.epoch, done, total, sums.loss / done as f64);
             }
         }
     }
-    Ok((loss_sum, correct, sgd.learning_rate))
+    Ok(sums)
+}
+
+/// Inputs and labels of the whole batch (every thread needs every sample).
+fn stage(buf: &mut Buffers, plan: &EpochPlan<'_>, batch: &[super::inputs::Sample]) {
+    let width = plan.inputs.width();
+    plan.inputs.touch(batch);
+    buf.labels.clear();
+    for (&sample, x) in batch.iter().zip(buf.inputs.chunks_exact_mut(width)) {
+        plan.inputs.stage(sample, x);
+        buf.labels.push(plan.inputs.label(sample));
+    }
+}
+
+/// The own hidden rows (ReLU), published; then everyone else's, after the barrier.
+fn hidden_rows(
+    buf: &mut Buffers,
+    part: &Part<'_>,
+    (shared, k): (&Shared, usize),
+    (n, inputs): (usize, usize),
+    step: usize,
+) -> Result<(), TrainError> {
+    let (h, own) = (shared.hidden, part.range.clone());
+    let xs = Rows::new(&buf.inputs[..n * inputs], inputs);
+    let hidden = &mut buf.hidden[..n * h];
+    forward_batch_rows(part.weights.params, part.bias.params, own.start, xs, hidden, h);
+    for sample in hidden.chunks_exact_mut(h) {
+        tinymlp::activation::relu(&mut sample[own.clone()]);
+    }
+    {
+        let mut published = shared.published[k][step % 2].lock().expect("no thread panics holding it");
+        for (p, s) in published.chunks_exact_mut(h).zip(hidden.chunks_exact(h)) {
+            p[own.clone()].copy_from_slice(&s[own.clone()]);
+        }
+    }
+    shared.barrier.wait();
+    if shared.stop_at.load(Ordering::Relaxed) <= step {
+        return Err(TrainError::Interrupted);
+    }
+    for (j, range) in shared.ranges.iter().enumerate() {
+        if j == k {
+            continue;
+        }
+        let published = shared.published[j][step % 2].lock().expect("no thread panics holding it");
+        for (s, p) in hidden.chunks_exact_mut(h).zip(published.chunks_exact(h)) {
+            s[range.clone()].copy_from_slice(&p[range.clone()]);
+        }
+    }
+    Ok(())
+}
+
+/// Output layer on the whole batch (every thread, the same bits): logits,
+/// loss per shard, the gradient of the logits and the output-layer gradient
+/// summed shard by shard. Returns the batch loss.
+fn output_layer(buf: &mut Buffers, output: &OutputCopy, classes: usize, n: usize, correct: &mut usize) -> f64 {
+    let h = output.weights.len() / classes;
+    let hidden = Rows::new(&buf.hidden[..n * h], h);
+    let logits = &mut buf.logits[..n * classes];
+    forward_batch(&output.weights, &output.bias, hidden, logits);
+    let mut batch_loss = 0.0f64;
+    for (s0, shard_logits) in (0..n).step_by(SHARD).zip(logits.chunks(SHARD * classes)) {
+        let mut shard_loss = 0.0f32;
+        for (s, z) in (s0..).zip(shard_logits.chunks_exact(classes)) {
+            let target = usize::from(buf.labels[s]);
+            *correct += usize::from(argmax(z) == target);
+            shard_loss += cross_entropy_grad(z, target, &mut buf.d_logits[s * classes..(s + 1) * classes]);
+        }
+        batch_loss += f64::from(shard_loss);
+    }
+    let d_logits = &buf.d_logits[..n * classes];
+    for (shard, (hs, ds)) in buf.hidden[..n * h]
+        .chunks(SHARD * h)
+        .zip(d_logits.chunks(SHARD * classes))
+        .enumerate()
+    {
+        let (hs, ds) = (Rows::new(hs, h), Rows::new(ds, classes));
+        let target = if shard == 0 { &mut buf.output_grads } else { &mut buf.shard_output_grads };
+        rank_k(&mut target.weights, ds, hs);
+        accumulate_bias(&mut target.bias, ds);
+        if shard > 0 {
+            add_and_clear(&mut buf.output_grads.weights, &mut buf.shard_output_grads.weights);
+            add_and_clear(&mut buf.output_grads.bias, &mut buf.shard_output_grads.bias);
+        }
+    }
+    batch_loss
+}
+
+/// Back to the own hidden rows: their input gradient, ReLU, and the rows'
+/// gradients summed shard by shard.
+fn backward_rows(buf: &mut Buffers, part: &Part<'_>, inputs: usize, h: usize, n: usize) {
+    let own = part.range.clone();
+    let classes = buf.output_grads.bias.len();
+    let d_logits = Rows::new(&buf.d_logits[..n * classes], classes);
+    let d_hidden = &mut buf.d_hidden[..n * h];
+    matvec_t_batch_cols(&part.output.weights, d_logits, d_hidden, h, own.clone());
+    for (s, d) in buf.hidden[..n * h].chunks_exact(h).zip(d_hidden.chunks_exact_mut(h)) {
+        tinymlp::activation::relu_backward(&s[own.clone()], &mut d[own.clone()]);
+    }
+    let d_hidden = &buf.d_hidden[..n * h];
+    for (shard, (d, x)) in d_hidden
+        .chunks(SHARD * h)
+        .zip(buf.inputs[..n * inputs].chunks(SHARD * inputs))
+        .enumerate()
+    {
+        let target = if shard == 0 { &mut buf.grads } else { &mut buf.shard_grads };
+        let (d, x) = (Rows::new(d, h), Rows::new(x, inputs));
+        rank_k_rows(&mut target.weights, own.start, d, x);
+        for s in 0..d.len() {
+            for (b, d) in target.bias.iter_mut().zip(&d.get(s)[own.clone()]) {
+                *b += d;
+            }
+        }
+        if shard > 0 {
+            add_and_clear(&mut buf.grads.weights, &mut buf.shard_grads.weights);
+            add_and_clear(&mut buf.grads.bias, &mut buf.shard_grads.bias);
+        }
+    }
 }
 
 /// `total += part` element-wise, then `part = 0`.

@@ -1,0 +1,194 @@
+//! The command-line front end: one module per subcommand, and what they share
+//! (output conventions, data options).
+
+pub(crate) mod train;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use host::data::{Classes, DataOptions, Dataset, Format, Header, LabelColumn, Role};
+
+/// What a command prints, from the global `--quiet` and `--json` flags.
+///
+/// - Progress bars and running commentary go to stderr, and not with `--quiet`.
+/// - The result line (`test accuracy: …`, `predicted: …`) goes to stdout,
+///   even with `--quiet`.
+/// - With `--json`, stdout holds one JSON object and nothing else: result
+///   lines move to stderr (and are dropped with `--quiet` too).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Output {
+    pub(crate) quiet: bool,
+    pub(crate) json: bool,
+}
+
+impl Output {
+    /// Whether to show progress and commentary (on stderr).
+    pub(crate) fn chatty(self) -> bool {
+        !self.quiet
+    }
+
+    /// Whether full human-readable results (pictures, tables) are wanted.
+    pub(crate) fn details(self) -> bool {
+        !self.quiet && !self.json
+    }
+
+    /// Prints a human-readable result line.
+    pub(crate) fn result(self, line: &str) {
+        if !self.json {
+            print(&format!("{line}\n"));
+        } else if !self.quiet {
+            eprintln!("{line}");
+        }
+    }
+
+    /// Prints the machine-readable summary, with `--json` only.
+    pub(crate) fn summary(self, value: &serde_json::Value) -> anyhow::Result<()> {
+        if self.json {
+            print(&(serde_json::to_string_pretty(value)? + "\n"));
+        }
+        Ok(())
+    }
+}
+
+/// Writes `text` to stdout. Unlike `print!`, a closed pipe (`host … | head`)
+/// is not a panic: the output is simply not wanted any more.
+pub(crate) fn print(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: cannot write to stdout: {e}");
+        }
+    }
+}
+
+/// How data files are read: the options `train`, `eval` and `predict --data` share.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct ReadArgs {
+    /// File format: auto (from the file's bytes: IDX magic, gzip, CSV text), idx or csv.
+    #[arg(long, default_value_t = Format::Auto)]
+    pub(crate) format: Format,
+    /// The CSV column holding the labels: a header name, a 1-based position, `first` or
+    /// `last` [default: a column named label, class, target or y, else the first].
+    #[arg(long, value_name = "COLUMN")]
+    pub(crate) label_column: Option<LabelColumn>,
+    /// Whether CSV files start with a header row: yes, no, or auto (a header if one of
+    /// its feature cells is not a number).
+    #[arg(long, default_value_t = Header::Auto)]
+    pub(crate) header: Header,
+    /// CSV delimiter: `,`, `;` or `tab` [default: detected from the first line].
+    #[arg(long, value_name = "CHAR", value_parser = parse_delimiter)]
+    pub(crate) delimiter: Option<u8>,
+}
+
+fn parse_delimiter(text: &str) -> Result<u8, String> {
+    match text {
+        "," | "comma" => Ok(b','),
+        ";" | "semicolon" => Ok(b';'),
+        "\t" | "tab" | "\\t" => Ok(b'\t'),
+        _ => Err(format!("unknown delimiter {text:?}: expected `,`, `;` or `tab`")),
+    }
+}
+
+impl ReadArgs {
+    /// The reading options, labels mapped into `classes` when given.
+    pub(crate) fn options(&self, classes: Option<Classes>) -> DataOptions {
+        DataOptions {
+            format: self.format,
+            label_column: self.label_column.clone().unwrap_or_default(),
+            header: self.header,
+            delimiter: self.delimiter,
+            classes,
+        }
+    }
+
+    /// Loads `path` (an MNIST directory's `role` split, or a file) with these options.
+    pub(crate) fn load(&self, path: &Path, role: Role, classes: Option<Classes>) -> Result<Dataset> {
+        Ok(host::data::load(path, &self.options(classes), role)?)
+    }
+}
+
+/// Where `train` reads its data, and how it holds out test and validation sets.
+#[derive(Debug, clap::Args)]
+pub(crate) struct TrainDataArgs {
+    /// Training data: a directory with the MNIST IDX files (gzipped or raw), an IDX
+    /// file, or a CSV file with one label column and any number of numeric columns.
+    #[arg(long, default_value = "data")]
+    pub(crate) data: PathBuf,
+    /// The test set (a file, or an IDX directory) [default: the MNIST test files of a
+    /// --data directory; for a file, --test or --test-fraction is needed].
+    #[arg(long, value_name = "PATH", conflicts_with = "test_fraction")]
+    pub(crate) test: Option<PathBuf>,
+    /// Hold out this fraction of --data as the test set: stratified by class, seeded
+    /// by --seed (for a data set that comes as one file).
+    #[arg(long, value_name = "F")]
+    pub(crate) test_fraction: Option<f64>,
+    /// Hold out the last N training samples as a validation set, reported per epoch
+    /// instead of the test set.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) val: usize,
+    /// Train on only the first N training samples (quick experiments).
+    #[arg(long)]
+    pub(crate) limit: Option<usize>,
+    #[command(flatten)]
+    pub(crate) read: ReadArgs,
+}
+
+/// The data sets of a training run.
+#[derive(Debug)]
+pub(crate) struct TrainData {
+    /// What the network trains on.
+    pub(crate) train: Dataset,
+    /// Reported per epoch: the validation set with `--val`, else the test set.
+    pub(crate) eval: Dataset,
+    /// The test set (also with `--val`).
+    pub(crate) test: Dataset,
+    /// `validation` or `test`.
+    pub(crate) eval_name: &'static str,
+}
+
+impl TrainDataArgs {
+    /// Reads the training and test data and checks that they fit together.
+    pub(crate) fn load(&self, seed: u64) -> Result<TrainData> {
+        let data = self.read.load(&self.data, Role::Train, None)?;
+        let (mut train, test) = match (&self.test, self.test_fraction) {
+            (Some(path), _) => {
+                let test = self.read.load(path, Role::Test, Some(data.classes().clone()))?;
+                (data, test)
+            }
+            (None, Some(fraction)) => data.stratified_split(fraction, seed)?,
+            (None, None) if self.data.is_dir() => {
+                let test = self.read.load(&self.data, Role::Test, Some(data.classes().clone()))?;
+                (data, test)
+            }
+            (None, None) => anyhow::bail!(
+                "{}: a single data file needs a test set: name one with --test FILE, \
+                 or hold out a share of this one with --test-fraction 0.25",
+                self.data.display()
+            ),
+        };
+        host::data::check_compatible(&train, &test)?;
+        if let Some(limit) = self.limit {
+            anyhow::ensure!(limit > 0, "--limit must be at least 1");
+            train = train.take(limit);
+        }
+        if self.val == 0 {
+            return Ok(TrainData {
+                eval: test.clone(),
+                train,
+                test,
+                eval_name: "test",
+            });
+        }
+        let (train, validation) = train.split_validation(self.val)?;
+        Ok(TrainData {
+            train,
+            eval: validation,
+            test,
+            eval_name: "validation",
+        })
+    }
+}

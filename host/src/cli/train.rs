@@ -1,0 +1,383 @@
+//! `host train`: train a network on any data and write the model, its
+//! metrics and the firmware bundle.
+//!
+//! Into `--out` it writes, each file atomically: `model.safetensors`,
+//! `metrics.json` (what identical runs share), `timings.json` (what they do
+//! not), `curves.svg` and the firmware bundle. While it runs, the checkpoint
+//! of the last finished epoch is `model.partial.safetensors`; the previous
+//! model stays in place until the run completes.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use host::fs::write_atomic;
+use host::model::{checkpoint, Checkpoint, HiddenLayers, Model, ScaleMode};
+use host::train::{self, EpochMetrics, Observer, OptimizerChoice, Recipe, TrainConfig, Trained};
+
+use super::{Output, TrainData, TrainDataArgs};
+
+/// The checkpoint of the last finished epoch, while a run goes on.
+pub(crate) const PARTIAL: &str = "model.partial.safetensors";
+
+#[derive(Debug, Args)]
+pub(crate) struct TrainArgs {
+    #[command(flatten)]
+    data: TrainDataArgs,
+    /// Output directory for model.safetensors, metrics.json, curves.svg and the firmware
+    /// bundle. A complete run replaces the model there; an interrupted one leaves it as it was.
+    #[arg(long, default_value = "model")]
+    out: PathBuf,
+    /// Hidden layer widths, input side first: `64`, `100`, `64,32,16` (up to 16 layers),
+    /// or `none` for a linear softmax classifier. Inputs and classes come from the data.
+    #[arg(long, default_value = "64")]
+    hidden: HiddenLayers,
+    /// Passes over the training set [default: 25, or more so that the run takes at least
+    /// 4000 optimiser steps (small data sets)].
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Mini-batch size (at most the training set's size is used).
+    #[arg(long, default_value_t = TrainConfig::default().batch_size)]
+    batch: usize,
+    /// Optimiser: auto (SGD with Nesterov momentum for pixel images, Adam for numeric
+    /// features), sgd or adam.
+    #[arg(long, default_value_t = OptimizerChoice::Auto)]
+    optimizer: OptimizerChoice,
+    /// Peak learning rate of the one-cycle schedule [default: 0.05 for SGD, 0.01 for Adam].
+    #[arg(long, allow_negative_numbers = true)]
+    lr: Option<f32>,
+    /// Weight decay (L2) on weight matrices [default: 2e-4 for SGD, 1e-4 for Adam].
+    #[arg(long, allow_negative_numbers = true)]
+    weight_decay: Option<f32>,
+    /// Input scaling: auto (pixels / 255 for pixel images, standardisation with the
+    /// training set's mean and deviation for numeric features), standard, or none.
+    #[arg(long, default_value_t = ScaleMode::Auto)]
+    scale: ScaleMode,
+    /// Largest random shift of training images in pixels (augmentation; 0 turns it off)
+    /// [default: 1 for pixel images of 16x16 or more, else 0].
+    #[arg(long)]
+    shift: Option<usize>,
+    /// Seed for initialisation, shuffling, augmentation and --test-fraction: same seed,
+    /// same model.
+    #[arg(long, default_value_t = TrainConfig::default().seed)]
+    seed: u64,
+    /// Worker threads [default: number of cores]. The model does not depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Replace an existing model of a different architecture in --out.
+    #[arg(long)]
+    force: bool,
+}
+
+pub(crate) fn run(args: TrainArgs, output: Output) -> Result<()> {
+    let config = TrainConfig {
+        hidden: args.hidden.clone(),
+        epochs: args.epochs,
+        batch_size: args.batch,
+        learning_rate: args.lr,
+        weight_decay: args.weight_decay,
+        optimizer: args.optimizer,
+        max_shift: args.shift,
+        scale: args.scale,
+        seed: args.seed,
+        threads: args.threads.unwrap_or(TrainConfig::default().threads),
+        ..TrainConfig::default()
+    };
+    let started = Instant::now();
+    let data = args.data.load(args.seed)?;
+    let recipe = config.resolve(&data.train)?;
+    guard_existing_model(&args.out.join("model.safetensors"), &recipe, args.force)?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    if output.chatty() {
+        eprintln!(
+            "training {} ({}, {} classes) on {} samples, {} epochs, batch {}, {} lr {}, {} threads, seed {} (data loaded in {:.2}s)",
+            recipe.architecture,
+            data.train.shape(),
+            data.train.classes().len(),
+            data.train.len(),
+            recipe.epochs,
+            recipe.batch_size,
+            recipe.optimizer.name(),
+            recipe.learning_rate,
+            config.threads,
+            config.seed,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    let mut observer = CliObserver {
+        recipe: &recipe,
+        seed: config.seed,
+        out: &args.out,
+        eval_name: data.eval_name,
+        bar: None,
+        last_saved: None,
+        lines: line_every(recipe.epochs),
+        quiet: output.quiet,
+        stop: stop_on_ctrl_c(),
+    };
+    let started = Instant::now();
+    let trained = train::train(&config, &data.train, &data.eval, &mut observer)
+        .map_err(|e| observer.failure(e))?;
+    let seconds = started.elapsed().as_secs_f64();
+    save_run(&trained, &data, &args.out, (config.seed, seconds), output)
+}
+
+/// Prints a line for every epoch of a short run, about 25 lines for a long one.
+fn line_every(epochs: usize) -> usize {
+    epochs.div_ceil(25).max(1)
+}
+
+/// Writes the final model, metrics, pictures and the firmware bundle, then
+/// removes the partial checkpoint.
+fn save_run(trained: &Trained, data: &TrainData, out: &Path, (seed, seconds): (u64, f64), output: Output) -> Result<()> {
+    let Trained { model, history, recipe } = trained;
+    let test_accuracy = train::accuracy(model, &data.test);
+    let checkpoint_path = out.join("model.safetensors");
+    let metadata = run_metadata(recipe, seed, history.len(), Some(test_accuracy));
+    checkpoint::save(&checkpoint_path, model, &metadata)?;
+    write_metrics(out, recipe, seed, history, Some(test_accuracy))?;
+    remove_partial(out);
+    if output.chatty() {
+        eprintln!("trained in {seconds:.2}s; wrote {}", checkpoint_path.display());
+    }
+    output.result(&accuracy_line(test_accuracy));
+    output.summary(&serde_json::json!({
+        "command": "train",
+        "architecture": recipe.architecture.to_string(),
+        "classes": model.classes.names(),
+        "optimizer": recipe.optimizer.name(),
+        "epochs": recipe.epochs,
+        "seed": seed,
+        "train_samples": data.train.len(),
+        "seconds": seconds,
+        "history": history,
+        "test_accuracy": test_accuracy,
+        "model": checkpoint_path.display().to_string(),
+    }))
+}
+
+/// `test accuracy: 98.59%`, the line scripts look for.
+pub(crate) fn accuracy_line(accuracy: f64) -> String {
+    format!("test accuracy: {:.2}%", accuracy * 100.0)
+}
+
+/// `host train` stopped by Ctrl-C (SIGINT); `main` exits with 130 for it.
+#[derive(Debug)]
+pub(crate) struct Interrupted {
+    last_checkpoint: Option<PathBuf>,
+}
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.last_checkpoint {
+            Some(path) => write!(
+                f,
+                "interrupted; the model in the output directory is unchanged, and the last \
+                 finished epoch is in {}",
+                path.display()
+            ),
+            None => f.write_str("interrupted; no checkpoint was written"),
+        }
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// Installs a Ctrl-C handler that sets the returned flag; the training loop
+/// polls it at every batch boundary. A second Ctrl-C exits at once (outputs
+/// are written atomically, so that too leaves no half-written file).
+fn stop_on_ctrl_c() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    let installed = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\nstopping at the next batch (Ctrl-C again to quit at once)");
+    });
+    if let Err(e) = installed {
+        eprintln!("warning: cannot handle Ctrl-C ({e}); it will end the run at once");
+    }
+    stop
+}
+
+/// Refuses to overwrite a checkpoint of another architecture unless `--force`.
+fn guard_existing_model(path: &Path, recipe: &Recipe, force: bool) -> Result<()> {
+    if force || !path.exists() {
+        return Ok(());
+    }
+    match Checkpoint::read(path) {
+        Ok(existing) if existing.architecture() == &recipe.architecture => Ok(()),
+        Ok(existing) => bail!(
+            "{} holds a {} model; training {} would replace it. Pass --force, or choose another --out",
+            path.display(),
+            existing.architecture(),
+            recipe.architecture
+        ),
+        Err(e) => bail!("{e}; pass --force to replace it, or choose another --out"),
+    }
+}
+
+fn run_metadata(
+    recipe: &Recipe,
+    seed: u64,
+    epochs_done: usize,
+    test_accuracy: Option<f64>,
+) -> BTreeMap<String, String> {
+    let mut meta = BTreeMap::new();
+    meta.insert("tinymlp_version".into(), env!("CARGO_PKG_VERSION").into());
+    meta.insert("activation".into(), "relu".into());
+    meta.insert("seed".into(), seed.to_string());
+    meta.insert("epochs".into(), epochs_done.to_string());
+    meta.insert("batch_size".into(), recipe.batch_size.to_string());
+    meta.insert("optimizer".into(), recipe.optimizer.name().into());
+    meta.insert("learning_rate".into(), recipe.learning_rate.to_string());
+    meta.insert("weight_decay".into(), recipe.weight_decay.to_string());
+    if let Some(acc) = test_accuracy {
+        meta.insert("test_accuracy".into(), format!("{acc:.4}"));
+    }
+    meta
+}
+
+/// `metrics.json` holds what two identical runs share (so a tracked copy stays
+/// clean); `timings.json` the seconds and throughput of each epoch.
+fn write_metrics(
+    out: &Path,
+    recipe: &Recipe,
+    seed: u64,
+    history: &[EpochMetrics],
+    test: Option<f64>,
+) -> Result<()> {
+    let epochs: Vec<_> = history
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "epoch": m.epoch,
+                "train_loss": m.train_loss,
+                "train_accuracy": m.train_accuracy,
+                "eval_accuracy": m.eval_accuracy,
+                "learning_rate": m.learning_rate,
+            })
+        })
+        .collect();
+    let timings: Vec<_> = history
+        .iter()
+        .map(|m| serde_json::json!({"epoch": m.epoch, "seconds": m.seconds, "samples_per_second": m.samples_per_second}))
+        .collect();
+    let metrics = serde_json::json!({
+        "architecture": recipe.architecture.to_string(),
+        "seed": seed,
+        "batch_size": recipe.batch_size,
+        "optimizer": recipe.optimizer.name(),
+        "learning_rate": recipe.learning_rate,
+        "weight_decay": recipe.weight_decay,
+        "epochs": epochs,
+        "test_accuracy": test,
+    });
+    for (name, value) in [("metrics.json", metrics), ("timings.json", serde_json::json!({ "epochs": timings }))] {
+        let path = out.join(name);
+        let text = serde_json::to_string_pretty(&value)? + "\n";
+        write_atomic(&path, text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Removes the partial checkpoint of a finished run (a missing one is fine).
+fn remove_partial(out: &Path) {
+    let path = out.join(PARTIAL);
+    if let Err(e) = std::fs::remove_file(&path) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            eprintln!("warning: cannot remove {}: {e}", path.display());
+        }
+    }
+}
+
+/// Progress bar per epoch, a line per epoch (or every few), a partial
+/// checkpoint per epoch.
+struct CliObserver<'a> {
+    recipe: &'a Recipe,
+    seed: u64,
+    out: &'a Path,
+    eval_name: &'a str,
+    bar: Option<ProgressBar>,
+    last_saved: Option<PathBuf>,
+    /// Print every `lines`-th epoch (and the last).
+    lines: usize,
+    /// `--quiet`: no progress bar, no per-epoch lines.
+    quiet: bool,
+    stop: Arc<AtomicBool>,
+}
+
+impl CliObserver<'_> {
+    /// The error of a run that did not finish, naming its last checkpoint.
+    fn failure(&self, error: train::TrainError) -> anyhow::Error {
+        match (error, self.last_saved.clone()) {
+            (train::TrainError::Interrupted, last_checkpoint) => {
+                anyhow::Error::new(Interrupted { last_checkpoint })
+            }
+            (e, Some(path)) => anyhow::anyhow!(
+                "{e}; the model in the output directory is unchanged; the last finite epoch is in {}",
+                path.display()
+            ),
+            (e, None) => anyhow::anyhow!("{e}; no checkpoint was written"),
+        }
+    }
+}
+
+impl Observer for CliObserver<'_> {
+    fn should_stop(&mut self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    fn batch(&mut self, epoch: usize, done: usize, total: usize, loss: f64) {
+        if self.quiet || !std::io::stderr().is_terminal() {
+            return;
+        }
+        let bar = self.bar.get_or_insert_with(|| {
+            let bar = ProgressBar::new(total as u64);
+            bar.set_style(
+                ProgressStyle::with_template("epoch {prefix:>3} [{bar:30}] {pos}/{len} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            bar
+        });
+        bar.set_prefix(epoch.to_string());
+        let rate = done as f64 / bar.elapsed().as_secs_f64().max(1e-9);
+        bar.set_message(format!("loss {loss:.4}, {rate:.0} samples/s"));
+        bar.set_position(done as u64);
+    }
+
+    fn epoch(&mut self, m: &EpochMetrics, model: &Model) -> bool {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        if !self.quiet && (m.epoch % self.lines == 0 || m.epoch == self.recipe.epochs) {
+            eprintln!(
+                "epoch {:>3}: train loss {:.4}, train accuracy {:.2}%, {} accuracy {:.2}%, {:.2}s ({:.0} samples/s)",
+                m.epoch,
+                m.train_loss,
+                m.train_accuracy * 100.0,
+                self.eval_name,
+                m.eval_accuracy * 100.0,
+                m.seconds,
+                m.samples_per_second,
+            );
+        }
+        let path = self.out.join(PARTIAL);
+        let meta = run_metadata(self.recipe, self.seed, m.epoch, None);
+        match checkpoint::save(&path, model, &meta) {
+            Ok(()) => self.last_saved = Some(path),
+            Err(e) => eprintln!("warning: could not save the epoch checkpoint: {e}"),
+        }
+        true
+    }
+}

@@ -1,0 +1,147 @@
+//! From an epoch's sample plan to network inputs: augmentation (image
+//! shifts), scaling, and touching the samples' memory ahead of use.
+
+use crate::data::Dataset;
+use crate::model::Scaling;
+
+/// One sample of an epoch's plan: which one, and by how many pixels its image
+/// is shifted (0 for non-image data).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sample {
+    /// Index into the training set.
+    pub index: usize,
+    /// Horizontal shift, pixels.
+    pub dx: i8,
+    /// Vertical shift, pixels.
+    pub dy: i8,
+}
+
+/// Turns samples of one data set into network inputs.
+#[derive(Clone, Copy, Debug)]
+pub struct Inputs<'a> {
+    /// The training set.
+    pub data: &'a Dataset,
+    /// The model's input scaling.
+    pub scaling: &'a Scaling,
+}
+
+impl Inputs<'_> {
+    /// Values per input.
+    pub fn width(&self) -> usize {
+        self.data.features()
+    }
+
+    /// The class index of a sample.
+    pub fn label(&self, sample: Sample) -> u16 {
+        self.data.labels()[sample.index]
+    }
+
+    /// Writes the network input of `sample` into `x`.
+    pub fn stage(&self, sample: Sample, x: &mut [f32]) {
+        match (self.data.pixels(sample.index), self.data.shape().image) {
+            (Some(pixels), Some((rows, cols))) if matches!(self.scaling, Scaling::Pixels) => {
+                shifted_input(pixels, (rows, cols), (sample.dx, sample.dy), x)
+            }
+            _ => self.scaling.input(self.data, sample.index, x),
+        }
+    }
+
+    /// Reads one byte of every cache line of the samples, all before any is
+    /// converted: the samples of a shuffled batch are scattered over the
+    /// training set, and touching them together lets their cache misses
+    /// overlap instead of stalling one sample at a time. (Safe Rust has no
+    /// prefetch instruction; a plain load whose value is discarded does the
+    /// same here.)
+    pub fn touch(&self, samples: &[Sample]) {
+        let mut sum = 0u8;
+        for sample in samples {
+            if let Some(pixels) = self.data.pixels(sample.index) {
+                for line in pixels.iter().step_by(64) {
+                    sum ^= *line;
+                }
+            }
+        }
+        std::hint::black_box(sum);
+    }
+}
+
+/// `p as f32 / 255.0`: the value [`tinymlp::PIXEL_VALUES`] holds for `p`, bit for bit
+/// (IEEE division is correctly rounded, see `tinymlp::input`). On the host a
+/// vector division is ~4× faster than the table lookup, which compiles to
+/// gathers (`converts_like_the_table` checks all 256 values).
+#[inline(always)]
+fn pixel_value(p: u8) -> f32 {
+    f32::from(p) / 255.0
+}
+
+/// Copies a `rows × cols` image shifted by (`dx`, `dy`) pixels, filling with 0
+/// (background), converted as [`tinymlp::pixels_to_input`] does.
+pub fn shifted_input(pixels: &[u8], (rows, cols): (usize, usize), (dx, dy): (i8, i8), x: &mut [f32]) {
+    if (dx, dy) == (0, 0) {
+        for (x, &p) in x.iter_mut().zip(pixels) {
+            *x = pixel_value(p);
+        }
+        return;
+    }
+    x.fill(0.0);
+    let (dx, dy) = (isize::from(dx), isize::from(dy));
+    // Copy whole row segments: the valid columns of a shifted row are contiguous.
+    let width = (cols as isize - dx.abs()).max(0) as usize;
+    let (src_col, dst_col) = (dx.min(0).unsigned_abs(), dx.max(0) as usize);
+    for row in 0..rows as isize {
+        let src_row = row - dy;
+        if !(0..rows as isize).contains(&src_row) {
+            continue;
+        }
+        let src = &pixels[src_row as usize * cols + src_col..][..width];
+        let dst = &mut x[row as usize * cols + dst_col..][..width];
+        for (x, &p) in dst.iter_mut().zip(src) {
+            *x = pixel_value(p);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tinymlp::{pixels_to_input, PIXEL_VALUES};
+
+    #[test]
+    fn shift_moves_pixels_and_fills_with_background() {
+        let mut image = [0u8; 784];
+        image[28 * 10 + 10] = 255;
+        let mut input = [0.0; 784];
+        shifted_input(&image, (28, 28), (2, -1), &mut input);
+        assert_eq!(input[28 * 9 + 12], 1.0);
+        assert_eq!(input.iter().filter(|&&v| v != 0.0).count(), 1);
+        shifted_input(&image, (28, 28), (-3, 2), &mut input);
+        assert_eq!(input[28 * 12 + 7], 1.0);
+        assert_eq!(input.iter().filter(|&&v| v != 0.0).count(), 1);
+        shifted_input(&image, (28, 28), (0, 0), &mut input);
+        assert_eq!(input, pixels_to_input(&image));
+        // The shifted path converts exactly like the plain one.
+        let gray: [u8; 784] = core::array::from_fn(|i| (i % 256) as u8);
+        let mut moved = [0.0; 784];
+        shifted_input(&gray, (28, 28), (1, 0), &mut moved);
+        let plain = pixels_to_input(&gray);
+        assert_eq!(moved[28 * 5 + 10].to_bits(), plain[28 * 5 + 9].to_bits());
+        // Not square: 3 rows of 5.
+        let small: [u8; 15] = core::array::from_fn(|i| i as u8 + 1);
+        let mut x = [0.0; 15];
+        shifted_input(&small, (3, 5), (1, 1), &mut x);
+        assert_eq!(x[5 + 1], pixel_value(1));
+        assert_eq!(x[2 * 5 + 4], pixel_value(5 + 4));
+        assert_eq!(x[..5], [0.0; 5]);
+    }
+
+    #[test]
+    fn converts_like_the_table() {
+        for p in 0..=255u8 {
+            assert_eq!(
+                pixel_value(std::hint::black_box(p)).to_bits(),
+                PIXEL_VALUES[usize::from(p)].to_bits(),
+                "p={p}"
+            );
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! One epoch's work, as both parallel strategies take it.
+
+use super::inputs::{Inputs, Sample};
+use super::optimizer::Optimizer;
+use super::schedule::OneCycle;
+
+/// Samples per gradient shard: the unit of parallel work, and of summation
+/// order (the model does not depend on the thread count).
+pub const SHARD: usize = 16;
+
+/// What one epoch needs besides the network.
+#[derive(Clone, Copy, Debug)]
+pub struct EpochPlan<'a> {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// The epoch's samples in order.
+    pub samples: &'a [Sample],
+    /// Where their inputs come from.
+    pub inputs: Inputs<'a>,
+    /// Samples per optimiser step.
+    pub batch_size: usize,
+    /// The learning rate of every step.
+    pub schedule: &'a OneCycle,
+    /// Global number of this epoch's first step.
+    pub first_step: usize,
+    /// The update rule.
+    pub optimizer: Optimizer,
+    /// The configured peak learning rate (for messages).
+    pub peak_rate: f32,
+}
+
+/// Loss sum, correct predictions and last learning rate of an epoch.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct EpochSums {
+    /// Sum of the per-sample losses (shard sums added in `f64`).
+    pub loss: f64,
+    /// Samples predicted right before their update.
+    pub correct: usize,
+    /// The learning rate of the last step.
+    pub learning_rate: f32,
+}

@@ -1,0 +1,120 @@
+//! Forward and backward of one shard of samples through a [`Net`] of any
+//! depth, with `tinymlp`'s batch kernels.
+//!
+//! The gradients added into `grads` are bit-identical to calling
+//! `tinymlp::Network::train_sample` on the samples one by one, in order, with
+//! the const-generic chain of the same widths (see `tinymlp::batch`; checked
+//! in `host/tests/model/shapes.rs`).
+
+use tinymlp::activation::{relu, relu_backward};
+use tinymlp::batch::{accumulate_bias, forward_batch, matvec_t_batch, rank_k, Rows};
+use tinymlp::{argmax, cross_entropy_grad};
+
+use crate::model::Net;
+
+/// Per-layer activations and their gradients for up to `capacity` samples.
+#[derive(Clone, Debug)]
+pub struct ShardScratch {
+    /// Output of layer `l` for each sample (after ReLU for hidden layers; the logits last).
+    acts: Vec<Vec<f32>>,
+    /// Gradient of the loss with respect to layer `l`'s pre-activations.
+    deltas: Vec<Vec<f32>>,
+    capacity: usize,
+}
+
+/// Loss and correct predictions of one shard.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ShardOutcome {
+    /// Sum of the samples' losses, added in sample order from 0 in `f32`.
+    pub loss: f32,
+    /// Samples whose prediction (before the update) was right.
+    pub correct: usize,
+}
+
+impl ShardScratch {
+    /// Buffers for `net`'s shape and up to `capacity` samples.
+    pub fn new(net: &Net, capacity: usize) -> Self {
+        let widths = &net.architecture().widths()[1..];
+        let buffers = || widths.iter().map(|&w| vec![0.0; w * capacity]).collect();
+        Self {
+            acts: buffers(),
+            deltas: buffers(),
+            capacity,
+        }
+    }
+
+    /// The logits of the last shard, sample after sample.
+    pub fn logits(&self) -> &[f32] {
+        self.acts.last().expect("at least one layer")
+    }
+}
+
+/// Forward and backward for `labels.len()` samples whose inputs are the rows
+/// of `xs`, *adding* the gradients into `grads`.
+///
+/// # Panics
+/// If there are more samples than the scratch holds, or a label is not a class.
+pub fn train_shard(
+    net: &Net,
+    xs: Rows<'_>,
+    labels: &[u16],
+    scratch: &mut ShardScratch,
+    grads: &mut Net,
+) -> ShardOutcome {
+    let n = labels.len();
+    assert!(n <= scratch.capacity && xs.len() == n, "shard of {n} samples");
+    let widths = net.architecture().widths();
+    let layers = widths.len() - 1;
+    for l in 0..layers {
+        let (done, rest) = scratch.acts.split_at_mut(l);
+        let input = match done.last() {
+            None => xs,
+            Some(prev) => Rows::new(&prev[..n * widths[l]], widths[l]),
+        };
+        let out = &mut rest[0][..n * widths[l + 1]];
+        let layer = net.layer(l);
+        forward_batch(layer.weights, layer.bias, input, out);
+        if l + 1 < layers {
+            relu(out);
+        }
+    }
+    let outcome = loss_and_grad(scratch, labels, widths[layers]);
+    for l in (0..layers).rev() {
+        let (inputs, outputs) = (widths[l], widths[l + 1]);
+        let dys = Rows::new(&scratch.deltas[l][..n * outputs], outputs);
+        let input = if l == 0 {
+            xs
+        } else {
+            Rows::new(&scratch.acts[l - 1][..n * inputs], inputs)
+        };
+        let g = grads.layer_mut(l);
+        rank_k(g.weights, dys, input);
+        accumulate_bias(g.bias, dys);
+        if l > 0 {
+            let (lower, upper) = scratch.deltas.split_at_mut(l);
+            let dys = Rows::new(&upper[0][..n * outputs], outputs);
+            let dxs = &mut lower[l - 1][..n * inputs];
+            matvec_t_batch(net.layer(l).weights, dys, dxs, inputs);
+            relu_backward(&scratch.acts[l - 1][..n * inputs], dxs);
+        }
+    }
+    outcome
+}
+
+/// Softmax cross-entropy of every sample: the loss, the prediction and the
+/// gradient of the logits.
+fn loss_and_grad(scratch: &mut ShardScratch, labels: &[u16], classes: usize) -> ShardOutcome {
+    let logits = scratch.acts.last().expect("at least one layer");
+    let d_logits = scratch.deltas.last_mut().expect("at least one layer");
+    let mut outcome = ShardOutcome {
+        loss: 0.0,
+        correct: 0,
+    };
+    for (s, &label) in labels.iter().enumerate() {
+        let z = &logits[s * classes..(s + 1) * classes];
+        let target = usize::from(label);
+        outcome.correct += usize::from(argmax(z) == target);
+        outcome.loss += cross_entropy_grad(z, target, &mut d_logits[s * classes..(s + 1) * classes]);
+    }
+    outcome
+}

@@ -1,0 +1,225 @@
+//! The data-parallel epoch: each batch cut into [`SHARD`]s that run on the
+//! rayon pool, their gradients reduced in shard order, the update applied in
+//! parallel pieces. Works for every network shape.
+
+use rayon::prelude::*;
+use tinymlp::batch::Rows;
+use tinymlp::TensorKind;
+
+use super::inputs::Sample;
+use super::observer::{Observer, TrainError};
+use super::optimizer::Optimizer;
+use super::plan::{EpochPlan, EpochSums, SHARD};
+use super::shard::{train_shard, ShardScratch};
+use crate::model::Net;
+
+/// One shard's worker state: its own gradient buffer, inputs and scratch.
+#[derive(Debug)]
+pub struct Shard {
+    grads: Net,
+    scratch: ShardScratch,
+    inputs: Vec<f32>,
+    labels: Vec<u16>,
+    loss: f64,
+    correct: usize,
+}
+
+impl Shard {
+    /// Buffers for `net`'s shape.
+    pub fn new(net: &Net) -> Self {
+        Self {
+            grads: Net::zeros(net.architecture()),
+            scratch: ShardScratch::new(net, SHARD),
+            inputs: vec![0.0; SHARD * net.architecture().inputs()],
+            labels: Vec::with_capacity(SHARD),
+            loss: 0.0,
+            correct: 0,
+        }
+    }
+
+    /// Gradient of up to [`SHARD`] samples into the (zeroed) gradient buffer.
+    fn run(&mut self, net: &Net, plan: &EpochPlan<'_>, samples: &[Sample]) {
+        let width = plan.inputs.width();
+        plan.inputs.touch(samples);
+        self.labels.clear();
+        for (&sample, x) in samples.iter().zip(self.inputs.chunks_exact_mut(width)) {
+            plan.inputs.stage(sample, x);
+            self.labels.push(plan.inputs.label(sample));
+        }
+        let xs = Rows::new(&self.inputs[..samples.len() * width], width);
+        let outcome = train_shard(net, xs, &self.labels, &mut self.scratch, &mut self.grads);
+        self.loss = f64::from(outcome.loss);
+        self.correct = outcome.correct;
+    }
+}
+
+/// One epoch: every batch's shards in parallel, reduced in shard order.
+pub fn epoch(
+    net: &mut Net,
+    state: &mut [Net],
+    shards: &mut [Shard],
+    plan: &EpochPlan<'_>,
+    observer: &mut impl Observer,
+) -> Result<EpochSums, TrainError> {
+    let threads = rayon::current_num_threads();
+    let mut sums = EpochSums::default();
+    let total = plan.samples.len();
+    for (batch_index, batch) in plan.samples.chunks(plan.batch_size).enumerate() {
+        if observer.should_stop() {
+            return Err(TrainError::Interrupted);
+        }
+        let used = batch.len().div_ceil(SHARD);
+        let net_ref: &Net = net;
+        shards[..used]
+            .par_iter_mut()
+            .zip(batch.par_chunks(SHARD))
+            .with_max_len(1)
+            .for_each(|(shard, samples)| shard.run(net_ref, plan, samples));
+        let mut batch_loss = 0.0;
+        for shard in &shards[..used] {
+            batch_loss += shard.loss;
+            sums.correct += shard.correct;
+        }
+        if !batch_loss.is_finite() {
+            return Err(TrainError::Diverged {
+                epoch: plan.epoch,
+                loss: batch_loss as f32,
+                learning_rate: plan.peak_rate,
+            });
+        }
+        sums.loss += batch_loss;
+        let step = plan.first_step + batch_index;
+        sums.learning_rate = plan.schedule.rate(step);
+        let update = Update {
+            optimizer: plan.optimizer,
+            step,
+            learning_rate: sums.learning_rate,
+            scale: 1.0 / batch.len() as f32,
+        };
+        let mut grads: Vec<&mut Net> = shards[..used].iter_mut().map(|s| &mut s.grads).collect();
+        reduce_and_step(&update, net, state, &mut grads, threads);
+        if batch_index % 64 == 0 {
+            let done = (batch_index * plan.batch_size + batch.len()).min(total);
+            observer.batch(plan.epoch, done, total, sums.loss / done as f64);
+        }
+    }
+    Ok(sums)
+}
+
+/// One optimiser step's parameters.
+#[derive(Clone, Copy, Debug)]
+struct Update {
+    optimizer: Optimizer,
+    step: usize,
+    learning_rate: f32,
+    scale: f32,
+}
+
+/// Elements per block of the fused reduce-update-clear pass: small enough that a
+/// block of every buffer stays in L1 between the three uses.
+const UPDATE_BLOCK: usize = 512;
+
+/// Tensors smaller than this are updated by the calling thread alone.
+const PARALLEL_UPDATE_MIN: usize = 4096;
+
+/// One contiguous piece of one tensor: parameters, optimiser state and every
+/// shard's gradients.
+struct Piece<'a> {
+    params: &'a mut [f32],
+    state: Vec<&'a mut [f32]>,
+    grads: Vec<&'a mut [f32]>,
+}
+
+impl Piece<'_> {
+    /// Sums the shard gradients into the first one (in shard order, element
+    /// by element: the same bits as successive additions), applies the
+    /// update and clears every gradient for the next step, block by block.
+    fn update(mut self, update: &Update, kind: TensorKind) {
+        let len = self.params.len();
+        let mut start = 0;
+        while start < len {
+            let range = start..(start + UPDATE_BLOCK).min(len);
+            let (first, rest) = self.grads.split_first_mut().expect("at least one shard");
+            let total = &mut first[range.clone()];
+            for other in rest.iter_mut() {
+                let other = &mut other[range.clone()];
+                for (a, b) in total.iter_mut().zip(other.iter()) {
+                    *a += *b;
+                }
+                other.fill(0.0);
+            }
+            let (s0, s1) = match self.state.as_mut_slice() {
+                [a] => (&mut a[range.clone()], &mut [][..]),
+                [a, b] => (&mut a[range.clone()], &mut b[range.clone()]),
+                _ => unreachable!("one or two state buffers"),
+            };
+            update.optimizer.update(
+                (update.step, update.learning_rate),
+                kind,
+                &mut self.params[range.clone()],
+                total,
+                (s0, s1),
+                update.scale,
+            );
+            total.fill(0.0);
+            start = range.end;
+        }
+    }
+}
+
+/// Cuts `slice` into `sizes.len()` consecutive pieces of those sizes.
+fn cut<'a>(mut slice: &'a mut [f32], sizes: &[usize]) -> Vec<&'a mut [f32]> {
+    sizes
+        .iter()
+        .map(|&size| {
+            let (head, tail) = std::mem::take(&mut slice).split_at_mut(size);
+            slice = tail;
+            head
+        })
+        .collect()
+}
+
+/// Adds the shard gradients `grads` (in shard order), applies the update to
+/// `net` and `state`, and leaves every gradient buffer zeroed. Large tensors
+/// are split into one piece per thread. Element-wise work, so the split never
+/// changes a bit.
+fn reduce_and_step(update: &Update, net: &mut Net, state: &mut [Net], grads: &mut [&mut Net], threads: usize) {
+    for t in 0..net.tensors() {
+        let kind = net.tensor_info(t).kind;
+        let len = net.tensor(t).len();
+        let parts = if len < PARALLEL_UPDATE_MIN { 1 } else { threads };
+        // One piece per thread, cut at multiples of 16 elements (whole vectors).
+        let mut sizes: Vec<usize> = Vec::with_capacity(parts);
+        let mut left = len;
+        for k in 0..parts {
+            let size = if k + 1 == parts {
+                left
+            } else {
+                (len / parts).next_multiple_of(16).min(left)
+            };
+            sizes.push(size);
+            left -= size;
+        }
+        let params = cut(net.tensor_mut(t), &sizes);
+        let mut states: Vec<Vec<&mut [f32]>> = state.iter_mut().map(|s| cut(s.tensor_mut(t), &sizes)).collect();
+        let mut shard_grads: Vec<Vec<&mut [f32]>> =
+            grads.iter_mut().map(|g| cut(g.tensor_mut(t), &sizes)).collect();
+        let mut pieces = Vec::with_capacity(parts);
+        for (k, params) in params.into_iter().enumerate().rev() {
+            pieces.push(Piece {
+                params,
+                state: states.iter_mut().map(|s| s.pop().expect("one per piece")).collect(),
+                grads: shard_grads.iter_mut().map(|g| g.pop().expect("one per piece")).collect(),
+            });
+            debug_assert_eq!(pieces.last().map(|p| p.params.len()), Some(sizes[k]));
+        }
+        if parts == 1 {
+            pieces.pop().expect("one piece").update(update, kind);
+        } else {
+            pieces
+                .into_par_iter()
+                .with_max_len(1)
+                .for_each(|piece| piece.update(update, kind));
+        }
+    }
+}
