@@ -97,11 +97,19 @@ pub(crate) fn mac_lanes(acc: &mut [f32; LANES], w: &[f32; LANES], x: &[f32; LANE
 }
 
 /// The `IN % LANES` tail: element `tail + l` goes to lane `l`, as in `kernels::dot`.
+///
+/// The tail is zero-padded to a whole chunk, so every lane is indexed by a
+/// constant and the accumulators stay in registers (a lane index only known
+/// at run time would put them in memory). The padding adds `0·0 = +0.0` to
+/// the lanes past the tail, which changes no bits: an accumulator that starts
+/// at `+0.0` is never `-0.0` (a sum is `-0.0` only when both terms are), and
+/// `a + 0.0 == a` for every other value.
 #[inline(always)]
 pub(crate) fn mac_tail(acc: &mut [f32; LANES], w: &[f32], x: &[f32]) {
-    for (lane, (a, b)) in w.iter().zip(x).enumerate() {
-        acc[lane] += a * b;
-    }
+    let (mut wp, mut xp) = ([0.0f32; LANES], [0.0f32; LANES]);
+    wp[..w.len()].copy_from_slice(w);
+    xp[..x.len()].copy_from_slice(x);
+    mac_lanes(acc, &wp, &xp);
 }
 
 /// Reduces every accumulator with [`reduce_lanes`].

@@ -31,6 +31,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng as _, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 use rayon::prelude::*;
+use tinymlp::batch::Rows;
 
 pub use inputs::{Inputs, Sample};
 pub use observer::{EpochMetrics, Observer, Quiet, TrainError};
@@ -329,18 +330,31 @@ fn validate(config: &TrainConfig, train: &Dataset) -> Result<(), TrainError> {
     Ok(())
 }
 
-/// Predicted class of every sample of `data`, in parallel on the current rayon pool.
+/// Predicted class of every sample of `data`, in parallel on the current
+/// rayon pool, [`SHARD`] samples at a time through the batch kernels (the
+/// same bits as `Net::logits` per sample).
 pub fn predictions(model: &Model, data: &Dataset) -> Vec<usize> {
-    (0..data.len())
+    let width = model.inputs();
+    let classes = model.net.architecture().classes();
+    let starts: Vec<usize> = (0..data.len()).step_by(SHARD).collect();
+    let chunks: Vec<Vec<usize>> = starts
         .into_par_iter()
         .map_init(
-            || vec![0.0; model.inputs()],
-            |x, i| {
-                model.input(data, i, x);
-                model.net.predict(x)
+            || (vec![0.0; SHARD * width], shard::ShardScratch::new(&model.net, SHARD)),
+            |(xs, scratch), start| {
+                let n = SHARD.min(data.len() - start);
+                for (i, x) in (start..start + n).zip(xs.chunks_exact_mut(width)) {
+                    model.input(data, i, x);
+                }
+                shard::forward_shard(&model.net, Rows::new(&xs[..n * width], width), scratch);
+                scratch.logits()[..n * classes]
+                    .chunks_exact(classes)
+                    .map(tinymlp::argmax)
+                    .collect()
             },
         )
-        .collect()
+        .collect();
+    chunks.concat()
 }
 
 /// Fraction of `data` that `model` classifies right (0 for an empty set).

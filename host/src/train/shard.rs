@@ -62,22 +62,10 @@ pub fn train_shard(
     grads: &mut Net,
 ) -> ShardOutcome {
     let n = labels.len();
-    assert!(n <= scratch.capacity && xs.len() == n, "shard of {n} samples");
+    assert_eq!(xs.len(), n, "one label per sample");
+    forward_shard(net, xs, scratch);
     let widths = net.architecture().widths();
     let layers = widths.len() - 1;
-    for l in 0..layers {
-        let (done, rest) = scratch.acts.split_at_mut(l);
-        let input = match done.last() {
-            None => xs,
-            Some(prev) => Rows::new(&prev[..n * widths[l]], widths[l]),
-        };
-        let out = &mut rest[0][..n * widths[l + 1]];
-        let layer = net.layer(l);
-        forward_batch(layer.weights, layer.bias, input, out);
-        if l + 1 < layers {
-            relu(out);
-        }
-    }
     let outcome = loss_and_grad(scratch, labels, widths[layers]);
     for l in (0..layers).rev() {
         let (inputs, outputs) = (widths[l], widths[l + 1]);
@@ -99,6 +87,32 @@ pub fn train_shard(
         }
     }
     outcome
+}
+
+/// The forward pass of the samples `xs` (at most the scratch's capacity);
+/// the logits are then the first `xs.len()` rows of [`ShardScratch::logits`].
+/// Bit-identical to `Net::logits` of each sample.
+///
+/// # Panics
+/// If there are more samples than the scratch holds.
+pub fn forward_shard(net: &Net, xs: Rows<'_>, scratch: &mut ShardScratch) {
+    let n = xs.len();
+    assert!(n <= scratch.capacity, "shard of {n} samples");
+    let widths = net.architecture().widths();
+    let layers = widths.len() - 1;
+    for l in 0..layers {
+        let (done, rest) = scratch.acts.split_at_mut(l);
+        let input = match done.last() {
+            None => xs,
+            Some(prev) => Rows::new(&prev[..n * widths[l]], widths[l]),
+        };
+        let out = &mut rest[0][..n * widths[l + 1]];
+        let layer = net.layer(l);
+        forward_batch(layer.weights, layer.bias, input, out);
+        if l + 1 < layers {
+            relu(out);
+        }
+    }
 }
 
 /// Softmax cross-entropy of every sample: the loss, the prediction and the
