@@ -86,7 +86,12 @@ impl Adam {
         let correction1 = 1.0 - libm::powf(self.beta1, t);
         let correction2 = 1.0 - libm::powf(self.beta2, t);
         let (b1, b2) = (self.beta1, self.beta2);
-        for (((p, m), v), &g) in params.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(grads) {
+        for (((p, m), v), &g) in params
+            .iter_mut()
+            .zip(m.iter_mut())
+            .zip(v.iter_mut())
+            .zip(grads)
+        {
             let g = g * grad_scale + decay * *p;
             *m = b1 * *m + (1.0 - b1) * g;
             *v = b2 * *v + (1.0 - b2) * (g * g);
@@ -119,11 +124,22 @@ mod tests {
             let mh = me / (1.0 - 0.9f64.powi(t as i32));
             let vh = ve / (1.0 - 0.999f64.powi(t as i32));
             pe -= 0.01 * mh / (vh.sqrt() + 1e-8);
-            assert!((f64::from(p[0]) - pe).abs() < 1e-6, "step {t}: {} vs {pe}", p[0]);
+            assert!(
+                (f64::from(p[0]) - pe).abs() < 1e-6,
+                "step {t}: {} vs {pe}",
+                p[0]
+            );
         }
         // The first step of Adam moves every parameter by about the learning rate.
         let (mut p, mut m, mut v) = ([0.0f32; 3], [0.0f32; 3], [0.0f32; 3]);
-        adam.update_slice(TensorKind::Bias, &mut p, &[3.0, -1e-3, 0.0], (&mut m, &mut v), 1, 1.0);
+        adam.update_slice(
+            TensorKind::Bias,
+            &mut p,
+            &[3.0, -1e-3, 0.0],
+            (&mut m, &mut v),
+            1,
+            1.0,
+        );
         assert!((p[0] + 0.01).abs() < 1e-6 && (p[1] - 0.01).abs() < 1e-5 && p[2] == 0.0);
     }
 }

@@ -182,8 +182,16 @@ pub fn forward_batch_rows(
     outputs: usize,
 ) {
     let (rows, cols, n) = (b.len(), xs.width, xs.len());
-    assert_eq!(w.len(), rows * cols, "forward_batch: weights are not rows × inputs");
-    assert_eq!(ys.len(), n * outputs, "forward_batch: outputs are not samples × rows");
+    assert_eq!(
+        w.len(),
+        rows * cols,
+        "forward_batch: weights are not rows × inputs"
+    );
+    assert_eq!(
+        ys.len(),
+        n * outputs,
+        "forward_batch: outputs are not samples × rows"
+    );
     assert!(row0 + rows <= outputs, "forward_batch: rows out of range");
     const R: usize = FORWARD_ROWS;
     const C: usize = FORWARD_SAMPLES;
@@ -273,7 +281,10 @@ pub fn rank_k_rows(g: &mut [f32], row0: usize, dys: Rows<'_>, xs: Rows<'_>) {
     assert_eq!(g.len() % cols, 0, "rank_k: gradient is not rows × inputs");
     let rows = g.len() / cols;
     assert!(row0 + rows <= dys.width, "rank_k: rows out of range");
-    for (first, block) in (0..rows).step_by(RANK_K_ROWS).zip(g.chunks_mut(RANK_K_ROWS * cols)) {
+    for (first, block) in (0..rows)
+        .step_by(RANK_K_ROWS)
+        .zip(g.chunks_mut(RANK_K_ROWS * cols))
+    {
         for s0 in (0..xs.len()).step_by(RANK_K_GROUP) {
             let end = (s0 + RANK_K_GROUP).min(xs.len());
             let dys = Rows::new(&dys.data[s0 * dys.width..end * dys.width], dys.width);
@@ -412,7 +423,11 @@ pub fn matvec_t_batch_cols(
     cols: core::ops::Range<usize>,
 ) {
     let n = dys.len();
-    assert_eq!(w.len(), dys.width * inputs, "matvec_t_batch: weights are not rows × inputs");
+    assert_eq!(
+        w.len(),
+        dys.width * inputs,
+        "matvec_t_batch: weights are not rows × inputs"
+    );
     assert_eq!(dxs.len(), n * inputs, "matvec_t_batch: length mismatch");
     assert!(
         cols.start <= cols.end && cols.end <= inputs,

@@ -78,7 +78,12 @@ impl<const IN: usize, const OUT: usize> Dense<IN, OUT> {
     #[inline]
     pub fn forward_batch(&self, xs: &[[f32; IN]], ys: &mut [[f32; OUT]]) {
         let xs = Rows::new(xs.as_flattened(), IN);
-        batch::forward_batch(self.weights.as_flattened(), &self.bias, xs, ys.as_flattened_mut());
+        batch::forward_batch(
+            self.weights.as_flattened(),
+            &self.bias,
+            xs,
+            ys.as_flattened_mut(),
+        );
     }
 
     /// [`accumulate_gradients`](Self::accumulate_gradients) for a batch,
@@ -91,7 +96,10 @@ impl<const IN: usize, const OUT: usize> Dense<IN, OUT> {
         dys: &[[f32; OUT]],
         grads: &mut Self,
     ) {
-        let (xs, dys) = (Rows::new(xs.as_flattened(), IN), Rows::new(dys.as_flattened(), OUT));
+        let (xs, dys) = (
+            Rows::new(xs.as_flattened(), IN),
+            Rows::new(dys.as_flattened(), OUT),
+        );
         batch::rank_k(grads.weights.as_flattened_mut(), dys, xs);
         batch::accumulate_bias(&mut grads.bias, dys);
     }

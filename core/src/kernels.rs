@@ -231,7 +231,11 @@ pub fn matvec_ref(w: &[f32], b: &[f32], x: &[f32], y: &mut [f32]) {
 #[inline(always)]
 fn check_matrix(w: &[f32], biases: usize, cols: usize, rows: usize) {
     assert_eq!(biases, rows, "matvec: one bias per row");
-    assert_eq!(w.len(), rows * cols, "matvec: weights are not rows × inputs");
+    assert_eq!(
+        w.len(),
+        rows * cols,
+        "matvec: weights are not rows × inputs"
+    );
 }
 
 /// Row `o` of a row-major matrix with `cols` columns.
@@ -281,7 +285,11 @@ pub fn matvec(w: &[f32], b: &[f32], x: &[f32], y: &mut [f32]) {
 /// # Panics
 /// If the lengths do not fit together.
 pub fn matvec_t_ref(w: &[f32], dy: &[f32], dx: &mut [f32]) {
-    assert_eq!(w.len(), dy.len() * dx.len(), "matvec_t: weights are not rows × inputs");
+    assert_eq!(
+        w.len(),
+        dy.len() * dx.len(),
+        "matvec_t: weights are not rows × inputs"
+    );
     let cols = dx.len();
     for i in 0..cols {
         let mut sum = 0.0;
@@ -303,7 +311,11 @@ pub fn matvec_t_ref(w: &[f32], dy: &[f32], dx: &mut [f32]) {
 #[inline]
 pub fn matvec_t(w: &[f32], dy: &[f32], dx: &mut [f32]) {
     let cols = dx.len();
-    assert_eq!(w.len(), dy.len() * cols, "matvec_t: weights are not rows × inputs");
+    assert_eq!(
+        w.len(),
+        dy.len() * cols,
+        "matvec_t: weights are not rows × inputs"
+    );
     dx.fill(0.0);
     if cols == 0 {
         return;
@@ -332,7 +344,11 @@ pub fn matvec_t(w: &[f32], dy: &[f32], dx: &mut [f32]) {
 /// # Panics
 /// If the lengths do not fit together.
 pub fn rank1_ref(g: &mut [f32], dy: &[f32], x: &[f32]) {
-    assert_eq!(g.len(), dy.len() * x.len(), "rank1: gradient is not rows × inputs");
+    assert_eq!(
+        g.len(),
+        dy.len() * x.len(),
+        "rank1: gradient is not rows × inputs"
+    );
     let cols = x.len();
     for o in 0..dy.len() {
         for i in 0..cols {
@@ -350,7 +366,11 @@ pub fn rank1_ref(g: &mut [f32], dy: &[f32], x: &[f32]) {
 /// If the lengths do not fit together.
 #[inline]
 pub fn rank1(g: &mut [f32], dy: &[f32], x: &[f32]) {
-    assert_eq!(g.len(), dy.len() * x.len(), "rank1: gradient is not rows × inputs");
+    assert_eq!(
+        g.len(),
+        dy.len() * x.len(),
+        "rank1: gradient is not rows × inputs"
+    );
     if x.is_empty() {
         return;
     }

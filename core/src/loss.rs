@@ -56,7 +56,11 @@ pub fn cross_entropy(logits: &[f32], target: usize) -> f32 {
 /// # Panics
 /// If `target >= logits.len()`.
 pub fn cross_entropy_grad(logits: &[f32], target: usize, grad: &mut [f32]) -> f32 {
-    assert_eq!(logits.len(), grad.len(), "cross_entropy_grad: length mismatch");
+    assert_eq!(
+        logits.len(),
+        grad.len(),
+        "cross_entropy_grad: length mismatch"
+    );
     let m = max_of(logits);
     let mut sum = 0.0;
     for (g, &z) in grad.iter_mut().zip(logits) {

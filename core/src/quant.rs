@@ -47,7 +47,6 @@
 //! [`QKernel`], so a target-specific kernel (for example one using the
 //! Cortex-M4 `SMLAD` instruction) plugs into the same requantisation code.
 
-
 /// Reference integer dot product `Σ w[i]·x[i]`, one element at a time.
 ///
 /// # Panics

@@ -43,7 +43,10 @@ fn rank_k_rows<const IN: usize, const OUT: usize>(
     dys: &[[f32; OUT]],
     xs: &[[f32; IN]],
 ) {
-    let (dys, xs) = (Rows::new(dys.as_flattened(), OUT), Rows::new(xs.as_flattened(), IN));
+    let (dys, xs) = (
+        Rows::new(dys.as_flattened(), OUT),
+        Rows::new(xs.as_flattened(), IN),
+    );
     batch::rank_k_rows(g.as_flattened_mut(), row0, dys, xs);
 }
 
@@ -65,11 +68,19 @@ fn matvec_t_batch_cols<const IN: usize, const OUT: usize>(
     batch::matvec_t_batch_cols(w.as_flattened(), dys, dxs.as_flattened_mut(), IN, cols);
 }
 
-fn rank1<const IN: usize, const OUT: usize>(g: &mut [[f32; IN]; OUT], dy: &[f32; OUT], x: &[f32; IN]) {
+fn rank1<const IN: usize, const OUT: usize>(
+    g: &mut [[f32; IN]; OUT],
+    dy: &[f32; OUT],
+    x: &[f32; IN],
+) {
     kernels::rank1(g.as_flattened_mut(), dy, x);
 }
 
-fn matvec_t<const IN: usize, const OUT: usize>(w: &[[f32; IN]; OUT], dy: &[f32; OUT], dx: &mut [f32; IN]) {
+fn matvec_t<const IN: usize, const OUT: usize>(
+    w: &[[f32; IN]; OUT],
+    dy: &[f32; OUT],
+    dx: &mut [f32; IN],
+) {
     kernels::matvec_t(w.as_flattened(), dy, dx);
 }
 

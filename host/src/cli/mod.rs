@@ -89,7 +89,9 @@ fn parse_delimiter(text: &str) -> Result<u8, String> {
         "," | "comma" => Ok(b','),
         ";" | "semicolon" => Ok(b';'),
         "\t" | "tab" | "\\t" => Ok(b'\t'),
-        _ => Err(format!("unknown delimiter {text:?}: expected `,`, `;` or `tab`")),
+        _ => Err(format!(
+            "unknown delimiter {text:?}: expected `,`, `;` or `tab`"
+        )),
     }
 }
 
@@ -106,7 +108,12 @@ impl ReadArgs {
     }
 
     /// Loads `path` (an MNIST directory's `role` split, or a file) with these options.
-    pub(crate) fn load(&self, path: &Path, role: Role, classes: Option<Classes>) -> Result<Dataset> {
+    pub(crate) fn load(
+        &self,
+        path: &Path,
+        role: Role,
+        classes: Option<Classes>,
+    ) -> Result<Dataset> {
         Ok(host::data::load(path, &self.options(classes), role)?)
     }
 }
@@ -156,12 +163,16 @@ impl TrainDataArgs {
         let data = self.read.load(&self.data, Role::Train, None)?;
         let (mut train, test) = match (&self.test, self.test_fraction) {
             (Some(path), _) => {
-                let test = self.read.load(path, Role::Test, Some(data.classes().clone()))?;
+                let test = self
+                    .read
+                    .load(path, Role::Test, Some(data.classes().clone()))?;
                 (data, test)
             }
             (None, Some(fraction)) => data.stratified_split(fraction, seed)?,
             (None, None) if self.data.is_dir() => {
-                let test = self.read.load(&self.data, Role::Test, Some(data.classes().clone()))?;
+                let test = self
+                    .read
+                    .load(&self.data, Role::Test, Some(data.classes().clone()))?;
                 (data, test)
             }
             (None, None) => anyhow::bail!(

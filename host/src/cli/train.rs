@@ -137,8 +137,18 @@ fn line_every(epochs: usize) -> usize {
 
 /// Writes the final model, metrics, pictures and the firmware bundle, then
 /// removes the partial checkpoint.
-fn save_run(trained: &Trained, data: &TrainData, out: &Path, (seed, seconds): (u64, f64), output: Output) -> Result<()> {
-    let Trained { model, history, recipe } = trained;
+fn save_run(
+    trained: &Trained,
+    data: &TrainData,
+    out: &Path,
+    (seed, seconds): (u64, f64),
+    output: Output,
+) -> Result<()> {
+    let Trained {
+        model,
+        history,
+        recipe,
+    } = trained;
     let test_accuracy = train::accuracy(model, &data.test);
     let checkpoint_path = out.join("model.safetensors");
     let metadata = run_metadata(recipe, seed, history.len(), Some(test_accuracy));
@@ -146,7 +156,10 @@ fn save_run(trained: &Trained, data: &TrainData, out: &Path, (seed, seconds): (u
     write_metrics(out, recipe, seed, history, Some(test_accuracy))?;
     remove_partial(out);
     if output.chatty() {
-        eprintln!("trained in {seconds:.2}s; wrote {}", checkpoint_path.display());
+        eprintln!(
+            "trained in {seconds:.2}s; wrote {}",
+            checkpoint_path.display()
+        );
     }
     output.result(&accuracy_line(test_accuracy));
     output.summary(&serde_json::json!({
@@ -282,10 +295,14 @@ fn write_metrics(
         "epochs": epochs,
         "test_accuracy": test,
     });
-    for (name, value) in [("metrics.json", metrics), ("timings.json", serde_json::json!({ "epochs": timings }))] {
+    for (name, value) in [
+        ("metrics.json", metrics),
+        ("timings.json", serde_json::json!({ "epochs": timings })),
+    ] {
         let path = out.join(name);
         let text = serde_json::to_string_pretty(&value)? + "\n";
-        write_atomic(&path, text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+        write_atomic(&path, text.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
 }

@@ -257,7 +257,9 @@ impl Checkpoint {
         shape: &[usize],
     ) -> Result<Vec<f32>, CheckpointError> {
         let view = tensors.tensor(name).map_err(|_| {
-            self.tensor_error(format!("missing tensor `{name}` of shape {shape:?}{DAMAGED}"))
+            self.tensor_error(format!(
+                "missing tensor `{name}` of shape {shape:?}{DAMAGED}"
+            ))
         })?;
         if view.dtype() != Dtype::F32 {
             return Err(self.tensor_error(format!(
@@ -293,8 +295,11 @@ impl Checkpoint {
         let Some(text) = self.metadata.get(CLASSES_KEY) else {
             return Ok(Classes::numeric(k));
         };
-        let names: Vec<String> = serde_json::from_str(text)
-            .map_err(|e| self.metadata_error(format!("metadata `{CLASSES_KEY}` is not a JSON list of names ({e})")))?;
+        let names: Vec<String> = serde_json::from_str(text).map_err(|e| {
+            self.metadata_error(format!(
+                "metadata `{CLASSES_KEY}` is not a JSON list of names ({e})"
+            ))
+        })?;
         if names.len() != k {
             return Err(self.metadata_error(format!(
                 "metadata names {} classes, but the architecture {} has {k}",
@@ -393,11 +398,20 @@ pub fn to_bytes(
     metadata: &BTreeMap<String, String>,
 ) -> Result<Vec<u8>, safetensors::SafeTensorError> {
     let net = &model.net;
-    let le = |values: &[f32]| values.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>();
+    let le = |values: &[f32]| {
+        values
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect::<Vec<u8>>()
+    };
     let mut data: Vec<(String, Vec<usize>, Vec<u8>)> = (0..net.tensors())
         .map(|t| {
             let info = net.tensor_info(t);
-            (info.name().to_string(), info.shape().to_vec(), le(net.tensor(t)))
+            (
+                info.name().to_string(),
+                info.shape().to_vec(),
+                le(net.tensor(t)),
+            )
         })
         .collect();
     if let Scaling::Standardize { mean, inv_std } = &model.scaling {
@@ -407,7 +421,12 @@ pub fn to_bytes(
     }
     let views = data
         .iter()
-        .map(|(name, shape, bytes)| Ok((name.as_str(), TensorView::new(Dtype::F32, shape.clone(), bytes)?)))
+        .map(|(name, shape, bytes)| {
+            Ok((
+                name.as_str(),
+                TensorView::new(Dtype::F32, shape.clone(), bytes)?,
+            ))
+        })
         .collect::<Result<Vec<_>, safetensors::SafeTensorError>>()?;
     let mut header: HashMap<String, String> = metadata.clone().into_iter().collect();
     header.insert(ARCHITECTURE_KEY.to_string(), net.architecture().to_string());
@@ -487,7 +506,11 @@ mod tests {
         Model {
             net: Net::initialised(&arch, 4),
             scaling,
-            classes: Classes::new(vec!["setosa".into(), "versicolor".into(), "virginica".into()]),
+            classes: Classes::new(vec![
+                "setosa".into(),
+                "versicolor".into(),
+                "virginica".into(),
+            ]),
             image: None,
         }
     }
@@ -507,7 +530,11 @@ mod tests {
         });
         let a = to_bytes(&model, &meta()).unwrap();
         for _ in 0..5 {
-            assert_eq!(a, to_bytes(&model, &meta()).unwrap(), "bytes differ between two saves");
+            assert_eq!(
+                a,
+                to_bytes(&model, &meta()).unwrap(),
+                "bytes differ between two saves"
+            );
         }
         let ckpt = Checkpoint::from_bytes(Path::new("m.safetensors"), a).unwrap();
         assert_eq!(ckpt.architecture().to_string(), "3-4-2-3");
@@ -515,7 +542,10 @@ mod tests {
         assert_eq!(ckpt.load().unwrap(), model);
         let pixels = sample(Scaling::Pixels);
         let bytes = to_bytes(&pixels, &meta()).unwrap();
-        let back = Checkpoint::from_bytes(Path::new("p"), bytes).unwrap().load().unwrap();
+        let back = Checkpoint::from_bytes(Path::new("p"), bytes)
+            .unwrap()
+            .load()
+            .unwrap();
         assert_eq!(back, pixels);
     }
 
@@ -527,7 +557,8 @@ mod tests {
         let bytes = to_bytes(&model, &BTreeMap::new()).unwrap();
         // Strip the new keys the way an old checkpoint lacks them: rewrite the header.
         let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
-        let mut header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
+        let mut header: serde_json::Value =
+            serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
         let meta = header["__metadata__"].as_object_mut().unwrap();
         meta.remove(CLASSES_KEY);
         meta.remove(INPUT_KEY);
@@ -536,7 +567,10 @@ mod tests {
         let mut old = (new_header.len() as u64).to_le_bytes().to_vec();
         old.extend(&new_header);
         old.extend(&bytes[8 + header_len..]);
-        let loaded = Checkpoint::from_bytes(Path::new("old"), old).unwrap().load().unwrap();
+        let loaded = Checkpoint::from_bytes(Path::new("old"), old)
+            .unwrap()
+            .load()
+            .unwrap();
         assert_eq!(loaded.classes, Classes::numeric(10));
         assert_eq!(loaded.scaling, Scaling::Pixels);
         assert_eq!(loaded.image, Some((28, 28)));
@@ -553,16 +587,26 @@ mod tests {
         bytes[at..at + 7].copy_from_slice(b"3-4-4-3");
         let ckpt = Checkpoint::from_bytes(Path::new("liar.safetensors"), bytes);
         let err = ckpt.and_then(|c| c.load()).unwrap_err().to_string();
-        assert!(err.contains("liar.safetensors") && err.contains("[4, 4]"), "{err}");
+        assert!(
+            err.contains("liar.safetensors") && err.contains("[4, 4]"),
+            "{err}"
+        );
 
         meta.insert(CLASSES_KEY.into(), "[\"a\"]".into());
         let bytes = to_bytes(&model, &meta).unwrap();
         // to_bytes writes the model's own classes over a stale key.
-        assert!(Checkpoint::from_bytes(Path::new("ok"), bytes).unwrap().load().is_ok());
+        assert!(Checkpoint::from_bytes(Path::new("ok"), bytes)
+            .unwrap()
+            .load()
+            .is_ok());
 
         let err = Checkpoint::from_bytes(Path::new("junk.bin"), b"not a checkpoint".to_vec())
             .unwrap_err();
-        assert!(err.to_string().starts_with("junk.bin: not a valid safetensors"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("junk.bin: not a valid safetensors"),
+            "{err}"
+        );
         let bytes = to_bytes(&model, &BTreeMap::new()).unwrap();
         let cut = Checkpoint::from_bytes(Path::new("cut"), bytes[..bytes.len() - 3].to_vec())
             .and_then(|c| c.load());

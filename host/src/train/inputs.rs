@@ -76,7 +76,12 @@ fn pixel_value(p: u8) -> f32 {
 
 /// Copies a `rows × cols` image shifted by (`dx`, `dy`) pixels, filling with 0
 /// (background), converted as [`tinymlp::pixels_to_input`] does.
-pub fn shifted_input(pixels: &[u8], (rows, cols): (usize, usize), (dx, dy): (i8, i8), x: &mut [f32]) {
+pub fn shifted_input(
+    pixels: &[u8],
+    (rows, cols): (usize, usize),
+    (dx, dy): (i8, i8),
+    x: &mut [f32],
+) {
     if (dx, dy) == (0, 0) {
         for (x, &p) in x.iter_mut().zip(pixels) {
             *x = pixel_value(p);

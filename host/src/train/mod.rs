@@ -195,7 +195,8 @@ pub fn train(
         .num_threads(config.threads)
         .build()
         .map_err(|e| TrainError::Config(format!("cannot start {} threads: {e}", config.threads)))?;
-    let (model, history) = pool.install(|| train_loop(config.seed, &recipe, train, eval, observer))?;
+    let (model, history) =
+        pool.install(|| train_loop(config.seed, &recipe, train, eval, observer))?;
     Ok(Trained {
         model,
         history,
@@ -210,7 +211,10 @@ fn plan_epoch(rng: &mut Pcg64Mcg, order: &mut [usize], max_shift: usize, plan: &
     plan.clear();
     plan.extend(order.iter().map(|&index| {
         let (dx, dy) = if shift > 0 {
-            (rng.random_range(-shift..=shift), rng.random_range(-shift..=shift))
+            (
+                rng.random_range(-shift..=shift),
+                rng.random_range(-shift..=shift),
+            )
         } else {
             (0, 0)
         };
@@ -290,7 +294,10 @@ fn train_loop(
 
 fn validate(config: &TrainConfig, train: &Dataset) -> Result<(), TrainError> {
     if train.is_empty() {
-        return Err(TrainError::Data(format!("{}: the training set is empty", train.name())));
+        return Err(TrainError::Data(format!(
+            "{}: the training set is empty",
+            train.name()
+        )));
     }
     let check = |ok: bool, what: &str| {
         if ok {
@@ -312,11 +319,15 @@ fn validate(config: &TrainConfig, train: &Dataset) -> Result<(), TrainError> {
         &format!("--threads must be between 1 and {MAX_THREADS}"),
     )?;
     check(
-        config.learning_rate.is_none_or(|r| r.is_finite() && r > 0.0),
+        config
+            .learning_rate
+            .is_none_or(|r| r.is_finite() && r > 0.0),
         "--lr must be a positive number",
     )?;
     check(
-        config.weight_decay.is_none_or(|w| w.is_finite() && (0.0..=1.0).contains(&w)),
+        config
+            .weight_decay
+            .is_none_or(|w| w.is_finite() && (0.0..=1.0).contains(&w)),
         "--weight-decay must be a number between 0 and 1",
     )?;
     check(
@@ -340,7 +351,12 @@ pub fn predictions(model: &Model, data: &Dataset) -> Vec<usize> {
     let chunks: Vec<Vec<usize>> = starts
         .into_par_iter()
         .map_init(
-            || (vec![0.0; SHARD * width], shard::ShardScratch::new(&model.net, SHARD)),
+            || {
+                (
+                    vec![0.0; SHARD * width],
+                    shard::ShardScratch::new(&model.net, SHARD),
+                )
+            },
             |(xs, scratch), start| {
                 let n = SHARD.min(data.len() - start);
                 for (i, x) in (start..start + n).zip(xs.chunks_exact_mut(width)) {

@@ -30,7 +30,9 @@ impl FromStr for OptimizerChoice {
             "auto" => Ok(Self::Auto),
             "sgd" => Ok(Self::Sgd),
             "adam" => Ok(Self::Adam),
-            _ => Err(format!("unknown optimizer {s:?}: expected auto, sgd or adam")),
+            _ => Err(format!(
+                "unknown optimizer {s:?}: expected auto, sgd or adam"
+            )),
         }
     }
 }

@@ -225,7 +225,11 @@ fn row_ranges(h: usize, parts: usize) -> Vec<Range<usize>> {
 }
 
 /// Cuts `slice` into consecutive pieces of `rows` rows of `width` values each.
-fn cut_rows<'a>(mut slice: &'a mut [f32], ranges: &[Range<usize>], width: usize) -> Vec<&'a mut [f32]> {
+fn cut_rows<'a>(
+    mut slice: &'a mut [f32],
+    ranges: &[Range<usize>],
+    width: usize,
+) -> Vec<&'a mut [f32]> {
     ranges
         .iter()
         .map(|range| {
@@ -240,7 +244,8 @@ fn cut_rows<'a>(mut slice: &'a mut [f32], ranges: &[Range<usize>], width: usize)
 fn parts<'a>(net: &'a mut Net, state: &'a mut [Net], ranges: &[Range<usize>]) -> Vec<Part<'a>> {
     let output = OutputCopy::of(net, state);
     let inputs = net.architecture().inputs();
-    let owned = |w: &'a mut [f32], b: &'a mut [f32]| (cut_rows(w, ranges, inputs), cut_rows(b, ranges, 1));
+    let owned =
+        |w: &'a mut [f32], b: &'a mut [f32]| (cut_rows(w, ranges, inputs), cut_rows(b, ranges, 1));
     let layer = net.layer_mut(0);
     let (mut w, mut b) = owned(layer.weights, layer.bias);
     let mut state_parts: Vec<_> = state
@@ -256,11 +261,17 @@ fn parts<'a>(net: &'a mut Net, state: &'a mut [Net], ranges: &[Range<usize>]) ->
             range: range.clone(),
             weights: Owned {
                 params: w.pop().expect("one per range"),
-                state: state_parts.iter_mut().map(|(sw, _)| sw.pop().expect("one per range")).collect(),
+                state: state_parts
+                    .iter_mut()
+                    .map(|(sw, _)| sw.pop().expect("one per range"))
+                    .collect(),
             },
             bias: Owned {
                 params: b.pop().expect("one per range"),
-                state: state_parts.iter_mut().map(|(_, sb)| sb.pop().expect("one per range")).collect(),
+                state: state_parts
+                    .iter_mut()
+                    .map(|(_, sb)| sb.pop().expect("one per range"))
+                    .collect(),
             },
             output: output.clone(),
         });
@@ -383,8 +394,20 @@ fn worker<O: Observer>(
             }
         }
         stage(&mut buf, plan, batch);
-        hidden_rows(&mut buf, part, (shared, k), (batch.len(), shape.inputs()), step)?;
-        let loss = output_layer(&mut buf, &part.output, shape.classes(), batch.len(), &mut sums.correct);
+        hidden_rows(
+            &mut buf,
+            part,
+            (shared, k),
+            (batch.len(), shape.inputs()),
+            step,
+        )?;
+        let loss = output_layer(
+            &mut buf,
+            &part.output,
+            shape.classes(),
+            batch.len(),
+            &mut sums.correct,
+        );
         if !loss.is_finite() {
             return Err(TrainError::Diverged {
                 epoch: plan.epoch,
@@ -401,8 +424,10 @@ fn worker<O: Observer>(
             learning_rate: sums.learning_rate,
             scale: 1.0 / batch.len() as f32,
         };
-        part.weights.update(step, TensorKind::Weight, &mut buf.grads.weights);
-        part.bias.update(step, TensorKind::Bias, &mut buf.grads.bias);
+        part.weights
+            .update(step, TensorKind::Weight, &mut buf.grads.weights);
+        part.bias
+            .update(step, TensorKind::Bias, &mut buf.grads.bias);
         part.output.update(step, &mut buf.output_grads);
         if let Some(observer) = observer.as_deref_mut() {
             if batch_index % 64 == 0 {
@@ -436,12 +461,21 @@ fn hidden_rows(
     let (h, own) = (shared.hidden, part.range.clone());
     let xs = Rows::new(&buf.inputs[..n * inputs], inputs);
     let hidden = &mut buf.hidden[..n * h];
-    forward_batch_rows(part.weights.params, part.bias.params, own.start, xs, hidden, h);
+    forward_batch_rows(
+        part.weights.params,
+        part.bias.params,
+        own.start,
+        xs,
+        hidden,
+        h,
+    );
     for sample in hidden.chunks_exact_mut(h) {
         tinymlp::activation::relu(&mut sample[own.clone()]);
     }
     {
-        let mut published = shared.published[k][step % 2].lock().expect("no thread panics holding it");
+        let mut published = shared.published[k][step % 2]
+            .lock()
+            .expect("no thread panics holding it");
         for (p, s) in published.chunks_exact_mut(h).zip(hidden.chunks_exact(h)) {
             p[own.clone()].copy_from_slice(&s[own.clone()]);
         }
@@ -454,7 +488,9 @@ fn hidden_rows(
         if j == k {
             continue;
         }
-        let published = shared.published[j][step % 2].lock().expect("no thread panics holding it");
+        let published = shared.published[j][step % 2]
+            .lock()
+            .expect("no thread panics holding it");
         for (s, p) in hidden.chunks_exact_mut(h).zip(published.chunks_exact(h)) {
             s[range.clone()].copy_from_slice(&p[range.clone()]);
         }
@@ -465,7 +501,13 @@ fn hidden_rows(
 /// Output layer on the whole batch (every thread, the same bits): logits,
 /// loss per shard, the gradient of the logits and the output-layer gradient
 /// summed shard by shard. Returns the batch loss.
-fn output_layer(buf: &mut Buffers, output: &OutputCopy, classes: usize, n: usize, correct: &mut usize) -> f64 {
+fn output_layer(
+    buf: &mut Buffers,
+    output: &OutputCopy,
+    classes: usize,
+    n: usize,
+    correct: &mut usize,
+) -> f64 {
     let h = output.weights.len() / classes;
     let hidden = Rows::new(&buf.hidden[..n * h], h);
     let logits = &mut buf.logits[..n * classes];
@@ -476,7 +518,8 @@ fn output_layer(buf: &mut Buffers, output: &OutputCopy, classes: usize, n: usize
         for (s, z) in (s0..).zip(shard_logits.chunks_exact(classes)) {
             let target = usize::from(buf.labels[s]);
             *correct += usize::from(argmax(z) == target);
-            shard_loss += cross_entropy_grad(z, target, &mut buf.d_logits[s * classes..(s + 1) * classes]);
+            shard_loss +=
+                cross_entropy_grad(z, target, &mut buf.d_logits[s * classes..(s + 1) * classes]);
         }
         batch_loss += f64::from(shard_loss);
     }
@@ -487,11 +530,18 @@ fn output_layer(buf: &mut Buffers, output: &OutputCopy, classes: usize, n: usize
         .enumerate()
     {
         let (hs, ds) = (Rows::new(hs, h), Rows::new(ds, classes));
-        let target = if shard == 0 { &mut buf.output_grads } else { &mut buf.shard_output_grads };
+        let target = if shard == 0 {
+            &mut buf.output_grads
+        } else {
+            &mut buf.shard_output_grads
+        };
         rank_k(&mut target.weights, ds, hs);
         accumulate_bias(&mut target.bias, ds);
         if shard > 0 {
-            add_and_clear(&mut buf.output_grads.weights, &mut buf.shard_output_grads.weights);
+            add_and_clear(
+                &mut buf.output_grads.weights,
+                &mut buf.shard_output_grads.weights,
+            );
             add_and_clear(&mut buf.output_grads.bias, &mut buf.shard_output_grads.bias);
         }
     }
@@ -506,7 +556,10 @@ fn backward_rows(buf: &mut Buffers, part: &Part<'_>, inputs: usize, h: usize, n:
     let d_logits = Rows::new(&buf.d_logits[..n * classes], classes);
     let d_hidden = &mut buf.d_hidden[..n * h];
     matvec_t_batch_cols(&part.output.weights, d_logits, d_hidden, h, own.clone());
-    for (s, d) in buf.hidden[..n * h].chunks_exact(h).zip(d_hidden.chunks_exact_mut(h)) {
+    for (s, d) in buf.hidden[..n * h]
+        .chunks_exact(h)
+        .zip(d_hidden.chunks_exact_mut(h))
+    {
         tinymlp::activation::relu_backward(&s[own.clone()], &mut d[own.clone()]);
     }
     let d_hidden = &buf.d_hidden[..n * h];
@@ -515,7 +568,11 @@ fn backward_rows(buf: &mut Buffers, part: &Part<'_>, inputs: usize, h: usize, n:
         .zip(buf.inputs[..n * inputs].chunks(SHARD * inputs))
         .enumerate()
     {
-        let target = if shard == 0 { &mut buf.grads } else { &mut buf.shard_grads };
+        let target = if shard == 0 {
+            &mut buf.grads
+        } else {
+            &mut buf.shard_grads
+        };
         let (d, x) = (Rows::new(d, h), Rows::new(x, inputs));
         rank_k_rows(&mut target.weights, own.start, d, x);
         for s in 0..d.len() {

@@ -128,7 +128,8 @@ fn loss_and_grad(scratch: &mut ShardScratch, labels: &[u16], classes: usize) -> 
         let z = &logits[s * classes..(s + 1) * classes];
         let target = usize::from(label);
         outcome.correct += usize::from(argmax(z) == target);
-        outcome.loss += cross_entropy_grad(z, target, &mut d_logits[s * classes..(s + 1) * classes]);
+        outcome.loss +=
+            cross_entropy_grad(z, target, &mut d_logits[s * classes..(s + 1) * classes]);
     }
     outcome
 }

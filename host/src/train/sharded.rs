@@ -183,11 +183,21 @@ fn cut<'a>(mut slice: &'a mut [f32], sizes: &[usize]) -> Vec<&'a mut [f32]> {
 /// `net` and `state`, and leaves every gradient buffer zeroed. Large tensors
 /// are split into one piece per thread. Element-wise work, so the split never
 /// changes a bit.
-fn reduce_and_step(update: &Update, net: &mut Net, state: &mut [Net], grads: &mut [&mut Net], threads: usize) {
+fn reduce_and_step(
+    update: &Update,
+    net: &mut Net,
+    state: &mut [Net],
+    grads: &mut [&mut Net],
+    threads: usize,
+) {
     for t in 0..net.tensors() {
         let kind = net.tensor_info(t).kind;
         let len = net.tensor(t).len();
-        let parts = if len < PARALLEL_UPDATE_MIN { 1 } else { threads };
+        let parts = if len < PARALLEL_UPDATE_MIN {
+            1
+        } else {
+            threads
+        };
         // One piece per thread, cut at multiples of 16 elements (whole vectors).
         let mut sizes: Vec<usize> = Vec::with_capacity(parts);
         let mut left = len;
@@ -201,15 +211,26 @@ fn reduce_and_step(update: &Update, net: &mut Net, state: &mut [Net], grads: &mu
             left -= size;
         }
         let params = cut(net.tensor_mut(t), &sizes);
-        let mut states: Vec<Vec<&mut [f32]>> = state.iter_mut().map(|s| cut(s.tensor_mut(t), &sizes)).collect();
-        let mut shard_grads: Vec<Vec<&mut [f32]>> =
-            grads.iter_mut().map(|g| cut(g.tensor_mut(t), &sizes)).collect();
+        let mut states: Vec<Vec<&mut [f32]>> = state
+            .iter_mut()
+            .map(|s| cut(s.tensor_mut(t), &sizes))
+            .collect();
+        let mut shard_grads: Vec<Vec<&mut [f32]>> = grads
+            .iter_mut()
+            .map(|g| cut(g.tensor_mut(t), &sizes))
+            .collect();
         let mut pieces = Vec::with_capacity(parts);
         for (k, params) in params.into_iter().enumerate().rev() {
             pieces.push(Piece {
                 params,
-                state: states.iter_mut().map(|s| s.pop().expect("one per piece")).collect(),
-                grads: shard_grads.iter_mut().map(|g| g.pop().expect("one per piece")).collect(),
+                state: states
+                    .iter_mut()
+                    .map(|s| s.pop().expect("one per piece"))
+                    .collect(),
+                grads: shard_grads
+                    .iter_mut()
+                    .map(|g| g.pop().expect("one per piece"))
+                    .collect(),
             });
             debug_assert_eq!(pieces.last().map(|p| p.params.len()), Some(sizes[k]));
         }
