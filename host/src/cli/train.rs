@@ -4,8 +4,9 @@
 //! Into `--out` it writes, each file atomically: `model.safetensors`,
 //! `metrics.json` (what identical runs share), `timings.json` (what they do
 //! not), `curves.svg` and the firmware bundle. While it runs, the checkpoint
-//! of the last finished epoch is `model.partial.safetensors`; the previous
-//! model stays in place until the run completes.
+//! of a recent finished epoch (at most a second of training old) is
+//! `model.partial.safetensors`; the previous model stays in place until the
+//! run completes.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -24,8 +25,10 @@ use host::train::{self, EpochMetrics, Observer, OptimizerChoice, Recipe, TrainCo
 
 use super::{Output, TrainData, TrainDataArgs};
 
-/// The checkpoint of the last finished epoch, while a run goes on.
+/// The checkpoint of a recent finished epoch, while a run goes on.
 pub(crate) const PARTIAL: &str = "model.partial.safetensors";
+/// The partial checkpoint is rewritten at most this often.
+const PARTIAL_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 #[derive(Debug, Args)]
 pub(crate) struct TrainArgs {
@@ -119,6 +122,7 @@ pub(crate) fn run(args: TrainArgs, output: Output) -> Result<()> {
         eval_name: data.eval_name,
         bar: None,
         last_saved: None,
+        saved_at: None,
         lines: line_every(recipe.epochs),
         quiet: output.quiet,
         stop: stop_on_ctrl_c(),
@@ -193,7 +197,7 @@ impl std::fmt::Display for Interrupted {
         match &self.last_checkpoint {
             Some(path) => write!(
                 f,
-                "interrupted; the model in the output directory is unchanged, and the last \
+                "interrupted; the model in the output directory is unchanged, and a recent \
                  finished epoch is in {}",
                 path.display()
             ),
@@ -326,6 +330,7 @@ struct CliObserver<'a> {
     eval_name: &'a str,
     bar: Option<ProgressBar>,
     last_saved: Option<PathBuf>,
+    saved_at: Option<Instant>,
     /// Print every `lines`-th epoch (and the last).
     lines: usize,
     /// `--quiet`: no progress bar, no per-epoch lines.
@@ -389,10 +394,18 @@ impl Observer for CliObserver<'_> {
                 m.samples_per_second,
             );
         }
+        // A small data set runs hundreds of epochs a second: save at most
+        // once per PARTIAL_EVERY (and after the first epoch).
+        if self.saved_at.is_some_and(|at| at.elapsed() < PARTIAL_EVERY) {
+            return true;
+        }
         let path = self.out.join(PARTIAL);
         let meta = run_metadata(self.recipe, self.seed, m.epoch, None);
         match checkpoint::save(&path, model, &meta) {
-            Ok(()) => self.last_saved = Some(path),
+            Ok(()) => {
+                self.last_saved = Some(path);
+                self.saved_at = Some(Instant::now());
+            }
             Err(e) => eprintln!("warning: could not save the epoch checkpoint: {e}"),
         }
         true
