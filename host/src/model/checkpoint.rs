@@ -314,6 +314,10 @@ impl Checkpoint {
     fn scaling(&self, tensors: &SafeTensors<'_>) -> Result<Scaling, CheckpointError> {
         match self.metadata.get(INPUT_KEY).map(String::as_str) {
             None | Some("pixels") => Ok(Scaling::Pixels),
+            // What checkpoints said before inputs could be anything else.
+            Some(legacy) if legacy.starts_with("28x28 u8 pixels scaled by 1/255") => {
+                Ok(Scaling::Pixels)
+            }
             Some("none") => Ok(Scaling::None),
             Some("standardize") => {
                 let shape = [self.architecture.inputs()];
@@ -332,7 +336,7 @@ impl Checkpoint {
     fn image(&self) -> Result<Option<(usize, usize)>, CheckpointError> {
         let inputs = self.architecture.inputs();
         let Some(text) = self.metadata.get(IMAGE_KEY) else {
-            let legacy = !self.metadata.contains_key(INPUT_KEY) && inputs == 784;
+            let legacy = !self.metadata.contains_key(CLASSES_KEY) && inputs == 784;
             return Ok(legacy.then_some((28, 28)));
         };
         let parsed = text
@@ -561,7 +565,11 @@ mod tests {
             serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
         let meta = header["__metadata__"].as_object_mut().unwrap();
         meta.remove(CLASSES_KEY);
-        meta.remove(INPUT_KEY);
+        meta.remove(IMAGE_KEY);
+        meta.insert(
+            INPUT_KEY.into(),
+            "28x28 u8 pixels scaled by 1/255, row-major".into(),
+        );
         let mut new_header = serde_json::to_vec(&header).unwrap();
         new_header.resize(new_header.len().next_multiple_of(8), b' ');
         let mut old = (new_header.len() as u64).to_le_bytes().to_vec();
@@ -575,6 +583,22 @@ mod tests {
         assert_eq!(loaded.scaling, Scaling::Pixels);
         assert_eq!(loaded.image, Some((28, 28)));
         assert_eq!(loaded.net, model.net);
+    }
+
+    /// The model shipped before class names and scaling existed still loads,
+    /// as what it is.
+    #[test]
+    fn the_checkpoint_shipped_before_this_format_loads() {
+        let path = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/legacy-784-64-10.safetensors"
+        ));
+        let model = Checkpoint::read(path).unwrap().load().unwrap();
+        assert_eq!(model.net.architecture().to_string(), "784-64-10");
+        assert_eq!(
+            (model.classes.clone(), model.scaling.clone(), model.image),
+            (Classes::numeric(10), Scaling::Pixels, Some((28, 28)))
+        );
     }
 
     #[test]
