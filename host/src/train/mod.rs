@@ -238,7 +238,7 @@ fn train_loop(
         image: train.shape().image,
     };
     let mut state = recipe.optimizer.state(&model.net);
-    let mut shards: Vec<sharded::Shard> = (0..recipe.batch_size.div_ceil(SHARD))
+    let mut shards: Vec<sharded::Shard> = (0..sharded::shards_needed(recipe.batch_size, threads))
         .map(|_| sharded::Shard::new(&model.net))
         .collect();
     let mut rng = Pcg64Mcg::seed_from_u64(seed);
@@ -263,7 +263,7 @@ fn train_loop(
             optimizer: recipe.optimizer,
             peak_rate: recipe.learning_rate,
         };
-        let sums = if rows::applies(&model.net, threads) {
+        let sums = if rows::applies(&model.net, threads, recipe.batch_size) {
             rows::epoch(&mut model.net, &mut state, threads, &plan, observer)?
         } else {
             sharded::epoch(&mut model.net, &mut state, &mut shards, &plan, observer)?

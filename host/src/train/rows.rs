@@ -38,11 +38,16 @@ use super::optimizer::Optimizer;
 use super::plan::{EpochPlan, EpochSums, SHARD};
 use crate::model::Net;
 
+/// Largest batch the row split takes: every thread holds the whole batch's
+/// inputs and activations (16 MB of inputs for 784 features), so bigger
+/// batches go to the sharded epoch, whose memory does not grow with the batch.
+pub const MAX_BATCH: usize = 4096;
+
 /// Whether [`epoch`] can train `net` on `threads` threads: one hidden layer
-/// of at least 8 rows, and more than one thread.
-pub fn applies(net: &Net, threads: usize) -> bool {
+/// of at least 8 rows, more than one thread, and batches of at most [`MAX_BATCH`].
+pub fn applies(net: &Net, threads: usize, batch_size: usize) -> bool {
     let widths = net.architecture().widths();
-    threads > 1 && widths.len() == 3 && widths[1] >= 8
+    threads > 1 && widths.len() == 3 && widths[1] >= 8 && batch_size <= MAX_BATCH
 }
 
 /// A barrier for a fixed number of threads that spins briefly, then yields.

@@ -53,6 +53,72 @@ impl Shard {
     }
 }
 
+/// Shard buffers a run needs: one per shard of a batch, but at most one more
+/// than there are threads (bigger batches are computed in waves), so memory
+/// does not grow with `--batch`.
+pub fn shards_needed(batch_size: usize, threads: usize) -> usize {
+    batch_size.div_ceil(SHARD).min(threads + 1)
+}
+
+/// The gradient of one batch, summed in shard order into the first `used`
+/// shard buffers (`used` > 1 only when the whole batch fit in one wave);
+/// returns the batch loss (shard sums added in order), the correct
+/// predictions and `used`.
+///
+/// With more shards than buffers, shard 0 holds the running sum: each wave
+/// computes the next shards into buffers 1.. and adds them to it in order,
+/// which gives the same bits as adding all shards in order at once.
+fn gradients(
+    net: &Net,
+    shards: &mut [Shard],
+    plan: &EpochPlan<'_>,
+    batch: &[Sample],
+) -> (f64, usize, usize) {
+    let (mut loss, mut correct) = (0.0f64, 0usize);
+    let mut run = |buffers: &mut [Shard], samples: &[Sample]| {
+        buffers
+            .par_iter_mut()
+            .zip(samples.par_chunks(SHARD))
+            .with_max_len(1)
+            .for_each(|(shard, samples)| shard.run(net, plan, samples));
+        let used = samples.len().div_ceil(SHARD);
+        for shard in &buffers[..used] {
+            loss += shard.loss;
+            correct += shard.correct;
+        }
+        used
+    };
+    let count = batch.len().div_ceil(SHARD);
+    if count <= shards.len() {
+        let used = run(shards, batch);
+        return (loss, correct, used);
+    }
+    let first_wave = SHARD * shards.len();
+    run(shards, &batch[..first_wave]);
+    let (first, rest) = shards.split_first_mut().expect("at least two buffers");
+    fold(first, &mut rest[..]);
+    for wave in batch[first_wave..].chunks(SHARD * rest.len()) {
+        let used = run(rest, wave);
+        fold(first, &mut rest[..used]);
+    }
+    (loss, correct, 1)
+}
+
+/// `first += shard` for each shard in order, clearing each shard's gradient.
+fn fold(first: &mut Shard, shards: &mut [Shard]) {
+    for shard in shards {
+        for (total, part) in first
+            .grads
+            .params_mut()
+            .iter_mut()
+            .zip(shard.grads.params_mut())
+        {
+            *total += *part;
+            *part = 0.0;
+        }
+    }
+}
+
 /// One epoch: every batch's shards in parallel, reduced in shard order.
 pub fn epoch(
     net: &mut Net,
@@ -68,18 +134,8 @@ pub fn epoch(
         if observer.should_stop() {
             return Err(TrainError::Interrupted);
         }
-        let used = batch.len().div_ceil(SHARD);
-        let net_ref: &Net = net;
-        shards[..used]
-            .par_iter_mut()
-            .zip(batch.par_chunks(SHARD))
-            .with_max_len(1)
-            .for_each(|(shard, samples)| shard.run(net_ref, plan, samples));
-        let mut batch_loss = 0.0;
-        for shard in &shards[..used] {
-            batch_loss += shard.loss;
-            sums.correct += shard.correct;
-        }
+        let (batch_loss, correct, used) = gradients(net, shards, plan, batch);
+        sums.correct += correct;
         if !batch_loss.is_finite() {
             return Err(TrainError::Diverged {
                 epoch: plan.epoch,
