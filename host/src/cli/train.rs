@@ -27,6 +27,19 @@ use super::{Output, TrainData, TrainDataArgs};
 
 /// The checkpoint of a recent finished epoch, while a run goes on.
 pub(crate) const PARTIAL: &str = "model.partial.safetensors";
+/// Every file `train` writes into `--out`.
+const OUTPUTS: &[&str] = &[
+    "model.safetensors",
+    PARTIAL,
+    "metrics.json",
+    "timings.json",
+    "curves.svg",
+    "weights.rs",
+    "weights_int8.rs",
+    "predictions_f32.bin",
+    "predictions_int8.bin",
+];
+
 /// The partial checkpoint is rewritten at most this often.
 const PARTIAL_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -97,8 +110,7 @@ pub(crate) fn run(args: TrainArgs, output: Output) -> Result<()> {
     let data = args.data.load(args.seed)?;
     let recipe = config.resolve(&data.train)?;
     guard_existing_model(&args.out.join("model.safetensors"), &recipe, args.force)?;
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    host::fs::prepare_output_dir(&args.out, OUTPUTS).map_err(anyhow::Error::msg)?;
     if output.chatty() {
         eprintln!(
             "training {} ({}, {} classes) on {} samples, {} epochs, batch {}, {} lr {}, {} threads, seed {} (data loaded in {:.2}s)",
