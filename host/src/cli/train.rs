@@ -109,8 +109,8 @@ pub(crate) fn run(args: TrainArgs, output: Output) -> Result<()> {
     let started = Instant::now();
     let data = args.data.load(args.seed)?;
     let recipe = config.resolve(&data.train)?;
-    guard_existing_model(&args.out.join("model.safetensors"), &recipe, args.force)?;
     host::fs::prepare_output_dir(&args.out, OUTPUTS).map_err(anyhow::Error::msg)?;
+    guard_existing_model(&args.out.join("model.safetensors"), &recipe, args.force)?;
     if output.chatty() {
         eprintln!(
             "training {} ({}, {} classes) on {} samples, {} epochs, batch {}, {} lr {}, {} threads, seed {} (data loaded in {:.2}s)",
