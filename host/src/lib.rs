@@ -21,6 +21,7 @@
 //! - [`model`]: the run-time-shaped network [`Net`](model::Net), its input
 //!   scaling and classes ([`Model`](model::Model)), and checkpoints.
 //! - [`train`]: the training loop and its two parallel strategies.
+//! - [`eval`]: confusion matrix and per-class accuracy of K classes, per-sample predictions.
 //! - [`fs`]: atomic file writes, used by every stage that writes.
 //!
 //! ## Example
@@ -46,6 +47,7 @@
 #![deny(missing_docs)]
 
 pub mod data;
+pub mod eval;
 pub mod fs;
 pub mod model;
 pub mod train;
