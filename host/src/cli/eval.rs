@@ -61,13 +61,17 @@ pub(crate) fn load_for_model(
 ) -> Result<Dataset> {
     match read.load(path, role, Some(model.classes.clone())) {
         Ok(data) => {
-            model.check_data(&data, model_path).map_err(anyhow::Error::msg)?;
+            model
+                .check_data(&data, model_path)
+                .map_err(anyhow::Error::msg)?;
             Ok(data)
         }
         Err(error) => {
             // A shape mismatch explains more than an unknown label.
             if let Ok(data) = read.load(path, role, None) {
-                model.check_data(&data, model_path).map_err(anyhow::Error::msg)?;
+                model
+                    .check_data(&data, model_path)
+                    .map_err(anyhow::Error::msg)?;
             }
             Err(error)
         }
@@ -93,7 +97,14 @@ pub(crate) fn run(args: EvalArgs, output: Output) -> Result<()> {
                 .filter(|p| !p.as_os_str().is_empty())
                 .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
         };
-        write_pictures(&out_dir, &evaluation, &model, &data, &predicted, args.errors)?
+        write_pictures(
+            &out_dir,
+            &evaluation,
+            &model,
+            &data,
+            &predicted,
+            args.errors,
+        )?
     } else {
         Vec::new()
     };
@@ -123,7 +134,11 @@ pub(crate) fn run(args: EvalArgs, output: Output) -> Result<()> {
         object.insert("data".into(), data.name().into());
         object.insert(
             "files".into(),
-            written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().into(),
+            written
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .into(),
         );
     }
     output.summary(&summary)
@@ -140,7 +155,10 @@ fn write_pictures(
     max_errors: usize,
 ) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut files = vec![("confusion.svg", pictures::confusion_svg(evaluation)?.into_bytes())];
+    let mut files = vec![(
+        "confusion.svg",
+        pictures::confusion_svg(evaluation)?.into_bytes(),
+    )];
     if let Some(image) = model.image {
         let wrong: Vec<usize> = (0..data.len())
             .filter(|&i| predicted[i] != data.label(i))
@@ -173,7 +191,10 @@ fn write_pictures(
         .map(|(name, bytes)| {
             let path = dir.join(name);
             write_atomic(&path, &bytes).with_context(|| {
-                format!("cannot write {}; choose a writable directory with --out", path.display())
+                format!(
+                    "cannot write {}; choose a writable directory with --out",
+                    path.display()
+                )
             })?;
             Ok(path)
         })

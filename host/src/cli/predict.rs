@@ -113,7 +113,8 @@ pub(crate) fn run(args: PredictArgs, output: Output) -> Result<()> {
         }
         (None, Some(index), data) => {
             let path = data.clone().unwrap_or_else(|| PathBuf::from("data"));
-            let data = super::eval::load_for_model(&args.read, &path, args.set, &model, &args.model)?;
+            let data =
+                super::eval::load_for_model(&args.read, &path, args.set, &model, &args.model)?;
             if index >= data.len() {
                 bail!(
                     "--index {index} is out of range: {} has {} samples; pick 0 to {}",
@@ -132,10 +133,20 @@ pub(crate) fn run(args: PredictArgs, output: Output) -> Result<()> {
                 None => to_pixels(&raw),
             });
             let source = json!({ "data": data.name(), "set": args.set.name(), "index": index });
-            one(&model, &common, source, pixels.as_deref(), &p, Some(data.label(index)), output)
+            one(
+                &model,
+                &common,
+                source,
+                pixels.as_deref(),
+                &p,
+                Some(data.label(index)),
+                output,
+            )
         }
         (None, None, Some(path)) => all_rows(&args, path, &model, common, k, output),
-        (None, None, None) => bail!("give --data FILE (classify every row), --index N or --image FILE"),
+        (None, None, None) => {
+            bail!("give --data FILE (classify every row), --index N or --image FILE")
+        }
     }
 }
 
@@ -158,10 +169,20 @@ fn one(
     }
     output.result(&format!("predicted: {}", name(p.class)));
     if output.details() {
-        let width = p.top.iter().map(|r| name(r.class).chars().count()).max().unwrap_or(1);
+        let width = p
+            .top
+            .iter()
+            .map(|r| name(r.class).chars().count())
+            .max()
+            .unwrap_or(1);
         let mut lines = String::new();
         for r in &p.top {
-            let _ = writeln!(lines, "  {:>width$}: {:6.2}%", name(r.class), r.probability * 100.0);
+            let _ = writeln!(
+                lines,
+                "  {:>width$}: {:6.2}%",
+                name(r.class),
+                r.probability * 100.0
+            );
         }
         print(&lines);
     }
@@ -205,20 +226,31 @@ fn all_rows(
         Err(error) => {
             // A file of the wrong shape: say so rather than which label is unknown.
             if let Ok(data) = args.read.load(path, args.set, None) {
-                model.check_data(&data, &args.model).map_err(anyhow::Error::msg)?;
+                model
+                    .check_data(&data, &args.model)
+                    .map_err(anyhow::Error::msg)?;
             }
             return Err(error.into());
         }
     };
     let data = &rows.data;
-    model.check_data(data, &args.model).map_err(anyhow::Error::msg)?;
+    model
+        .check_data(data, &args.model)
+        .map_err(anyhow::Error::msg)?;
     let predictions = predict_dataset(model, data, k);
     let name = |c: usize| model.classes.name(c);
-    let correct = (0..data.len()).filter(|&i| predictions[i].class == data.label(i)).count();
+    let correct = (0..data.len())
+        .filter(|&i| predictions[i].class == data.label(i))
+        .count();
     if !output.json {
         let mut text = String::new();
         for (i, p) in predictions.iter().enumerate() {
-            let _ = write!(text, "{i}: {} ({:.2}%)", name(p.class), p.confidence * 100.0);
+            let _ = write!(
+                text,
+                "{i}: {} ({:.2}%)",
+                name(p.class),
+                p.confidence * 100.0
+            );
             if rows.labelled {
                 let _ = write!(text, " label: {}", name(data.label(i)));
             }
@@ -234,7 +266,11 @@ fn all_rows(
         }
     }
     if let Some(out) = &args.out {
-        let mut csv = String::from(if rows.labelled { "index,class,confidence,label\n" } else { "index,class,confidence\n" });
+        let mut csv = String::from(if rows.labelled {
+            "index,class,confidence,label\n"
+        } else {
+            "index,class,confidence\n"
+        });
         for (i, p) in predictions.iter().enumerate() {
             let _ = write!(csv, "{i},{},{}", csv_cell(name(p.class)), p.confidence);
             if rows.labelled {
@@ -242,7 +278,8 @@ fn all_rows(
             }
             csv.push('\n');
         }
-        write_atomic(out, csv.as_bytes()).with_context(|| format!("cannot write {}", out.display()))?;
+        write_atomic(out, csv.as_bytes())
+            .with_context(|| format!("cannot write {}", out.display()))?;
         if output.chatty() && !output.json {
             eprintln!("wrote {}", out.display());
         }
@@ -271,7 +308,10 @@ fn all_rows(
         object.insert("samples".into(), data.len().into());
         if rows.labelled {
             object.insert("correct".into(), correct.into());
-            object.insert("accuracy".into(), (correct as f64 / data.len().max(1) as f64).into());
+            object.insert(
+                "accuracy".into(),
+                (correct as f64 / data.len().max(1) as f64).into(),
+            );
         }
         if let Some(out) = &args.out {
             object.insert("out".into(), out.display().to_string().into());

@@ -108,7 +108,10 @@ pub fn predict_dataset(model: &Model, data: &Dataset, k: usize) -> Vec<Predictio
 /// If `rows.len()` is not a multiple of the model's input count.
 pub fn predict_raw(model: &Model, rows: &[f32], k: usize) -> Vec<Prediction> {
     let n = model.inputs();
-    assert_eq!(rows.len() % n, 0, "predict_raw: rows of {n} values");
+    assert!(
+        rows.len().is_multiple_of(n),
+        "predict_raw: rows of {n} values"
+    );
     rows.par_chunks_exact(n)
         .map(|row| Prediction::from_logits(model.logits_raw(row), k))
         .collect()
