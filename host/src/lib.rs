@@ -21,6 +21,8 @@
 //! - [`model`]: the run-time-shaped network [`Net`](model::Net), its input
 //!   scaling and classes ([`Model`](model::Model)), and checkpoints.
 //! - [`train`]: the training loop and its two parallel strategies.
+//! - [`report`]: learning curves, confusion matrix and error pictures, terminal drawing, picture preprocessing, file descriptions.
+//! - [`eval`]: confusion matrix and per-class accuracy of K classes, per-sample predictions.
 //! - [`fs`]: atomic file writes, used by every stage that writes.
 //!
 //! ## Example
@@ -46,6 +48,8 @@
 #![deny(missing_docs)]
 
 pub mod data;
+pub mod eval;
 pub mod fs;
 pub mod model;
+pub mod report;
 pub mod train;

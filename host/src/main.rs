@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cli;
-use cli::{train, Output};
+use cli::{eval, inspect, predict, train, Output};
 
 /// Train small MLPs on your data (CSV or IDX) and ship them to microcontrollers as plain Rust.
 #[derive(Debug, Parser)]
@@ -25,6 +25,12 @@ struct Cli {
 enum Command {
     /// Train a network on any data and write the checkpoint, metrics and firmware bundle.
     Train(train::TrainArgs),
+    /// Accuracy, per-class accuracy and confusion matrix of a model on labelled data.
+    Eval(eval::EvalArgs),
+    /// Classify every row of a data file, one sample, or a picture.
+    Predict(predict::PredictArgs),
+    /// Describe a data file: kind, dimensions or features, encoding, class histogram.
+    Inspect(inspect::InspectArgs),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +41,9 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Train(args) => train::run(args, output),
+        Command::Eval(args) => eval::run(args, output),
+        Command::Predict(args) => predict::run(args, output),
+        Command::Inspect(args) => inspect::run(args, output),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,21 +1,23 @@
-//! `host inspect`: what an IDX or CSV data file holds.
+//! `host inspect`: what an IDX or CSV data file holds (any shape).
 
 use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
 
-use super::{print, Output};
+use super::{print, Output, ReadArgs};
 
 #[derive(Debug, Args)]
 pub(crate) struct InspectArgs {
-    /// An IDX file (gzipped or raw, e.g. data/t10k-labels-idx1-ubyte.gz) or a
-    /// `label,p0,…,p783` CSV file (name ending in .csv or .csv.gz).
+    /// An IDX file (gzipped or raw: labels, images or vectors) or a CSV file
+    /// (one label column and numeric features).
     file: PathBuf,
+    #[command(flatten)]
+    read: ReadArgs,
 }
 
 pub(crate) fn run(args: InspectArgs, output: Output) -> Result<()> {
-    let inspection = host::inspect::inspect(&args.file)?;
+    let inspection = host::report::inspect(&args.file, &args.read.options(None))?;
     if output.json {
         output.summary(&serde_json::to_value(&inspection)?)
     } else {

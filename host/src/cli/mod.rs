@@ -1,6 +1,9 @@
 //! The command-line front end: one module per subcommand, and what they share
 //! (output conventions, data options).
 
+pub(crate) mod eval;
+pub(crate) mod inspect;
+pub(crate) mod predict;
 pub(crate) mod train;
 
 use std::path::{Path, PathBuf};

@@ -190,3 +190,75 @@ impl Run {
 pub(crate) fn s(path: &Path) -> &str {
     path.to_str().expect("temporary paths are UTF-8")
 }
+
+/// The repository's `data/` directory.
+pub(crate) fn data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../data")
+}
+
+/// Runs `host args…`, asserts success, returns stdout.
+pub(crate) fn ok(args: &[&str]) -> String {
+    let out = Command::new(host_bin()).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "host {args:?} failed\nstdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Parses `text` as exactly one JSON value.
+pub(crate) fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not one JSON object ({e}):\n{text}"))
+}
+
+/// Trains a small model (`--epochs 3 --quiet`, `--hidden 16`) on `train_args`
+/// into `dir`; returns the path of its checkpoint.
+pub(crate) fn train_small(dir: &Path, train_args: &[&str]) -> PathBuf {
+    let mut args = vec![
+        "train",
+        "--quiet",
+        "--epochs",
+        "3",
+        "--hidden",
+        "16",
+        "--out",
+        s(dir),
+    ];
+    args.extend_from_slice(train_args);
+    ok(&args);
+    dir.join("model.safetensors")
+}
+
+/// An iris model (`--label-column species`, 30% held out) in `dir`.
+pub(crate) fn iris_model(dir: &Path) -> PathBuf {
+    let iris = data_dir().join("iris/iris.csv");
+    train_small(
+        dir,
+        &[
+            "--data",
+            s(&iris),
+            "--label-column",
+            "species",
+            "--test-fraction",
+            "0.3",
+        ],
+    )
+}
+
+/// A digits-8x8 model in `dir`.
+pub(crate) fn digits_model(dir: &Path) -> PathBuf {
+    let d = data_dir().join("digits-8x8");
+    let (train, test) = (d.join("digits-train.csv"), d.join("digits-test.csv"));
+    train_small(dir, &["--data", s(&train), "--test", s(&test)])
+}
+
+/// A 28x28 image model trained on synthetic MNIST files written into
+/// `dir/data` (300 train, 100 test); returns (model, data directory).
+pub(crate) fn image_model(dir: &Path) -> (PathBuf, PathBuf) {
+    let data = dir.join("data");
+    write_mnist(&data, 300, 100);
+    let model = train_small(&dir.join("model"), &["--data", s(&data)]);
+    (model, data)
+}
