@@ -177,7 +177,7 @@ fn save_run(
             checkpoint_path.display()
         );
     }
-    output.result(&accuracy_line(test_accuracy));
+    output.result(&host::eval::accuracy_line(test_accuracy));
     output.summary(&serde_json::json!({
         "command": "train",
         "architecture": recipe.architecture.to_string(),
@@ -191,11 +191,6 @@ fn save_run(
         "test_accuracy": test_accuracy,
         "model": checkpoint_path.display().to_string(),
     }))
-}
-
-/// `test accuracy: 98.59%`, the line scripts look for.
-pub(crate) fn accuracy_line(accuracy: f64) -> String {
-    format!("test accuracy: {:.2}%", accuracy * 100.0)
 }
 
 /// `host train` stopped by Ctrl-C (SIGINT); `main` exits with 130 for it.

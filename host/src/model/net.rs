@@ -131,7 +131,7 @@ impl Net {
     /// Layer, kind and shape of tensor `t`, as `tinymlp::Parameters::tensor_info` gives them.
     pub fn tensor_info(&self, t: usize) -> TensorInfo {
         let (inputs, outputs) = self.arch.layer(t / 2);
-        if t % 2 == 0 {
+        if t.is_multiple_of(2) {
             TensorInfo {
                 layer: t / 2,
                 kind: TensorKind::Weight,
