@@ -69,7 +69,7 @@ pub(crate) struct TrainArgs {
     /// Peak learning rate of the one-cycle schedule [default: 0.05 for SGD, 0.01 for Adam].
     #[arg(long, allow_negative_numbers = true)]
     lr: Option<f32>,
-    /// Weight decay (L2) on weight matrices [default: 2e-4 for SGD, 1e-4 for Adam].
+    /// Weight decay (L2) on weight matrices [default: 2e-4 for SGD, 1e-3 for Adam].
     #[arg(long, allow_negative_numbers = true)]
     weight_decay: Option<f32>,
     /// Input scaling: auto (pixels / 255 for pixel images, standardisation with the

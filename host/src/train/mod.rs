@@ -126,7 +126,7 @@ impl TrainConfig {
     /// Resolves the defaults for `train`: pixel images get the MNIST recipe
     /// (SGD with Nesterov momentum, peak rate 0.05, weight decay 2e-4, ±1 px
     /// shifts for images of 16×16 or more); numeric features get Adam (peak
-    /// rate 0.01, weight decay 1e-4, no shifts). Epochs: 25, or more so that
+    /// rate 0.01, weight decay 1e-3, no shifts). Epochs: 25, or more so that
     /// the run takes at least [`MIN_STEPS`] steps.
     pub fn resolve(&self, train: &Dataset) -> Result<Recipe, TrainError> {
         validate(self, train)?;
@@ -138,7 +138,7 @@ impl TrainConfig {
             OptimizerChoice::Auto => !pixels,
             choice => choice == OptimizerChoice::Adam,
         };
-        let weight_decay = self.weight_decay.unwrap_or(if adam { 1e-4 } else { 2e-4 });
+        let weight_decay = self.weight_decay.unwrap_or(if adam { 1e-3 } else { 2e-4 });
         let batch_size = self.batch_size.min(train.len());
         let steps_per_epoch = train.len().div_ceil(batch_size);
         let epochs = self
