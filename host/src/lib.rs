@@ -21,6 +21,8 @@
 //! - [`model`]: the run-time-shaped network [`Net`](model::Net), its input
 //!   scaling and classes ([`Model`](model::Model)), and checkpoints.
 //! - [`train`]: the training loop and its two parallel strategies.
+//! - [`export`]: int8 quantisation, emitted Rust source, the firmware
+//!   bundle and CSV tensors.
 //! - [`fs`]: atomic file writes, used by every stage that writes.
 //!
 //! ## Example
@@ -46,6 +48,7 @@
 #![deny(missing_docs)]
 
 pub mod data;
+pub mod export;
 pub mod fs;
 pub mod model;
 pub mod train;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cli;
-use cli::{train, Output};
+use cli::{emit, train, Output};
 
 /// Train small MLPs on your data (CSV or IDX) and ship them to microcontrollers as plain Rust.
 #[derive(Debug, Parser)]
@@ -25,6 +25,9 @@ struct Cli {
 enum Command {
     /// Train a network on any data and write the checkpoint, metrics and firmware bundle.
     Train(train::TrainArgs),
+    /// Write a checkpoint's firmware bundle (Rust source and the files the firmware
+    /// checks), one Rust file, or its tensors as CSV.
+    Emit(emit::EmitArgs),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +38,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Train(args) => train::run(args, output),
+        Command::Emit(args) => emit::run(args, output),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
