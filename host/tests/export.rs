@@ -227,18 +227,17 @@ fn tricky_values_and_names_round_trip_bit_for_bit() {
                 for v in m::SCALING.mean.iter().chain(&m::SCALING.inv_std) { print!(\"{:08x} \", v.to_bits()); }\n    \
                 println!();\n    \
                 println!(\"{}|{}\", m::CLASS_NAMES[0], m::CLASS_NAMES[1]);";
-    let out = emitted::compile_and_run(
-        "tinymlp_export_tricky",
-        &[("m".to_string(), text)],
-        body,
-    );
+    let out = emitted::compile_and_run("tinymlp_export_tricky", &[("m".to_string(), text)], body);
     let lines: Vec<&str> = out.lines().collect();
     let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
     assert_eq!(emitted::parse_hex(lines[0]), bits(model.net.params()));
     let Scaling::Standardize { mean, inv_std } = &model.scaling else {
         unreachable!()
     };
-    assert_eq!(emitted::parse_hex(lines[1]), bits(&[&mean[..], inv_std].concat()));
+    assert_eq!(
+        emitted::parse_hex(lines[1]),
+        bits(&[&mean[..], inv_std].concat())
+    );
     assert_eq!(lines[2], "cat|a \"quoted\" \\ name");
 }
 
@@ -262,7 +261,11 @@ fn same_model_gives_identical_text_and_non_finite_values_are_rejected() {
 }
 
 fn word(bytes: &[u8], offset: usize, i: usize) -> u32 {
-    u32::from_le_bytes(bytes[offset + 4 * i..offset + 4 * i + 4].try_into().unwrap())
+    u32::from_le_bytes(
+        bytes[offset + 4 * i..offset + 4 * i + 4]
+            .try_into()
+            .unwrap(),
+    )
 }
 
 #[test]
@@ -292,7 +295,10 @@ fn the_bundle_holds_predictions_and_inputs_and_is_deterministic() {
         write_bundle(&model, b"ckpt", 9, &data, &data, again.path()).unwrap();
         for name in &names {
             let a = std::fs::read(dir.path().join(name)).unwrap();
-            assert!(a == std::fs::read(again.path().join(name)).unwrap(), "{name}");
+            assert!(
+                a == std::fs::read(again.path().join(name)).unwrap(),
+                "{name}"
+            );
         }
 
         let q = quantize_calibrated(&model, &data).unwrap();
@@ -302,7 +308,10 @@ fn the_bundle_holds_predictions_and_inputs_and_is_deterministic() {
         let header = [SAMPLES as u32, classes as u32, widths[0] as u32, raw_type];
         for (bytes, magic) in [(&f, PREDICTIONS_F32_MAGIC), (&i8, PREDICTIONS_INT8_MAGIC)] {
             assert_eq!(bytes[..8], magic);
-            assert_eq!((0..4).map(|i| word(bytes, 8, i)).collect::<Vec<_>>(), header);
+            assert_eq!(
+                (0..4).map(|i| word(bytes, 8, i)).collect::<Vec<_>>(),
+                header
+            );
             assert_eq!(bytes.len(), 24 + SAMPLES * (classes + 1) * 4);
         }
         let inputs = {
