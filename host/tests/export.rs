@@ -343,13 +343,13 @@ fn the_bundle_holds_predictions_and_inputs_and_is_deterministic() {
             assert_eq!(word(stored, widths[0] * size, 0) as usize, data.label(n));
             let at = 24 + n * (classes + 1) * 4;
             let logits = model.logits_raw(&raw);
-            for c in 0..classes {
-                assert_eq!(word(&f, at, c), logits[c].to_bits());
+            for (c, l) in logits.iter().enumerate() {
+                assert_eq!(word(&f, at, c), l.to_bits());
             }
             assert_eq!(word(&f, at, classes) as usize, tinymlp::argmax(&logits));
             let acc = q.accumulators(&raw);
-            for c in 0..classes {
-                assert_eq!(word(&i8, at, c) as i32, acc[c]);
+            for (c, &a) in acc.iter().enumerate() {
+                assert_eq!(word(&i8, at, c) as i32, a);
             }
             assert_eq!(word(&i8, at, classes) as usize, q.predict(&raw));
             correct += usize::from(q.predict(&raw) == data.label(n));

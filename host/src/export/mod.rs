@@ -11,7 +11,7 @@
 //! - [`tensors`]: every tensor as a CSV file (`--format csv`).
 //! - [`bundle`]: all of the above written next to a checkpoint
 //!   ([`write_bundle`]), what `host train` and `host emit` call.
-//! - [`error`]: [`ExportError`].
+//! - [`error`]: why an export fails ([`ExportError`]).
 //!
 //! Every output is a pure function of the checkpoint and the data: emitting
 //! the same checkpoint twice gives the same bytes.

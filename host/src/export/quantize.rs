@@ -276,14 +276,13 @@ fn calibrated_scale(mut values: Vec<f32>, top: f64) -> Result<f64, ExportError> 
     })
 }
 
+/// A layer's int8 weights, `i32` biases and per-row accumulator scales.
+type QuantizedRows = (Vec<i8>, Vec<i32>, Vec<f64>);
+
 /// Symmetric per-row int8 quantisation of layer `l` of `net`, whose inputs
 /// have scale `input_scale`: the weights, biases and the per-row accumulator
 /// scales `s_w[o] · input_scale`.
-fn quantize_layer(
-    net: &Net,
-    l: usize,
-    input_scale: f64,
-) -> Result<(Vec<i8>, Vec<i32>, Vec<f64>), ExportError> {
+fn quantize_layer(net: &Net, l: usize, input_scale: f64) -> Result<QuantizedRows, ExportError> {
     let layer = net.layer(l);
     for (t, values) in [(2 * l, layer.weights), (2 * l + 1, layer.bias)] {
         if let Some(index) = values.iter().position(|v| !v.is_finite()) {
@@ -361,8 +360,7 @@ pub fn quantize_with_scales(
                 *b = folded.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
             }
         }
-        let rescale = if l + 1 < layers {
-            let s_h = hidden_scales[l];
+        let rescale = if let Some(&s_h) = hidden_scales.get(l) {
             let mut multiplier = Vec::with_capacity(acc_scale.len());
             let mut shift = Vec::with_capacity(acc_scale.len());
             for &a in &acc_scale {
