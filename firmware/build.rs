@@ -1,5 +1,10 @@
-//! Puts `memory.x` on the linker's search path and decompresses the MNIST test
-//! set into `OUT_DIR`, whose paths the firmware opens through semihosting.
+//! Puts `memory.x` on the linker's search path and picks the model.
+//!
+//! The model directory is `$TINYMLP_MODEL_DIR` (relative to `firmware/`, or
+//! absolute), by default `../model`: any bundle written by `host train` or
+//! `host emit`. Its `test_inputs.bin.gz` is decompressed into `OUT_DIR`; the
+//! firmware includes `weights.rs` / `weights_int8.rs` and opens the test
+//! inputs and the predictions files through semihosting.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -16,30 +21,33 @@ fn gunzip(from: &Path, to: &Path) {
 fn main() {
     let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap());
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
-    let root = manifest.join("..").canonicalize().unwrap();
 
     std::fs::copy(manifest.join("memory.x"), out.join("memory.x")).unwrap();
     println!("cargo:rustc-link-search={}", out.display());
     println!("cargo:rerun-if-changed=memory.x");
 
-    for (name, env) in [
-        ("t10k-images-idx3-ubyte", "TINYMLP_TEST_IMAGES"),
-        ("t10k-labels-idx1-ubyte", "TINYMLP_TEST_LABELS"),
-    ] {
-        let gz = root.join("data").join(format!("{name}.gz"));
-        let raw = out.join(name);
-        gunzip(&gz, &raw);
-        println!("cargo:rerun-if-changed={}", gz.display());
-        println!("cargo:rustc-env={env}={}", raw.display());
-    }
+    println!("cargo:rerun-if-env-changed=TINYMLP_MODEL_DIR");
+    let dir = std::env::var_os("TINYMLP_MODEL_DIR")
+        .map_or_else(|| PathBuf::from("../model"), PathBuf::from);
+    let dir = manifest
+        .join(&dir)
+        .canonicalize()
+        .unwrap_or_else(|e| panic!("TINYMLP_MODEL_DIR {}: {e}", dir.display()));
+    println!("cargo:rustc-env=TINYMLP_MODEL_DIR={}", dir.display());
+
+    let gz = dir.join("test_inputs.bin.gz");
+    let raw = out.join("test_inputs.bin");
+    gunzip(&gz, &raw);
+    println!("cargo:rerun-if-changed={}", gz.display());
+    println!("cargo:rustc-env=TINYMLP_TEST_INPUTS={}", raw.display());
     for (name, env) in [
         ("predictions_f32.bin", "TINYMLP_PREDICTIONS_F32"),
         ("predictions_int8.bin", "TINYMLP_PREDICTIONS_INT8"),
+        ("weights.rs", "TINYMLP_WEIGHTS_F32"),
+        ("weights_int8.rs", "TINYMLP_WEIGHTS_INT8"),
     ] {
-        let path = root.join("model").join(name);
+        let path = dir.join(name);
         println!("cargo:rerun-if-changed={}", path.display());
         println!("cargo:rustc-env={env}={}", path.display());
     }
-    println!("cargo:rerun-if-changed=../model/weights.rs");
-    println!("cargo:rerun-if-changed=../model/weights_int8.rs");
 }

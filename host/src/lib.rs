@@ -23,6 +23,8 @@
 //! - [`train`]: the training loop and its two parallel strategies.
 //! - [`report`]: learning curves, confusion matrix and error pictures, terminal drawing, picture preprocessing, file descriptions.
 //! - [`eval`]: confusion matrix and per-class accuracy of K classes, per-sample predictions.
+//! - [`export`]: int8 quantisation, emitted Rust source, the firmware
+//!   bundle and CSV tensors.
 //! - [`fs`]: atomic file writes, used by every stage that writes.
 //!
 //! ## Example
@@ -49,6 +51,7 @@
 
 pub mod data;
 pub mod eval;
+pub mod export;
 pub mod fs;
 pub mod model;
 pub mod report;

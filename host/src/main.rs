@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cli;
-use cli::{eval, inspect, predict, train, Output};
+use cli::{emit, eval, inspect, predict, train, Output};
 
 /// Train small MLPs on your data (CSV or IDX) and ship them to microcontrollers as plain Rust.
 #[derive(Debug, Parser)]
@@ -31,6 +31,9 @@ enum Command {
     Predict(predict::PredictArgs),
     /// Describe a data file: kind, dimensions or features, encoding, class histogram.
     Inspect(inspect::InspectArgs),
+    /// Write a checkpoint's firmware bundle (Rust source and the files the firmware
+    /// checks), one Rust file, or its tensors as CSV.
+    Emit(emit::EmitArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => eval::run(args, output),
         Command::Predict(args) => predict::run(args, output),
         Command::Inspect(args) => inspect::run(args, output),
+        Command::Emit(args) => emit::run(args, output),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,69 +1,69 @@
-//! IDX → train → emitted source → the same predictions.
+//! The shipped bundles: their emitted source, compiled into this crate, is the
+//! checkpoint bit for bit and predicts what the host recorded for the
+//! firmware; emitting the checkpoint again gives the same bytes.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use host::arch::Architecture;
-use host::checkpoint::Checkpoint;
-use host::codegen;
-use host::dataset::{load_mnist, Split};
-use host::emit::{self, Exportable};
-use host::train::{self, Quiet, TrainConfig};
-use integration_tests::{f32_model::MODEL, int8_model::MODEL_INT8};
-use tinymlp::{pixels_to_input, Mlp, Network, Parameters};
-
-type Net = Mlp<784, 64, 10>;
+use host::data::{load, DataOptions, Role};
+use host::export::write_bundle;
+use host::model::Checkpoint;
+use integration_tests::{f32_model, int8_model};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn shipped_network() -> (Checkpoint, Box<Net>) {
-    let checkpoint = Checkpoint::read(&root().join("model/model.safetensors")).unwrap();
-    assert_eq!(
-        checkpoint.architecture(),
-        &"64".parse::<Architecture>().unwrap()
-    );
-    let mut net: Box<Net> = bytemuck::zeroed_box();
-    checkpoint.load_into(&mut *net).unwrap();
-    (checkpoint, net)
+fn word(bytes: &[u8], i: usize) -> u32 {
+    u32::from_le_bytes(bytes[24 + 4 * i..28 + 4 * i].try_into().unwrap())
 }
 
 #[test]
 fn compiled_f32_source_is_the_checkpoint_bit_for_bit() {
-    let (_, net) = shipped_network();
-    for t in 0..Net::TENSORS {
-        let (emitted, loaded) = (MODEL.tensor(t), net.tensor(t));
+    let model = Checkpoint::read(&root().join("model/model.safetensors"))
+        .unwrap()
+        .load()
+        .unwrap();
+    assert_eq!(model.net.architecture().widths(), f32_model::WIDTHS);
+    for t in 0..model.net.tensors() {
+        let emitted = tinymlp::Parameters::tensor(&f32_model::MODEL, t);
+        let loaded = model.net.tensor(t);
         assert!(
             emitted
                 .iter()
                 .zip(loaded)
                 .all(|(a, b)| a.to_bits() == b.to_bits()),
             "tensor {} differs",
-            Net::tensor_info(t).name
+            model.net.tensor_info(t).name()
         );
     }
 }
 
 #[test]
 fn compiled_networks_predict_what_the_host_recorded_for_the_firmware() {
-    let test = load_mnist(&root().join("data"), Split::Test).unwrap();
-    let images = emit::images(&test).unwrap();
+    let test = load(&root().join("data"), &DataOptions::default(), Role::Test).unwrap();
     let expected_f32 = std::fs::read(root().join("model/predictions_f32.bin")).unwrap();
     let expected_int8 = std::fs::read(root().join("model/predictions_int8.bin")).unwrap();
-    // The same bytes the host writes for the firmware, recomputed from the compiled statics.
-    assert!(codegen::write_predictions_f32(&MODEL, images) == expected_f32);
-    assert!(codegen::write_predictions_int8(&MODEL_INT8, images) == expected_int8);
-
-    let count = |predict: &dyn Fn(&[u8; 784]) -> usize| {
-        images
-            .iter()
-            .zip(test.labels())
-            .filter(|(x, &y)| predict(x) == usize::from(y))
-            .count()
-    };
-    let f32_correct = count(&|x| MODEL.predict(&pixels_to_input(x)));
-    let int8_correct = count(&|x| MODEL_INT8.predict(x));
+    let classes = f32_model::CLASSES;
+    let (mut f32_correct, mut int8_correct) = (0, 0);
+    for i in 0..test.len() {
+        let raw: &[u8; 784] = test.pixels(i).unwrap().try_into().unwrap();
+        let at = i * (classes + 1);
+        let logits = f32_model::logits(raw);
+        let acc = int8_model::accumulators(raw);
+        for c in 0..classes {
+            assert_eq!(
+                word(&expected_f32, at + c),
+                logits[c].to_bits(),
+                "sample {i}"
+            );
+            assert_eq!(word(&expected_int8, at + c) as i32, acc[c], "sample {i}");
+        }
+        let (class, class8) = (f32_model::classify(raw), int8_model::classify(raw));
+        assert_eq!(word(&expected_f32, at + classes) as usize, class);
+        assert_eq!(word(&expected_int8, at + classes) as usize, class8);
+        f32_correct += usize::from(class == test.label(i));
+        int8_correct += usize::from(class8 == test.label(i));
+    }
     assert!(
         f32_correct >= 9840,
         "shipped f32 model: {f32_correct}/10000"
@@ -75,81 +75,45 @@ fn compiled_networks_predict_what_the_host_recorded_for_the_firmware() {
     );
 }
 
-#[test]
-fn quantizing_the_checkpoint_again_gives_the_compiled_int8_network() {
-    let (_, net) = shipped_network();
-    let train_set = load_mnist(&root().join("data"), Split::Train).unwrap();
-    let calibration = emit::images(&train_set).unwrap();
-    let quantized = net
-        .quantize(&calibration[..emit::CALIBRATION_IMAGES])
-        .unwrap();
-    assert!(
-        *quantized == MODEL_INT8,
-        "the shipped weights_int8.rs is stale"
-    );
-}
-
-/// Writes a gzipped IDX file, as a user's download would be.
-fn write_idx_gz(path: &Path, magic: u32, dims: &[u32], payload: &[u8]) {
-    let mut bytes = magic.to_be_bytes().to_vec();
-    for d in dims {
-        bytes.extend_from_slice(&d.to_be_bytes());
-    }
-    bytes.extend_from_slice(payload);
-    let file = std::fs::File::create(path).unwrap();
-    let mut gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
-    gz.write_all(&bytes).unwrap();
-    gz.finish().unwrap();
-}
-
-#[test]
-fn idx_files_train_to_a_network_whose_emitted_source_reproduces_it() {
-    // A thousand training and two hundred test images, re-packed as fresh IDX
-    // files in a temporary "download" directory.
-    let full_train = load_mnist(&root().join("data"), Split::Train)
-        .unwrap()
-        .take(1000);
-    let full_test = load_mnist(&root().join("data"), Split::Test)
-        .unwrap()
-        .take(200);
-    let dir = tempfile::tempdir().unwrap();
-    for (set, prefix) in [(&full_train, "train"), (&full_test, "t10k")] {
-        let n = set.len() as u32;
-        let images = dir.path().join(format!("{prefix}-images-idx3-ubyte.gz"));
-        write_idx_gz(&images, 2051, &[n, 28, 28], set.pixels());
-        let labels = dir.path().join(format!("{prefix}-labels-idx1-ubyte.gz"));
-        write_idx_gz(&labels, 2049, &[n], set.labels());
-    }
-    let train_set = load_mnist(dir.path(), Split::Train).unwrap();
-    let test_set = load_mnist(dir.path(), Split::Test).unwrap();
-    assert_eq!(train_set.labels(), full_train.labels());
-
-    let config = TrainConfig {
-        epochs: 3,
-        ..TrainConfig::default()
+/// Emits the bundle of `dir/model.safetensors` into a temporary directory and
+/// compares every file with the shipped one.
+fn bundle_is_up_to_date(dir: &Path, train: &Path, test: &Path) {
+    let checkpoint = Checkpoint::read(&dir.join("model.safetensors")).unwrap();
+    let model = checkpoint.load().unwrap();
+    let classes = Some(model.classes.clone());
+    let options = DataOptions {
+        classes,
+        ..DataOptions::default()
     };
-    let (net, _) = train::train::<Net>(&config, &train_set, &test_set, &mut Quiet).unwrap();
-    assert!(train::accuracy(&*net, &test_set) > 0.75);
-
-    let header = emit::header("784-64-10", config.seed, b"checkpoint bytes", 0.5);
-    let source = net.emit_f32(&header).unwrap();
-    assert!(source.starts_with("// @generated"));
-    assert!(source.contains("pub static MODEL: tinymlp::Mlp<784, 64, 10>"));
-    // Every parameter appears as an exactly round-tripping literal, in order.
-    let expected: Vec<u32> = (0..Net::TENSORS)
-        .flat_map(|t| net.tensor(t).iter().map(|v| v.to_bits()))
-        .collect();
-    assert_eq!(parse_f32_literals(&source), expected);
+    let train = load(train, &options, Role::Train).unwrap();
+    let test = load(test, &options, Role::Test).unwrap();
+    let seed = checkpoint.metadata()["seed"].parse().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let summary =
+        write_bundle(&model, checkpoint.bytes(), seed, &train, &test, out.path()).unwrap();
+    for file in &summary.files {
+        let name = file.file_name().unwrap();
+        assert!(
+            std::fs::read(file).unwrap() == std::fs::read(dir.join(name)).unwrap(),
+            "{} is stale: run `host emit --model {}`",
+            dir.join(name).display(),
+            dir.join("model.safetensors").display()
+        );
+    }
 }
 
-/// The `…_f32` literals of an emitted file, in order (comments skipped).
-fn parse_f32_literals(source: &str) -> Vec<u32> {
-    let separators = |c: char| matches!(c, ',' | '[' | ']' | '(' | ')') || c.is_whitespace();
-    source
-        .lines()
-        .filter(|line| !line.trim_start().starts_with("//"))
-        .flat_map(|line| line.split(separators))
-        .filter_map(|token| token.strip_suffix("_f32"))
-        .map(|number| number.parse::<f32>().unwrap().to_bits())
-        .collect()
+#[test]
+fn the_shipped_mnist_bundle_is_what_emit_writes() {
+    let data = root().join("data");
+    bundle_is_up_to_date(&root().join("model"), &data, &data);
+}
+
+#[test]
+fn the_digits_example_bundle_is_what_emit_writes() {
+    let data = root().join("data/digits-8x8");
+    bundle_is_up_to_date(
+        &root().join("examples/digits/model"),
+        &data.join("digits-train.csv"),
+        &data.join("digits-test.csv"),
+    );
 }

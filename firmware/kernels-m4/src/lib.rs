@@ -11,14 +11,17 @@
 //!   [`tinymlp::kernels`]): eight lane accumulators in `s0..s7` starting at
 //!   `+0.0`, element `i` into lane `i % 8` in ascending `i`, then
 //!   [`tinymlp::kernels::reduce_lanes`] and the bias last. The logits are
-//!   therefore bit-identical to [`tinymlp::Mlp`]'s on any target.
+//!   therefore bit-identical to the portable kernel's on any target.
 //!   16 MACs per iteration: 4 loads, 16 `vmla`, `subs`, `bne`.
 //! - **int8**: `sxtb16` sign-extends bytes 0/2 (or, rotated, 1/3) of a word of
 //!   four `i8` weights into two halfwords, and `smlad` does two 16×16 MACs. The
 //!   `u8` input is widened once per layer into [`Interleaved`] halfword pairs that
 //!   line up with those lanes, so the inner loop is 16 MACs per 2 `ldm` of
 //!   weights, 2 `ldm` of inputs, 8 `sxtb16`, 8 `smlad`, `subs`, `bne`. Integer
-//!   sums are exact, so the accumulators equal [`tinymlp::QMlp::accumulators`].
+//!   sums are exact, so the accumulators equal [`tinymlp::QDense::accumulate`]'s.
+//!
+//! [`M4`] plugs both into tinymlp's networks of any depth as a
+//! [`tinymlp::Kernel`] and a [`tinymlp::QKernel`].
 //!
 //! Elements past the last multiple of 16 (none for 784 or 64 inputs) go through
 //! portable Rust in the same order. On other targets the functions fall back to
@@ -37,7 +40,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 use tinymlp::kernels::{reduce_lanes, LANES};
-use tinymlp::{Mlp, QMlp};
+use tinymlp::{Kernel, QDense, QKernel};
 
 /// Elements per iteration of the assembly loops.
 pub const BLOCK: usize = 16;
@@ -138,19 +141,6 @@ pub fn matvec_f32<const IN: usize, const OUT: usize>(
     for ((y, row), b) in y.iter_mut().zip(w).zip(b) {
         *y = dot_f32(row, x) + b;
     }
-}
-
-/// The logits of `net` for `x`, equal bit for bit to `Network::logits`.
-pub fn logits_f32<const IN: usize, const H: usize, const OUT: usize>(
-    net: &Mlp<IN, H, OUT>,
-    x: &[f32; IN],
-) -> [f32; OUT] {
-    let mut hidden = [0.0f32; H];
-    matvec_f32(&net.hidden.weights, &net.hidden.bias, x, &mut hidden);
-    tinymlp::activation::relu(&mut hidden);
-    let mut logits = [0.0f32; OUT];
-    matvec_f32(&net.output.weights, &net.output.bias, &hidden, &mut logits);
-    logits
 }
 
 /// `u8` inputs widened to halfwords, each group of four `x0 x1 x2 x3` stored as
@@ -262,19 +252,34 @@ fn dot_i8_blocks(w: &[i8], x: &[u16], blocks: usize) -> i32 {
     acc
 }
 
-/// Raw output accumulators of `net` for the pixels `x`: equal to
-/// [`QMlp::accumulators`].
-pub fn accumulators_int8<const IN: usize, const H: usize, const OUT: usize>(
-    net: &QMlp<IN, H, OUT>,
-    x: &[u8; IN],
-) -> [i32; OUT] {
-    let xi = Interleaved::new(x);
-    let acc: [i32; H] = core::array::from_fn(|o| {
-        net.hidden.bias[o].wrapping_add(dot_i8(&net.hidden.weights[o], &xi, x))
-    });
-    let h = net.hidden_requant.apply(&acc);
-    let hi = Interleaved::new(&h);
-    core::array::from_fn(|o| {
-        net.output.bias[o].wrapping_add(dot_i8(&net.output.weights[o], &hi, &h))
-    })
+/// The Cortex-M4 kernels as a [`tinymlp::Kernel`] (f32, [`matvec_f32`]) and a
+/// [`tinymlp::QKernel`] (int8, [`dot_i8`]): pass `&M4` to
+/// `Network::forward_with`, `QNetwork::accumulators_with` or an emitted
+/// model's `logits_with` / `accumulators_with`, at any depth.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct M4;
+
+impl Kernel for M4 {
+    #[inline]
+    fn matvec<const IN: usize, const OUT: usize>(
+        &self,
+        w: &[[f32; IN]; OUT],
+        b: &[f32; OUT],
+        x: &[f32; IN],
+        y: &mut [f32; OUT],
+    ) {
+        matvec_f32(w, b, x, y);
+    }
+}
+
+impl QKernel for M4 {
+    #[inline]
+    fn accumulate<const IN: usize, const OUT: usize>(
+        &self,
+        layer: &QDense<IN, OUT>,
+        x: &[u8; IN],
+    ) -> [i32; OUT] {
+        let xi = Interleaved::new(x);
+        core::array::from_fn(|o| layer.bias[o].wrapping_add(dot_i8(&layer.weights[o], &xi, x)))
+    }
 }

@@ -14,8 +14,8 @@ use cortex_m_semihosting::{debug, hio};
 use panic_semihosting as _;
 use tinymlp::kernels::dot;
 use tinymlp::quant::dot_i8_u8;
-use tinymlp::{Dense, Mlp, Network, QDense, QMlp, Requantize, Rng};
-use tinymlp_m4::{accumulators_int8, dot_f32, dot_i8, logits_f32, Interleaved};
+use tinymlp::{Mlp2, Network, QDense, QHidden, QNetwork, QOutput, Requantize, Rng};
+use tinymlp_m4::{dot_f32, dot_i8, Interleaved, M4};
 
 /// 4-byte aligned storage, so a slice starting at offset 1 is certainly unaligned.
 #[repr(C, align(4))]
@@ -59,29 +59,42 @@ fn check_len<const N: usize, const N1: usize>(rng: &mut Rng, failures: &mut u32)
     }
 }
 
+/// Networks of one and two hidden layers through [`M4`] and through the
+/// portable kernels: the same logit bits and accumulators.
 fn check_networks(rng: &mut Rng, failures: &mut u32) {
-    let mut net = Mlp::<48, 32, 10>::new(Dense::zeroed(), Dense::zeroed());
+    let mut net = Mlp2::<48, 32, 17, 10>::zeroed();
     net.init(rng);
-    let mut q = QMlp::<48, 32, 10>::new(
+    let mut q = QHidden::<48, 32, QHidden<32, 17, QOutput<17, 10>>>::new(
         QDense::zeroed(),
         Requantize::new([0; 32], [0; 32]),
-        QDense::zeroed(),
-        [1.0; 10],
+        QHidden::new(
+            QDense::zeroed(),
+            Requantize::new([0; 17], [0; 17]),
+            QOutput::new(QDense::zeroed(), [1.0; 10]),
+        ),
     );
     for w in q
-        .hidden
+        .layer
         .weights
         .as_flattened_mut()
         .iter_mut()
-        .chain(q.output.weights.as_flattened_mut())
+        .chain(q.next.layer.weights.as_flattened_mut())
+        .chain(q.next.next.layer.weights.as_flattened_mut())
     {
         *w = rng.next_u64() as i8;
     }
     for (m, s) in q
-        .hidden_requant
+        .requant
         .multiplier
         .iter_mut()
-        .zip(&mut q.hidden_requant.shift)
+        .zip(&mut q.requant.shift)
+        .chain(
+            q.next
+                .requant
+                .multiplier
+                .iter_mut()
+                .zip(&mut q.next.requant.shift),
+        )
     {
         *m = (1 << 30) + (rng.next_u64() as i32 & 0x3fff_ffff);
         *s = 42;
@@ -93,10 +106,12 @@ fn check_networks(rng: &mut Rng, failures: &mut u32) {
             *x = rng.uniform(0.0, 1.0);
             *p = rng.next_u64() as u8;
         }
-        if logits_f32(&net, &x).map(f32::to_bits) != net.logits(&x).map(f32::to_bits) {
+        let mut scratch = Default::default();
+        let asm = *net.forward_with(&x, &mut scratch, &M4);
+        if asm.map(f32::to_bits) != net.logits(&x).map(f32::to_bits) {
             *failures += 1;
         }
-        if accumulators_int8(&q, &p) != q.accumulators(&p) {
+        if q.accumulators_with(&p, &M4) != q.accumulators_ref(&p) {
             *failures += 1;
         }
     }

@@ -1,15 +1,18 @@
-//! `host emit`: a checkpoint as Rust source for firmware, or as CSV tensors.
+//! `host emit`: a checkpoint as Rust source for firmware (the whole bundle,
+//! or one file), or as CSV tensors.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 
-use super::Output;
-use host::checkpoint::Checkpoint;
-use host::dataset::{load_mnist, Split};
-use host::emit::{self, Exportable};
-use host::{atomic::write_atomic, export, with_network};
+use host::data::{Format, Header as CsvHeader, LabelColumn, Role};
+use host::export::rust::{self, Header};
+use host::export::{bundle, quantize_calibrated, tensors, write_bundle};
+use host::fs::write_atomic;
+use host::model::Checkpoint;
+
+use super::{Output, ReadArgs};
 
 /// What `emit` writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -26,94 +29,153 @@ pub(crate) struct EmitArgs {
     #[arg(long, default_value = "model/model.safetensors")]
     model: PathBuf,
     /// Rust: write one file here (without it, the whole firmware bundle — weights.rs,
-    /// weights_int8.rs, predictions_f32.bin, predictions_int8.bin — goes next to the
+    /// weights_int8.rs, the predictions files and test_inputs.bin.gz — goes next to the
     /// checkpoint). CSV: the directory for the tensor files [default: next to the checkpoint].
     #[arg(long)]
     out: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = EmitFormat::Rust)]
     format: EmitFormat,
-    /// With --out: emit the int8 quantized network instead of the f32 one.
+    /// With --out: emit the int8 quantised network instead of the f32 one.
     #[arg(long, requires = "out")]
     int8: bool,
-    /// Directory with the MNIST files (training images calibrate int8; test images give accuracies).
+    /// The model's training data (calibrates the int8 scales): an MNIST directory or a
+    /// file, as for `train`.
     #[arg(long, default_value = "data")]
     data: PathBuf,
+    /// The test set (accuracies and the firmware's predictions) [default: the MNIST test
+    /// files of a --data directory].
+    #[arg(long, value_name = "PATH")]
+    test: Option<PathBuf>,
+    /// Data file format: auto, idx or csv (`--format` of `train`; here `--format` is
+    /// what to emit).
+    #[arg(long, default_value_t = Format::Auto)]
+    data_format: Format,
+    /// The CSV column holding the labels, as for `train`.
+    #[arg(long, value_name = "COLUMN")]
+    label_column: Option<LabelColumn>,
+    /// Whether CSV files start with a header row: yes, no, or auto.
+    #[arg(long, default_value_t = CsvHeader::Auto)]
+    header: CsvHeader,
+    /// CSV delimiter: `,`, `;` or `tab` [default: detected from the first line].
+    #[arg(long, value_name = "CHAR", value_parser = super::parse_delimiter)]
+    delimiter: Option<u8>,
+}
+
+impl EmitArgs {
+    fn read(&self) -> ReadArgs {
+        ReadArgs {
+            format: self.data_format,
+            label_column: self.label_column.clone(),
+            header: self.header,
+            delimiter: self.delimiter,
+        }
+    }
 }
 
 pub(crate) fn run(args: EmitArgs, output: Output) -> Result<()> {
     let checkpoint = Checkpoint::read(&args.model)?;
-    let arch = checkpoint.architecture().clone();
-    let beside_checkpoint = args.model.parent().map(PathBuf::from).unwrap_or_default();
+    let model = checkpoint.load()?;
+    let arch = model.net.architecture().to_string();
+    let beside_checkpoint = match args.model.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
     if args.format == EmitFormat::Csv {
         let dir = args.out.clone().unwrap_or(beside_checkpoint);
-        let written = with_network!(arch, Net => {
-            let mut net: Box<Net> = bytemuck::zeroed_box();
-            checkpoint.load_into(&mut *net)?;
-            export::write_tensors_csv(&dir, &*net)?
-        });
+        let written = tensors::write_tensors_csv(&dir, &model.net)?;
         for path in &written {
             output.result(&format!("wrote {}", path.display()));
         }
         let files: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
-        return output
-            .summary(&serde_json::json!({ "architecture": arch.to_string(), "files": files }));
+        return output.summary(&serde_json::json!({ "architecture": arch, "files": files }));
     }
 
-    let train_set = load_mnist(&args.data, Split::Train)?;
-    let test_set = load_mnist(&args.data, Split::Test)?;
+    let classes = Some(model.classes.clone());
+    let read = args.read();
+    let train = read.load(&args.data, Role::Train, classes.clone())?;
+    let test_path = match &args.test {
+        Some(path) => path.clone(),
+        None if args.data.is_dir() => args.data.clone(),
+        None => anyhow::bail!(
+            "{}: a single data file needs its test set: name it with --test FILE",
+            args.data.display()
+        ),
+    };
+    let test = read.load(&test_path, Role::Test, classes)?;
+    for data in [&train, &test] {
+        model
+            .check_data(data, &args.model)
+            .map_err(anyhow::Error::msg)?;
+    }
     let seed = checkpoint
         .metadata()
         .get("seed")
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let name = arch.to_string();
-    with_network!(arch, Net => {
-        let mut net: Box<Net> = bytemuck::zeroed_box();
-        checkpoint.load_into(&mut *net)?;
-        match &args.out {
-            None => {
-                let summary = emit::write_bundle(
-                    &*net, &name, seed, checkpoint.bytes(), &train_set, &test_set, &beside_checkpoint,
-                )?;
-                if output.chatty() {
-                    eprintln!(
-                        "wrote weights.rs, weights_int8.rs and the predictions files into {}",
-                        beside_checkpoint.display()
-                    );
+
+    match &args.out {
+        None => {
+            let summary = write_bundle(
+                &model,
+                checkpoint.bytes(),
+                seed,
+                &train,
+                &test,
+                &beside_checkpoint,
+            )?;
+            if output.chatty() {
+                for path in &summary.files {
+                    eprintln!("wrote {}", path.display());
                 }
-                output.result(&format!(
-                    "test accuracy f32: {:.2}%, int8: {:.2}%",
-                    summary.f32_accuracy * 100.0,
-                    summary.int8_accuracy * 100.0
-                ));
-                output.summary(&serde_json::json!({
-                    "architecture": name,
-                    "directory": beside_checkpoint.display().to_string(),
-                    "f32_accuracy": summary.f32_accuracy,
-                    "int8_accuracy": summary.int8_accuracy,
-                }))?;
             }
-            Some(out) => {
-                let (source, accuracy) = if args.int8 {
-                    let q = emit::quantize_calibrated(&*net, &train_set)?;
-                    let accuracy = emit::accuracy_on(&test_set, |x| Net::predict_int8(&q, x))?;
-                    (Net::emit_int8(&q, &emit::header(&name, seed, checkpoint.bytes(), accuracy))?, accuracy)
-                } else {
-                    let accuracy = host::train::accuracy(&*net, &test_set);
-                    (net.emit_f32(&emit::header(&name, seed, checkpoint.bytes(), accuracy))?, accuracy)
-                };
-                write_atomic(out, source.as_bytes())
-                    .with_context(|| format!("cannot write {}", out.display()))?;
-                output.result(&format!("wrote {}", out.display()));
-                output.summary(&serde_json::json!({
-                    "architecture": name,
-                    "file": out.display().to_string(),
-                    "int8": args.int8,
-                    "test_accuracy": accuracy,
-                }))?;
-            }
+            output.result(&format!(
+                "test accuracy int8: {:.2}%",
+                summary.int8_accuracy * 100.0
+            ));
+            let files: Vec<String> = summary
+                .files
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            output.summary(&serde_json::json!({
+                "architecture": arch,
+                "directory": beside_checkpoint.display().to_string(),
+                "int8_accuracy": summary.int8_accuracy,
+                "files": files,
+            }))
         }
-        Ok(())
-    })
+        Some(out) => emit_one(&args, &checkpoint, seed, &train, &test, out, output),
+    }
+}
+
+fn emit_one(
+    args: &EmitArgs,
+    checkpoint: &Checkpoint,
+    seed: u64,
+    train: &host::data::Dataset,
+    test: &host::data::Dataset,
+    out: &Path,
+    output: Output,
+) -> Result<()> {
+    let model = checkpoint.load()?;
+    let (source, accuracy) = if args.int8 {
+        let q = quantize_calibrated(&model, train)?;
+        let accuracy = bundle::accuracy_int8(&q, test);
+        let header = Header::new(seed, checkpoint.bytes(), Some(accuracy));
+        (rust::emit_int8(&model, &q, &header)?, accuracy)
+    } else {
+        let accuracy = bundle::accuracy_f32(&model, test);
+        let header = Header::new(seed, checkpoint.bytes(), Some(accuracy));
+        (rust::emit_f32(&model, &header)?, accuracy)
+    };
+    write_atomic(out, source.as_bytes())
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    output.result(&format!("wrote {}", out.display()));
+    output.summary(&serde_json::json!({
+        "architecture": model.net.architecture().to_string(),
+        "file": out.display().to_string(),
+        "int8": args.int8,
+        "test_accuracy": accuracy,
+    }))
 }

@@ -1,6 +1,7 @@
 //! The command-line front end: one module per subcommand, and what they share
 //! (output conventions, data options).
 
+pub(crate) mod emit;
 pub(crate) mod eval;
 pub(crate) mod inspect;
 pub(crate) mod predict;
@@ -87,7 +88,7 @@ pub(crate) struct ReadArgs {
     pub(crate) delimiter: Option<u8>,
 }
 
-fn parse_delimiter(text: &str) -> Result<u8, String> {
+pub(crate) fn parse_delimiter(text: &str) -> Result<u8, String> {
     match text {
         "," | "comma" => Ok(b','),
         ";" | "semicolon" => Ok(b';'),

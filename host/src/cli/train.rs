@@ -38,6 +38,7 @@ const OUTPUTS: &[&str] = &[
     "weights_int8.rs",
     "predictions_f32.bin",
     "predictions_int8.bin",
+    "test_inputs.bin.gz",
 ];
 
 /// The partial checkpoint is rewritten at most this often.
@@ -168,13 +169,27 @@ fn save_run(
     let test_accuracy = train::accuracy(model, &data.test);
     let checkpoint_path = out.join("model.safetensors");
     let metadata = run_metadata(recipe, seed, history.len(), Some(test_accuracy));
-    checkpoint::save(&checkpoint_path, model, &metadata)?;
+    let bytes = checkpoint::to_bytes(model, &metadata)
+        .with_context(|| format!("cannot serialise {}", checkpoint_path.display()))?;
+    let bundle = host::export::write_bundle(model, &bytes, seed, &data.train, &data.test, out)?;
+    write_atomic(&checkpoint_path, &bytes)
+        .with_context(|| format!("cannot write {}", checkpoint_path.display()))?;
     write_metrics(out, recipe, seed, history, Some(test_accuracy))?;
+    let curves = out.join("curves.svg");
+    let svg = host::report::pictures::curves_svg(history, data.eval_name)?;
+    write_atomic(&curves, svg.as_bytes())
+        .with_context(|| format!("cannot write {}", curves.display()))?;
     remove_partial(out);
     if output.chatty() {
         eprintln!(
-            "trained in {seconds:.2}s; wrote {}",
-            checkpoint_path.display()
+            "trained in {seconds:.2}s; wrote {} and {}",
+            checkpoint_path.display(),
+            curves.display()
+        );
+        eprintln!(
+            "wrote weights.rs and weights_int8.rs (int8 test accuracy {:.2}%) into {}",
+            bundle.int8_accuracy * 100.0,
+            out.display()
         );
     }
     output.result(&host::eval::accuracy_line(test_accuracy));
@@ -189,7 +204,9 @@ fn save_run(
         "seconds": seconds,
         "history": history,
         "test_accuracy": test_accuracy,
+        "int8_test_accuracy": bundle.int8_accuracy,
         "model": checkpoint_path.display().to_string(),
+        "files": bundle.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
     }))
 }
 

@@ -1,0 +1,38 @@
+//! [`ExportError`]: why a model could not be exported.
+
+use std::path::PathBuf;
+
+/// Something that stopped an export.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// A parameter is NaN or infinite and has no exact literal or int8 form.
+    #[error("{tensor}[{index}] is NaN or infinite: cannot export it")]
+    NonFinite {
+        /// Which tensor, e.g. `fc1.weight`.
+        tensor: String,
+        /// Flat index within the tensor.
+        index: usize,
+    },
+    /// No calibration sample was given.
+    #[error("no calibration samples: the training set is empty")]
+    NoCalibrationData,
+    /// A requantisation multiplier does not fit the fixed-point format.
+    #[error("layer {layer}: requantisation multiplier {value:e} out of range")]
+    MultiplierOutOfRange {
+        /// Layer name (`fc1`, …).
+        layer: String,
+        /// The real multiplier.
+        value: f64,
+    },
+    /// A data set does not fit the model.
+    #[error("{0}")]
+    Data(String),
+    /// An output file could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+}

@@ -1,0 +1,28 @@
+//! Export: a trained [`Model`](crate::model::Model) turned into what firmware
+//! compiles and checks against.
+//!
+//! - [`quantize`]: the run-time int8 network [`QNet`], calibrated on
+//!   training data, computing exactly what the emitted `QHidden … QOutput`
+//!   chain computes.
+//! - [`rust`]: Rust source (`weights.rs`, `weights_int8.rs`) for any depth,
+//!   f32 and int8, with one entry point `classify(raw)`.
+//! - [`predictions`]: the host's logits / accumulators for every test sample,
+//!   and the test inputs, in the little-endian files the firmware streams.
+//! - [`tensors`]: every tensor as a CSV file (`--format csv`).
+//! - [`bundle`]: all of the above written next to a checkpoint
+//!   ([`write_bundle`]), what `host train` and `host emit` call.
+//! - [`error`]: why an export fails ([`ExportError`]).
+//!
+//! Every output is a pure function of the checkpoint and the data: emitting
+//! the same checkpoint twice gives the same bytes.
+
+pub mod bundle;
+pub mod error;
+pub mod predictions;
+pub mod quantize;
+pub mod rust;
+pub mod tensors;
+
+pub use bundle::{write_bundle, BundleSummary};
+pub use error::ExportError;
+pub use quantize::{quantize_calibrated, QInput, QLayer, QNet, Rescale};

@@ -1,0 +1,185 @@
+//! The files the firmware checks itself against, for models of any shape.
+//!
+//! All little-endian, fixed-size records, no padding.
+//!
+//! # Predictions (`predictions_f32.bin`, `predictions_int8.bin`)
+//!
+//! ```text
+//! offset 0   8 bytes   magic: b"TMLPF32\x02" (f32 logits) or b"TMLPI32\x02" (int8 accumulators)
+//! offset 8   u32       number of samples N
+//! offset 12  u32       number of classes C
+//! offset 16  u32       number of raw inputs per sample
+//! offset 20  u32       raw input type: 0 = u8 (pixels), 1 = f32
+//! offset 24  N records, each:
+//!              C × u32   f32 logits as IEEE bits, or i32 output accumulators
+//!              u32       predicted class (argmax of the logits, first on ties)
+//! ```
+//!
+//! The f32 logits are the host's [`Net::logits`](crate::model::Net::logits)
+//! of the scaled sample (what the emitted `logits(raw)` returns); the int8
+//! accumulators are [`QNet::accumulators`] (what the emitted
+//! `accumulators(raw)` returns, the logits follow by one multiply per row).
+//!
+//! # Test inputs (`test_inputs.bin.gz`, gzip of)
+//!
+//! ```text
+//! offset 0   8 bytes   magic: b"TMLPTIN\x02"
+//! offset 8   u32       number of samples N
+//! offset 12  u32       number of raw inputs per sample I
+//! offset 16  u32       raw input type: 0 = u8, 1 = f32
+//! offset 20  N records, each: I raw values (u8, or f32 bits), then u32 label
+//! ```
+
+use std::io::Write as _;
+
+use super::quantize::QNet;
+use crate::data::Dataset;
+use crate::model::Model;
+
+/// Magic of an f32 predictions file.
+pub const PREDICTIONS_F32_MAGIC: [u8; 8] = *b"TMLPF32\x02";
+/// Magic of an int8 predictions file.
+pub const PREDICTIONS_INT8_MAGIC: [u8; 8] = *b"TMLPI32\x02";
+/// Magic of a test-inputs file.
+pub const TEST_INPUTS_MAGIC: [u8; 8] = *b"TMLPTIN\x02";
+/// Bytes before the first record of a predictions file.
+pub const PREDICTIONS_HEADER: usize = 24;
+/// Bytes before the first record of a test-inputs file.
+pub const TEST_INPUTS_HEADER: usize = 20;
+
+/// Raw input type code: `u8` pixels.
+pub const RAW_U8: u32 = 0;
+/// Raw input type code: `f32` values.
+pub const RAW_F32: u32 = 1;
+
+fn u32_of(n: usize) -> [u8; 4] {
+    u32::try_from(n).expect("fits in u32").to_le_bytes()
+}
+
+fn raw_type(model: &Model) -> u32 {
+    if model.scaling.takes_pixels() {
+        RAW_U8
+    } else {
+        RAW_F32
+    }
+}
+
+fn header(magic: [u8; 8], model: &Model, count: usize) -> Vec<u8> {
+    let classes = model.net.architecture().classes();
+    let mut out = Vec::with_capacity(PREDICTIONS_HEADER + count * (classes + 1) * 4);
+    out.extend_from_slice(&magic);
+    out.extend_from_slice(&u32_of(count));
+    out.extend_from_slice(&u32_of(classes));
+    out.extend_from_slice(&u32_of(model.inputs()));
+    out.extend_from_slice(&raw_type(model).to_le_bytes());
+    out
+}
+
+/// The f32 predictions file of `model` over `test` (format in the [module docs](self)).
+pub fn predictions_f32(model: &Model, test: &Dataset) -> Vec<u8> {
+    let mut out = header(PREDICTIONS_F32_MAGIC, model, test.len());
+    let mut x = vec![0.0; model.inputs()];
+    for i in 0..test.len() {
+        model.input(test, i, &mut x);
+        let logits = model.net.logits(&x);
+        for l in &logits {
+            out.extend_from_slice(&l.to_bits().to_le_bytes());
+        }
+        out.extend_from_slice(&u32_of(tinymlp::argmax(&logits)));
+    }
+    out
+}
+
+/// The int8 predictions file of `q` (the quantised `model`) over `test`.
+pub fn predictions_int8(model: &Model, q: &QNet, test: &Dataset) -> Vec<u8> {
+    let mut out = header(PREDICTIONS_INT8_MAGIC, model, test.len());
+    for i in 0..test.len() {
+        let acc = q.accumulators_u8(&q.input_of(test, i));
+        for a in &acc {
+            out.extend_from_slice(&a.to_le_bytes());
+        }
+        out.extend_from_slice(&u32_of(tinymlp::argmax(&q.dequantize(&acc))));
+    }
+    out
+}
+
+/// The (uncompressed) test-inputs file: every raw sample of `test` and its label.
+pub fn test_inputs(model: &Model, test: &Dataset) -> Vec<u8> {
+    let pixels = model.scaling.takes_pixels();
+    let width = if pixels { 1 } else { 4 };
+    let mut out =
+        Vec::with_capacity(TEST_INPUTS_HEADER + test.len() * (test.features() * width + 4));
+    out.extend_from_slice(&TEST_INPUTS_MAGIC);
+    out.extend_from_slice(&u32_of(test.len()));
+    out.extend_from_slice(&u32_of(model.inputs()));
+    out.extend_from_slice(&raw_type(model).to_le_bytes());
+    let mut raw = vec![0.0f32; test.features()];
+    for i in 0..test.len() {
+        match (pixels, test.pixels(i)) {
+            (true, Some(p)) => out.extend_from_slice(p),
+            _ => {
+                test.raw_f32(i, &mut raw);
+                if pixels {
+                    out.extend(raw.iter().map(|&v| v as u8));
+                } else {
+                    out.extend(raw.iter().flat_map(|v| v.to_bits().to_le_bytes()));
+                }
+            }
+        }
+        out.extend_from_slice(&u32_of(test.label(i)));
+    }
+    out
+}
+
+/// Gzip of `bytes`, deterministic (no file name, modification time 0).
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::GzBuilder::new()
+        .mtime(0)
+        .write(Vec::new(), flate2::Compression::best());
+    gz.write_all(bytes).expect("writing to memory");
+    gz.finish().expect("writing to memory")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Classes;
+    use crate::model::{Architecture, Net, Scaling};
+
+    #[test]
+    fn headers_name_the_shape_and_the_input_type() {
+        let arch = Architecture::from_widths(vec![3, 4, 2]).unwrap();
+        let model = Model {
+            net: Net::initialised(&arch, 1),
+            scaling: Scaling::None,
+            classes: Classes::numeric(2),
+            image: None,
+        };
+        let test = Dataset::from_values(
+            "t",
+            crate::data::Shape {
+                features: 3,
+                image: None,
+            },
+            vec![0.5, -1.0, 2.0, 0.0, 0.25, 1.5],
+            vec![1, 0],
+            Classes::numeric(2),
+        )
+        .unwrap();
+        let f = predictions_f32(&model, &test);
+        assert_eq!(f[..8], PREDICTIONS_F32_MAGIC);
+        assert_eq!(f[8..24], [2, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0]);
+        assert_eq!(f.len(), 24 + 2 * 3 * 4);
+        let logits = model.net.logits(&[0.0, 0.25, 1.5]);
+        let word = |i: usize| u32::from_le_bytes(f[24 + 4 * i..28 + 4 * i].try_into().unwrap());
+        assert_eq!(word(3), logits[0].to_bits());
+        assert_eq!(word(5) as usize, tinymlp::argmax(&logits));
+
+        let t = test_inputs(&model, &test);
+        assert_eq!(t[..8], TEST_INPUTS_MAGIC);
+        assert_eq!(t.len(), 20 + 2 * (12 + 4));
+        assert_eq!(t[20..24], 0.5f32.to_le_bytes());
+        assert_eq!(t[32..36], [1, 0, 0, 0]);
+        assert_eq!(gzip(&t), gzip(&t));
+    }
+}
