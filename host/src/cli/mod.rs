@@ -148,6 +148,26 @@ pub(crate) struct TrainDataArgs {
     pub(crate) read: ReadArgs,
 }
 
+impl TrainDataArgs {
+    /// The test file, its labels mapped into the training set's classes. When
+    /// that fails, a shape mismatch between the files is the better message
+    /// (a file of other columns usually has other labels too).
+    fn test_set(&self, path: &Path, train: &Dataset) -> Result<Dataset> {
+        match self
+            .read
+            .load(path, Role::Test, Some(train.classes().clone()))
+        {
+            Ok(test) => Ok(test),
+            Err(error) => {
+                if let Ok(unmapped) = self.read.load(path, Role::Test, None) {
+                    host::data::check_compatible(train, &unmapped)?;
+                }
+                Err(error.into())
+            }
+        }
+    }
+}
+
 /// The data sets of a training run.
 #[derive(Debug)]
 pub(crate) struct TrainData {
@@ -167,9 +187,7 @@ impl TrainDataArgs {
         let data = self.read.load(&self.data, Role::Train, None)?;
         let (mut train, test) = match (&self.test, self.test_fraction) {
             (Some(path), _) => {
-                let test = self
-                    .read
-                    .load(path, Role::Test, Some(data.classes().clone()))?;
+                let test = self.test_set(path, &data)?;
                 (data, test)
             }
             (None, Some(fraction)) => data.stratified_split(fraction, seed)?,

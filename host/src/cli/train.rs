@@ -48,8 +48,8 @@ const PARTIAL_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 pub(crate) struct TrainArgs {
     #[command(flatten)]
     data: TrainDataArgs,
-    /// Output directory for model.safetensors, metrics.json, curves.svg and the firmware
-    /// bundle. A complete run replaces the model there; an interrupted one leaves it as it was.
+    /// Output directory for the model, its metrics and the firmware bundle (a complete run
+    /// replaces them; a failed or interrupted one leaves them as they were).
     #[arg(long, default_value = "model")]
     out: PathBuf,
     /// Hidden layer widths, input side first: `64`, `100`, `64,32,16` (up to 16 layers),
@@ -373,7 +373,7 @@ impl CliObserver<'_> {
                 "{e}; the model in the output directory is unchanged; the last finite epoch is in {}",
                 path.display()
             ),
-            (e, None) => anyhow::anyhow!("{e}; no checkpoint was written"),
+            (e, None) => anyhow::anyhow!("{e}; the output directory is unchanged"),
         }
     }
 }

@@ -1,0 +1,364 @@
+//! `host train` through the binary: its outputs and summaries, any data and
+//! any depth, and the errors that stop it before any training.
+
+mod common;
+
+use common::{data_dir, json, ok, run_host, s};
+
+fn texts(svg: &str) -> Vec<String> {
+    let doc = roxmltree::Document::parse(svg).expect("the SVG is well-formed XML");
+    doc.descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text())
+        .map(|t| t.trim().to_string())
+        .collect()
+}
+
+fn digits() -> (String, String) {
+    let d = data_dir().join("digits-8x8");
+    let path = |name: &str| d.join(name).display().to_string();
+    (path("digits-train.csv"), path("digits-test.csv"))
+}
+
+#[test]
+fn mnist_json_summary_bundle_and_learning_curves() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = data_dir();
+    let summary = json(&ok(&[
+        "train",
+        "--json",
+        "--epochs",
+        "2",
+        "--limit",
+        "5000",
+        "--hidden",
+        "32",
+        "--data",
+        s(&data),
+        "--out",
+        s(dir.path()),
+    ]));
+    assert_eq!(summary["command"], "train");
+    assert_eq!(summary["architecture"], "784-32-10");
+    assert_eq!(summary["optimizer"], "sgd");
+    assert_eq!(summary["train_samples"], 5000);
+    assert_eq!(summary["classes"].as_array().unwrap().len(), 10);
+    let accuracy = summary["test_accuracy"].as_f64().unwrap();
+    assert!(accuracy > 0.85, "test accuracy {accuracy}");
+    let int8 = summary["int8_test_accuracy"].as_f64().unwrap();
+    assert!(
+        (accuracy - int8).abs() < 0.02,
+        "int8 {int8} vs f32 {accuracy}"
+    );
+    let history = summary["history"].as_array().unwrap();
+    assert_eq!(history.len(), 2);
+    assert!(history[1]["train_loss"].as_f64() < history[0]["train_loss"].as_f64());
+    for file in [
+        "model.safetensors",
+        "metrics.json",
+        "timings.json",
+        "curves.svg",
+        "weights.rs",
+        "weights_int8.rs",
+    ] {
+        assert!(dir.path().join(file).is_file(), "{file}");
+    }
+    assert!(
+        !dir.path().join("model.partial.safetensors").exists(),
+        "the partial checkpoint is removed"
+    );
+    // metrics.json holds what identical runs share: no timings.
+    let metrics = std::fs::read_to_string(dir.path().join("metrics.json")).unwrap();
+    assert!(!metrics.contains("seconds"), "{metrics}");
+
+    let svg = std::fs::read_to_string(dir.path().join("curves.svg")).unwrap();
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    // One marker per epoch for each of train loss, train and test accuracy.
+    let circles = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("circle"))
+        .count();
+    assert_eq!(circles, 3 * 2);
+    let texts = texts(&svg);
+    for expected in ["training loss", "accuracy (%)", "epoch", "train", "test"] {
+        assert!(
+            texts.iter().any(|t| t == expected),
+            "{expected:?} in {texts:?}"
+        );
+    }
+}
+
+#[test]
+fn quiet_train_prints_only_the_result_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, test) = digits();
+    let run = run_host(&[
+        "train",
+        "--quiet",
+        "--epochs",
+        "1",
+        "--hidden",
+        "16",
+        "--data",
+        &train,
+        "--test",
+        &test,
+        "--out",
+        s(dir.path()),
+    ]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.stderr, "");
+    assert!(
+        run.stdout.starts_with("test accuracy: ") && run.stdout.ends_with("%\n"),
+        "{:?}",
+        run.stdout
+    );
+    assert_eq!(run.stdout.lines().count(), 1);
+}
+
+/// The issue's own-data walkthrough: a single CSV with text classes, held-out
+/// share, then predictions with class names and an emitted file naming them.
+#[test]
+fn iris_from_one_csv_with_text_classes() {
+    let dir = tempfile::tempdir().unwrap();
+    let iris = data_dir().join("iris/iris.csv");
+    let summary = json(&ok(&[
+        "train",
+        "--json",
+        "--data",
+        s(&iris),
+        "--label-column",
+        "species",
+        "--test-fraction",
+        "0.25",
+        "--hidden",
+        "8",
+        "--out",
+        s(dir.path()),
+    ]));
+    assert_eq!(summary["architecture"], "4-8-3");
+    assert_eq!(summary["optimizer"], "adam");
+    assert_eq!(
+        summary["classes"],
+        serde_json::json!(["setosa", "versicolor", "virginica"])
+    );
+    // 150 rows, a quarter of each species held out.
+    assert_eq!(summary["train_samples"], 150 - 3 * 13);
+    // Small data gets enough optimiser steps: 111 rows in batches of 32 is 4 a epoch.
+    assert!(
+        summary["epochs"].as_u64().unwrap() >= 1000,
+        "{}",
+        summary["epochs"]
+    );
+    assert!(
+        summary["test_accuracy"].as_f64().unwrap() > 0.85,
+        "{summary}"
+    );
+    let weights = std::fs::read_to_string(dir.path().join("weights.rs")).unwrap();
+    assert!(
+        weights.contains("\"setosa\"") && weights.contains("pub fn classify"),
+        "{weights}"
+    );
+    let rows = dir.path().join("rows.csv");
+    std::fs::write(
+        &rows,
+        "sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n6.7,3.1,5.6,2.4\n",
+    )
+    .unwrap();
+    let model = dir.path().join("model.safetensors");
+    let out = ok(&["predict", "--model", s(&model), "--data", s(&rows)]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("0: setosa"), "{out}");
+    assert!(lines[1].starts_with("1: virginica"), "{out}");
+}
+
+#[test]
+fn any_depth_from_none_to_six_hidden_layers() {
+    let (train, test) = digits();
+    for (hidden, architecture) in [
+        ("none", "64-10"),
+        ("32,16", "64-32-16-10"),
+        ("7,6,5,4,3,2", "64-7-6-5-4-3-2-10"),
+        ("100", "64-100-10"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let summary = json(&ok(&[
+            "train",
+            "--json",
+            "--epochs",
+            "2",
+            "--hidden",
+            hidden,
+            "--data",
+            &train,
+            "--test",
+            &test,
+            "--out",
+            s(dir.path()),
+        ]));
+        assert_eq!(summary["architecture"], architecture);
+        let weights = std::fs::read_to_string(dir.path().join("weights.rs")).unwrap();
+        assert!(
+            weights.contains("pub const INPUTS: usize = 64;"),
+            "{hidden}"
+        );
+    }
+}
+
+#[test]
+fn mismatched_files_and_missing_test_sets_fail_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, test) = digits();
+    // The test file lacks the last column.
+    let narrow = dir.path().join("narrow.csv");
+    let text: Vec<String> = std::fs::read_to_string(&test)
+        .unwrap()
+        .lines()
+        .map(|l| l.rsplit_once(',').unwrap().0.to_string())
+        .collect();
+    std::fs::write(&narrow, text.join("\n")).unwrap();
+    let out_dir = dir.path().join("out");
+    let out = s(&out_dir);
+    run_host(&[
+        "train",
+        "--data",
+        &train,
+        "--test",
+        s(&narrow),
+        "--out",
+        out,
+    ])
+    .assert_error(&["narrow.csv", "digits-train.csv", "63", "64"]);
+    // Another file altogether, read with the same options, fails on what it
+    // cannot read, and says which option would fix it.
+    let iris = data_dir().join("iris/iris.csv");
+    run_host(&["train", "--data", &train, "--test", s(&iris), "--out", out]).assert_error(&[
+        "iris.csv",
+        "species",
+        "--label-column",
+    ]);
+    run_host(&["train", "--data", &train, "--out", out])
+        .assert_error(&["--test", "--test-fraction"]);
+    run_host(&[
+        "train",
+        "--data",
+        &train,
+        "--test-fraction",
+        "1.5",
+        "--out",
+        out,
+    ])
+    .assert_error(&["--test-fraction"]);
+    // clap's usage errors exit 2, naming the option.
+    let usage = run_host(&[
+        "train",
+        "--data",
+        &train,
+        "--test-fraction",
+        "0.2",
+        "--hidden",
+        "6x",
+        "--out",
+        out,
+    ]);
+    assert_eq!(usage.code, Some(2));
+    assert!(
+        usage.stderr.contains("--hidden") && usage.stderr.contains("6x"),
+        "{}",
+        usage.stderr
+    );
+    run_host(&[
+        "train",
+        "--data",
+        &train,
+        "--test-fraction",
+        "0.2",
+        "--weight-decay",
+        "-1",
+        "--out",
+        out,
+    ])
+    .assert_error(&["--weight-decay"]);
+    run_host(&[
+        "train",
+        "--data",
+        &train,
+        "--test-fraction",
+        "0.2",
+        "--shift",
+        "1",
+        "--out",
+        out,
+    ])
+    .assert_error(&["--shift"]);
+    assert!(!out_dir.exists(), "nothing written");
+}
+
+#[test]
+fn a_failed_run_leaves_the_previous_model_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, test) = digits();
+    let out = s(dir.path());
+    ok(&[
+        "train", "--quiet", "--epochs", "1", "--hidden", "16", "--data", &train, "--test", &test,
+        "--out", out,
+    ]);
+    let before = std::fs::read(dir.path().join("model.safetensors")).unwrap();
+    let weights = std::fs::read(dir.path().join("weights.rs")).unwrap();
+    // A learning rate that diverges in the first epoch.
+    run_host(&[
+        "train",
+        "--epochs",
+        "3",
+        "--hidden",
+        "16",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "1e30",
+        "--data",
+        &train,
+        "--test",
+        &test,
+        "--out",
+        out,
+    ])
+    .assert_error(&["diverged", "--lr", "unchanged"]);
+    assert!(!dir.path().join("model.partial.safetensors").exists());
+    assert_eq!(
+        std::fs::read(dir.path().join("model.safetensors")).unwrap(),
+        before
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("weights.rs")).unwrap(),
+        weights
+    );
+}
+
+#[test]
+fn help_shows_every_default() {
+    let help = ok(&["train", "--help"]);
+    for needle in [
+        "[default: data]",
+        "[default: model]",
+        "[default: 64]",
+        "[default: 32]",
+        "[default: auto]",
+        "--test-fraction",
+        "--label-column",
+        "--optimizer",
+        "--scale",
+        "none",
+        "--quiet",
+        "--json",
+    ] {
+        assert!(
+            help.contains(needle),
+            "`host train --help` lacks {needle:?}:\n{help}"
+        );
+    }
+    let top = ok(&["--help"]);
+    for command in ["train", "eval", "predict", "inspect", "emit"] {
+        assert!(top.contains(command), "{top}");
+    }
+}
