@@ -219,9 +219,9 @@ fn a_saved_checkpoint_loads_back_to_the_same_model() {
     assert!(accuracy > 0.8, "{accuracy}");
     // The batch predictions are the per-sample logits' argmax.
     let mut x = vec![0.0; 784];
-    for i in 0..20 {
+    for (i, &predicted) in after.iter().enumerate().take(20) {
         back.input(&test_set, i, &mut x);
-        assert_eq!(back.net.predict(&x), after[i]);
+        assert_eq!(back.net.predict(&x), predicted);
     }
 
     // Text classes and standardisation survive the round trip too.
