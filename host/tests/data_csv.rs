@@ -434,6 +434,22 @@ fn labels_become_classes() {
     let (p, e) = csv_err_with(t.path(), "label,x\na,1\nb,2\nc,3\n", &known);
     assert!(matches!(e, DataError::UnknownLabel { .. }), "{e:?}");
     says(&e, &p, &["line 4", "\"c\"", "2 known classes"]);
+    // A file maps into its own classes unchanged, even with text classes
+    // that differ only in how a number is written (found by fuzzing).
+    let text = "label,x\n07,1\n7,2\na,3\n";
+    let own = parse(text, &DataOptions::default());
+    assert_eq!(own.classes().names(), ["07", "7", "a"]);
+    let mapped = DataOptions {
+        classes: Some(own.classes().clone()),
+        ..DataOptions::default()
+    };
+    assert_eq!(parse(text, &mapped).labels(), own.labels());
+    // Numeric labels written another way map to the numeric class.
+    let mapped = DataOptions {
+        classes: Some(Classes::numeric(10)),
+        ..DataOptions::default()
+    };
+    assert_eq!(parse("label,x\n07,1\n+7.0,2\n", &mapped).labels(), &[7, 7]);
     // Too many numeric classes: probably the wrong label column.
     let (p, e) = csv_err(t.path(), "label,x\n70000,1\n");
     assert!(matches!(e, DataError::TooManyClasses { .. }), "{e:?}");
