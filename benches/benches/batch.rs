@@ -1,118 +1,150 @@
-//! Batch kernels against per-sample loops, and one whole mini-batch step.
+//! Batch kernels (`tinymlp::batch`, on `Rows` views) against per-sample
+//! loops of the slice kernels, and one whole mini-batch step of the trainer.
 //!
-//! Kernel throughput is in multiply-accumulates (elem/s = MAC/s); the training
-//! steps report samples/s.
+//! Kernel throughput is in multiply-accumulates (elem/s = MAC/s); the
+//! training steps report samples/s.
 
 use std::hint::black_box;
 
-use benches::{config, labels, pixel_inputs, random_matrix, random_vector, relu_like_rows};
+use benches::{config, labels, pixel_inputs, random_values, relu_like};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use tinymlp::batch::{forward_batch, matvec_t_batch, rank_k, BatchNetwork};
+use host::model::{Architecture, HiddenLayers, Net};
+use host::train::shard::{train_shard, ShardScratch};
+use host::train::Optimizer;
+use tinymlp::batch::{forward_batch, matvec_t_batch, rank_k, Rows};
 use tinymlp::kernels::{matvec, matvec_t, rank1};
-use tinymlp::{Mlp, Mlp2, Rng, Sgd};
+use tinymlp::Rng;
 
-fn forward<const IN: usize, const OUT: usize>(c: &mut Criterion, rng: &mut Rng, batches: &[usize]) {
-    let w = random_matrix::<IN, OUT>(rng);
-    let b = random_vector::<OUT>(rng);
-    let xs = pixel_inputs::<IN>(rng, 32);
-    let mut ys = vec![[0.0; OUT]; 32];
-    let mut g = c.benchmark_group(format!("forward_{IN}x{OUT}"));
+fn forward(c: &mut Criterion, rng: &mut Rng, (inputs, outputs): (usize, usize), batches: &[usize]) {
+    let w = random_values(rng, inputs * outputs);
+    let b = random_values(rng, outputs);
+    let xs = pixel_inputs(rng, 32, inputs);
+    let mut ys = vec![0.0; 32 * outputs];
+    let mut g = c.benchmark_group(format!("forward_{inputs}x{outputs}"));
     for &n in batches {
-        g.throughput(Throughput::Elements((IN * OUT * n) as u64));
+        g.throughput(Throughput::Elements((inputs * outputs * n) as u64));
         g.bench_function(BenchmarkId::new("per_sample", n), |bench| {
             bench.iter(|| {
-                for (x, y) in xs[..n].iter().zip(&mut ys) {
+                for (x, y) in xs
+                    .chunks_exact(inputs)
+                    .zip(ys.chunks_exact_mut(outputs))
+                    .take(n)
+                {
                     matvec(black_box(&w), &b, x, y);
                 }
             })
         });
         g.bench_function(BenchmarkId::new("batch", n), |bench| {
-            bench.iter(|| forward_batch(black_box(&w), &b, &xs[..n], &mut ys[..n]))
+            bench.iter(|| {
+                let rows = Rows::new(&xs[..n * inputs], inputs);
+                forward_batch(black_box(&w), &b, rows, &mut ys[..n * outputs])
+            })
         });
     }
     g.finish();
 }
 
-fn gradient<const IN: usize, const OUT: usize>(c: &mut Criterion, rng: &mut Rng) {
-    let mut grad = random_matrix::<IN, OUT>(rng);
-    let xs = pixel_inputs::<IN>(rng, 32);
-    let dense: Vec<[f32; OUT]> = (0..32)
-        .map(|_| random_vector::<OUT>(rng).map(|v| v * 1e-6))
+fn gradient(c: &mut Criterion, rng: &mut Rng, (inputs, outputs): (usize, usize)) {
+    let mut grad = random_values(rng, inputs * outputs);
+    let xs = pixel_inputs(rng, 32, inputs);
+    let dense: Vec<f32> = random_values(rng, 32 * outputs)
+        .iter()
+        .map(|v| v * 1e-6)
         .collect();
-    let relu = relu_like_rows::<OUT>(rng, 32);
-    let mut g = c.benchmark_group(format!("rank_k_{IN}x{OUT}"));
+    let relu = relu_like(rng, 32 * outputs);
+    let mut g = c.benchmark_group(format!("rank_k_{inputs}x{outputs}"));
     for (kind, dys) in [("dense", &dense), ("relu", &relu)] {
         for n in [16, 32] {
             // MACs actually performed: rows with a zero gradient are skipped.
-            let macs = dys[..n].iter().flatten().filter(|&&d| d != 0.0).count() * IN;
+            let macs = dys[..n * outputs].iter().filter(|&&d| d != 0.0).count() * inputs;
             g.throughput(Throughput::Elements(macs as u64));
             g.bench_function(BenchmarkId::new(format!("per_sample_{kind}"), n), |bench| {
                 bench.iter(|| {
-                    for (dy, x) in dys[..n].iter().zip(&xs) {
+                    for (dy, x) in dys
+                        .chunks_exact(outputs)
+                        .zip(xs.chunks_exact(inputs))
+                        .take(n)
+                    {
                         rank1(&mut grad, black_box(dy), x);
                     }
                 })
             });
             g.bench_function(BenchmarkId::new(format!("batch_{kind}"), n), |bench| {
-                bench.iter(|| rank_k(&mut grad, black_box(&dys[..n]), &xs[..n]))
+                bench.iter(|| {
+                    let dys = Rows::new(&dys[..n * outputs], outputs);
+                    rank_k(
+                        &mut grad,
+                        black_box(dys),
+                        Rows::new(&xs[..n * inputs], inputs),
+                    )
+                })
             });
         }
     }
     g.finish();
 }
 
-fn transposed<const IN: usize, const OUT: usize>(c: &mut Criterion, rng: &mut Rng) {
-    let w = random_matrix::<IN, OUT>(rng);
-    let dys = relu_like_rows::<OUT>(rng, 32);
-    let mut dxs = vec![[0.0; IN]; 32];
-    let mut g = c.benchmark_group(format!("matvec_t_{IN}x{OUT}"));
-    g.throughput(Throughput::Elements((IN * OUT * 32) as u64));
+fn transposed(c: &mut Criterion, rng: &mut Rng, (inputs, outputs): (usize, usize)) {
+    let w = random_values(rng, inputs * outputs);
+    let dys = relu_like(rng, 32 * outputs);
+    let mut dxs = vec![0.0; 32 * inputs];
+    let mut g = c.benchmark_group(format!("matvec_t_{inputs}x{outputs}"));
+    g.throughput(Throughput::Elements((inputs * outputs * 32) as u64));
     g.bench_function(BenchmarkId::new("per_sample", 32), |bench| {
         bench.iter(|| {
-            for (dy, dx) in dys.iter().zip(&mut dxs) {
+            for (dy, dx) in dys.chunks_exact(outputs).zip(dxs.chunks_exact_mut(inputs)) {
                 matvec_t(black_box(&w), dy, dx);
             }
         })
     });
     g.bench_function(BenchmarkId::new("batch", 32), |bench| {
-        bench.iter(|| matvec_t_batch(black_box(&w), &dys, &mut dxs))
+        bench.iter(|| matvec_t_batch(black_box(&w), Rows::new(&dys, outputs), &mut dxs, inputs))
     });
     g.finish();
 }
 
-/// One SGD step on a mini-batch of 32: forward, backward, update.
-fn step<N: BatchNetwork<784, 10> + Clone>(c: &mut Criterion, name: &str, mut net: Box<N>) {
+/// One SGD step on a mini-batch of 32 through `host`'s run-time-shaped
+/// network: forward and backward of the shard (`train_shard`), then the
+/// Nesterov update of every tensor.
+fn step(c: &mut Criterion, hidden: &[usize]) {
+    let arch = Architecture::new(784, &HiddenLayers(hidden.to_vec()), 10).unwrap();
     let mut rng = Rng::new(7);
-    net.init(&mut rng);
-    let xs = pixel_inputs::<784>(&mut rng, 32);
+    let mut net = Net::initialised(&arch, 7);
+    let xs = pixel_inputs(&mut rng, 32, 784);
     let ys = labels(&mut rng, 32, 10);
-    let mut grads = net.clone();
-    let mut velocity = net.clone();
-    velocity.set_zero();
-    let sgd = Sgd {
-        learning_rate: 0.01,
-        momentum: 0.9,
-        weight_decay: 1e-4,
-        nesterov: false,
-    };
-    let mut g = c.benchmark_group(format!("step_{name}"));
+    let mut grads = Net::zeros(&arch);
+    let mut scratch = ShardScratch::new(&net, 32);
+    let optimizer = Optimizer::new(false, 0.9, 1e-4);
+    let mut state = optimizer.state(&net);
+    let mut g = c.benchmark_group(format!("step_{arch}"));
     g.throughput(Throughput::Elements(32));
-    let mut scratch = N::Scratch::default();
-    g.bench_function(BenchmarkId::new("per_sample", 32), |bench| {
+    g.bench_function(BenchmarkId::new("train_shard", 32), |bench| {
         bench.iter(|| {
             grads.set_zero();
-            for (x, &y) in xs.iter().zip(&ys) {
-                net.train_sample(x, y as usize, &mut scratch, &mut grads);
-            }
-            sgd.step(&mut *net, &grads, &mut velocity, 1.0 / 32.0);
+            black_box(train_shard(
+                &net,
+                Rows::new(&xs, 784),
+                &ys,
+                &mut scratch,
+                &mut grads,
+            ))
         })
     });
-    let mut batch_scratch = Box::new(N::BatchScratch::<32>::default());
-    g.bench_function(BenchmarkId::new("batch", 32), |bench| {
+    g.bench_function(BenchmarkId::new("train_shard_and_update", 32), |bench| {
         bench.iter(|| {
             grads.set_zero();
-            net.train_batch(&xs, &ys, &mut batch_scratch, &mut grads);
-            sgd.step(&mut *net, &grads, &mut velocity, 1.0 / 32.0);
+            train_shard(&net, Rows::new(&xs, 784), &ys, &mut scratch, &mut grads);
+            for t in 0..net.tensors() {
+                let kind = net.tensor_info(t).kind;
+                optimizer.update(
+                    (0, 0.01),
+                    kind,
+                    net.tensor_mut(t),
+                    grads.tensor(t),
+                    (state[0].tensor_mut(t), &mut []),
+                    1.0 / 32.0,
+                );
+            }
         })
     });
     g.finish();
@@ -120,16 +152,12 @@ fn step<N: BatchNetwork<784, 10> + Clone>(c: &mut Criterion, name: &str, mut net
 
 fn batch(c: &mut Criterion) {
     let mut rng = Rng::new(2);
-    forward::<784, 64>(c, &mut rng, &[16, 32]);
-    forward::<784, 256>(c, &mut rng, &[32]);
-    gradient::<784, 64>(c, &mut rng);
-    transposed::<256, 128>(c, &mut rng);
-    step(c, "784-64-10", Box::new(Mlp::<784, 64, 10>::zeroed()));
-    step(
-        c,
-        "784-256-128-10",
-        Box::new(Mlp2::<784, 256, 128, 10>::zeroed()),
-    );
+    forward(c, &mut rng, (784, 64), &[16, 32]);
+    forward(c, &mut rng, (784, 256), &[32]);
+    gradient(c, &mut rng, (784, 64));
+    transposed(c, &mut rng, (256, 128));
+    step(c, &[64]);
+    step(c, &[256, 128]);
 }
 
 criterion_group! { name = benches; config = config(); targets = batch }

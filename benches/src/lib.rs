@@ -3,10 +3,11 @@
 //! Run them all with `cargo bench -p benches`, or one theme with
 //! `cargo bench -p benches --bench kernels`. `-- --quick` gives rough numbers fast.
 
+use std::path::Path;
 use std::time::Duration;
 
 use criterion::Criterion;
-use tinymlp::pixels_to_inputs;
+use host::data::{load, DataOptions, Dataset, Role};
 use tinymlp::Rng;
 
 /// Modest sample counts and times so the whole suite stays quick on a shared machine.
@@ -18,55 +19,46 @@ pub fn config() -> Criterion {
         .noise_threshold(0.05)
 }
 
-/// A heap-allocated `OUT × IN` matrix with entries uniform in `[-1, 1)`.
-pub fn random_matrix<const IN: usize, const OUT: usize>(rng: &mut Rng) -> Box<[[f32; IN]; OUT]> {
-    let mut m: Box<[[f32; IN]; OUT]> = vec![[0.0; IN]; OUT].into_boxed_slice().try_into().unwrap();
-    for v in m.as_flattened_mut() {
-        *v = rng.uniform(-1.0, 1.0);
-    }
-    m
+/// `n` values uniform in `[-1, 1)`: a row-major matrix or a vector.
+pub fn random_values(rng: &mut Rng, n: usize) -> Vec<f32> {
+    (0..n).map(|_| rng.uniform(-1.0, 1.0)).collect()
 }
 
-/// A vector with entries uniform in `[-1, 1)`.
-pub fn random_vector<const N: usize>(rng: &mut Rng) -> [f32; N] {
-    core::array::from_fn(|_| rng.uniform(-1.0, 1.0))
+/// `n` values of which about half are zero, like gradients after a ReLU.
+pub fn relu_like(rng: &mut Rng, n: usize) -> Vec<f32> {
+    (0..n).map(|_| rng.uniform(-1.0, 1.0).max(0.0)).collect()
 }
 
-/// `n` rows where about half the entries are zero, like gradients after a ReLU.
-pub fn relu_like_rows<const N: usize>(rng: &mut Rng, n: usize) -> Vec<[f32; N]> {
+/// `n` MNIST-like pixels: 80 % background, the rest uniform in `0..=255`.
+pub fn pixels(rng: &mut Rng, n: usize) -> Vec<u8> {
     (0..n)
         .map(|_| {
-            core::array::from_fn(|_| {
-                let v = rng.uniform(-1.0, 1.0);
-                if v < 0.0 {
-                    0.0
-                } else {
-                    v
-                }
-            })
+            if rng.uniform(0.0, 1.0) < 0.8 {
+                0
+            } else {
+                rng.uniform(0.0, 256.0) as u8
+            }
         })
         .collect()
 }
 
-/// `n` MNIST-like inputs: 8-bit pixels, 80 % background, converted to `p / 255`.
-pub fn pixel_inputs<const IN: usize>(rng: &mut Rng, n: usize) -> Vec<[f32; IN]> {
-    let pixels: Vec<[u8; IN]> = (0..n)
-        .map(|_| {
-            core::array::from_fn(|_| {
-                if rng.uniform(0.0, 1.0) < 0.8 {
-                    0
-                } else {
-                    rng.uniform(0.0, 256.0) as u8
-                }
-            })
-        })
-        .collect();
-    let mut xs = vec![[0.0; IN]; n];
-    pixels_to_inputs(&pixels, &mut xs);
-    xs
+/// `samples` MNIST-like inputs of `width` values each, `p / 255`, row after row.
+pub fn pixel_inputs(rng: &mut Rng, samples: usize, width: usize) -> Vec<f32> {
+    pixels(rng, samples * width)
+        .into_iter()
+        .map(|p| f32::from(p) / 255.0)
+        .collect()
 }
 
 /// `n` class labels in `0..classes`.
-pub fn labels(rng: &mut Rng, n: usize, classes: u32) -> Vec<u8> {
-    (0..n).map(|_| rng.below(classes) as u8).collect()
+pub fn labels(rng: &mut Rng, n: usize, classes: u32) -> Vec<u16> {
+    (0..n).map(|_| rng.below(classes) as u16).collect()
+}
+
+/// The first `n` images of the MNIST training set shipped in `data/`.
+pub fn mnist_train(n: usize) -> Dataset {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data");
+    load(&data, &DataOptions::default(), Role::Train)
+        .expect("the MNIST files in data/")
+        .take(n)
 }

@@ -31,10 +31,11 @@
 //!
 //! ```
 //! use std::path::Path;
-//! use host::data::{load, DataOptions, Role};
+//! use host::data::{load, DataOptions, LabelColumn, Role};
 //!
 //! let iris = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../data/iris/iris.csv"));
-//! let data = load(iris, &DataOptions::default(), Role::Train)?;
+//! let options = DataOptions { label_column: LabelColumn::Name("species".into()), ..DataOptions::default() };
+//! let data = load(iris, &options, Role::Train)?;
 //! assert_eq!((data.len(), data.features(), data.classes().len()), (150, 4, 3));
 //! assert_eq!(data.classes().name(0), "setosa");
 //!

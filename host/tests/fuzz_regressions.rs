@@ -49,6 +49,14 @@ fn csv() {
 }
 
 #[test]
+fn csv_options() {
+    assert!(
+        replay("csv_options", fuzz_checks::csv_options) >= 2,
+        "seed corpus missing"
+    );
+}
+
+#[test]
 fn checkpoint() {
     assert!(
         replay("checkpoint", fuzz_checks::checkpoint) >= 2,

@@ -1,75 +1,170 @@
-//! Training end to end on real MNIST subsets, through the library API.
+//! Training end to end through the library API: accuracy on MNIST subsets,
+//! byte-identical models whatever the thread count (on both parallel paths:
+//! the row split of one hidden layer and the sharded epoch of any shape),
+//! checkpoints, observers, diverging runs and refused configurations.
+
+mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
-use host::checkpoint::{self, Checkpoint};
-use host::dataset::{load_mnist, Dataset, Split};
-use host::eval::Evaluation;
-use host::train::{self, EpochMetrics, Observer, Quiet, TrainConfig};
-use tinymlp::{Mlp, Parameters};
+use common::{data, data_dir};
+use host::data::{load, Classes, DataOptions, Dataset, Role, Shape};
+use host::model::{checkpoint, Checkpoint, HiddenLayers, Model};
+use host::train::{self, rows, EpochMetrics, Observer, Quiet, TrainConfig, TrainError, Trained};
 
-type Net = Mlp<784, 64, 10>;
-
-fn data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../data")
-}
-
-fn subsets(train: usize) -> (Dataset, Dataset) {
-    let train_set = load_mnist(&data_dir(), Split::Train).unwrap().take(train);
-    let test_set = load_mnist(&data_dir(), Split::Test).unwrap();
+/// The first `train` MNIST training images and the whole test set.
+fn mnist(train: usize) -> (Dataset, Dataset) {
+    let opts = DataOptions::default();
+    let train_set = load(&data_dir(), &opts, Role::Train).unwrap().take(train);
+    let test_set = load(&data_dir(), &opts, Role::Test).unwrap();
     (train_set, test_set)
 }
 
-fn quick_config(threads: usize) -> TrainConfig {
-    TrainConfig {
-        epochs: 2,
-        threads,
-        ..TrainConfig::default()
+/// The 8x8 digits CSV files (64 numeric features, Adam, standardised).
+fn digits() -> (Dataset, Dataset) {
+    let opts = DataOptions::default();
+    let train_set = load(&data("digits-8x8/digits-train.csv"), &opts, Role::Train).unwrap();
+    let classes = Some(train_set.classes().clone());
+    let test_opts = DataOptions { classes, ..opts };
+    let test_set = load(&data("digits-8x8/digits-test.csv"), &test_opts, Role::Test).unwrap();
+    (train_set, test_set)
+}
+
+fn hidden(text: &str) -> HiddenLayers {
+    text.parse().unwrap()
+}
+
+fn run(config: &TrainConfig, train_set: &Dataset, eval: &Dataset) -> Trained {
+    train::train(config, train_set, eval, &mut Quiet).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The checkpoint bytes of a model: what `host train` writes.
+fn bytes(model: &Model) -> Vec<u8> {
+    checkpoint::to_bytes(model, &BTreeMap::new()).unwrap()
+}
+
+/// Trains with 1, 2 and 3 threads and asserts the three checkpoints are
+/// byte-identical; returns the first run.
+fn same_bytes_with_1_2_3_threads(
+    config: &TrainConfig,
+    train_set: &Dataset,
+    eval: &Dataset,
+) -> Trained {
+    let with = |threads| {
+        run(
+            &TrainConfig {
+                threads,
+                ..config.clone()
+            },
+            train_set,
+            eval,
+        )
+    };
+    let one = with(1);
+    let reference = bytes(&one.model);
+    for threads in [2, 3] {
+        let other = with(threads);
+        assert!(
+            bytes(&other.model) == reference,
+            "{} with {threads} threads differs from 1 thread",
+            one.recipe.architecture
+        );
+        assert_eq!(other.history.len(), one.history.len());
+        for (a, b) in one.history.iter().zip(&other.history) {
+            assert_eq!(
+                (a.train_loss, a.train_accuracy, a.eval_accuracy),
+                (b.train_loss, b.train_accuracy, b.eval_accuracy)
+            );
+        }
     }
+    one
 }
 
 #[test]
 fn a_short_run_on_a_subset_beats_90_percent() {
-    let (train_set, test_set) = subsets(6000);
-    let (net, history) =
-        train::train::<Net>(&quick_config(2), &train_set, &test_set, &mut Quiet).unwrap();
-    assert_eq!(history.len(), 2);
-    let accuracy = train::accuracy(&*net, &test_set);
+    let (train_set, test_set) = mnist(6000);
+    let config = TrainConfig {
+        epochs: Some(2),
+        threads: 2,
+        ..TrainConfig::default()
+    };
+    let trained = run(&config, &train_set, &test_set);
+    assert_eq!(trained.recipe.architecture.to_string(), "784-64-10");
+    assert_eq!(trained.history.len(), 2);
+    let accuracy = train::accuracy(&trained.model, &test_set);
     assert!(accuracy > 0.90, "test accuracy {accuracy}");
     assert!(
-        (history[1].eval_accuracy - accuracy).abs() < 1e-12,
+        (trained.history[1].eval_accuracy - accuracy).abs() < 1e-12,
         "last epoch reports the test accuracy"
     );
-    assert!(history[1].train_loss < history[0].train_loss, "{history:?}");
+    let h = &trained.history;
+    assert!(h[1].train_loss < h[0].train_loss, "{h:?}");
 }
 
 #[test]
-fn the_model_does_not_depend_on_the_thread_count() {
-    let (train_set, test_set) = subsets(1000);
+fn mnist_784_64_10_does_not_depend_on_the_thread_count() {
+    let (train_set, test_set) = mnist(1000);
     let test_set = test_set.take(100);
     // A batch that is not a multiple of the shard size, and a last partial batch.
-    let config = |threads| TrainConfig {
-        epochs: 1,
+    let config = TrainConfig {
+        epochs: Some(1),
         batch_size: 40,
-        threads,
         ..TrainConfig::default()
     };
-    let (one, _) = train::train::<Net>(&config(1), &train_set, &test_set, &mut Quiet).unwrap();
-    let (two, _) = train::train::<Net>(&config(2), &train_set, &test_set, &mut Quiet).unwrap();
-    let (three, _) = train::train::<Net>(&config(3), &train_set, &test_set, &mut Quiet).unwrap();
-    let arch = config(1).architecture;
-    let bytes = |n: &Net| checkpoint::to_bytes(n, &arch, &BTreeMap::new()).unwrap();
-    assert_eq!(bytes(&one), bytes(&two));
-    assert_eq!(bytes(&one), bytes(&three));
+    let one = same_bytes_with_1_2_3_threads(&config, &train_set, &test_set);
+    // One hidden layer: 2 and 3 threads take the row split, 1 the shards.
+    assert!(rows::applies(&one.model.net, 2, 32) && !rows::applies(&one.model.net, 1, 32));
 
     let other_seed = TrainConfig {
         seed: 2,
-        ..config(2)
+        threads: 2,
+        ..config
     };
-    let (different, _) =
-        train::train::<Net>(&other_seed, &train_set, &test_set, &mut Quiet).unwrap();
-    assert_ne!(bytes(&one), bytes(&different), "the seed must matter");
+    let different = run(&other_seed, &train_set, &test_set);
+    assert!(
+        bytes(&one.model) != bytes(&different.model),
+        "the seed must matter"
+    );
+}
+
+#[test]
+fn two_hidden_layers_do_not_depend_on_the_thread_count() {
+    let (train_set, test_set) = mnist(600);
+    let config = TrainConfig {
+        hidden: hidden("32,16"),
+        epochs: Some(1),
+        batch_size: 48,
+        ..TrainConfig::default()
+    };
+    let one = same_bytes_with_1_2_3_threads(&config, &train_set, &test_set.take(50));
+    assert_eq!(one.recipe.architecture.to_string(), "784-32-16-10");
+    assert!(!rows::applies(&one.model.net, 2, 32), "the sharded path");
+}
+
+#[test]
+fn a_digits_csv_model_does_not_depend_on_the_thread_count() {
+    let (train_set, test_set) = digits();
+    // Two hidden layers and a linear model: the sharded path, with Adam and
+    // standardised inputs; one hidden layer: the row split.
+    for (layers, row_split) in [("32,16", false), ("none", false), ("64", true)] {
+        let config = TrainConfig {
+            hidden: hidden(layers),
+            epochs: Some(2),
+            batch_size: 50,
+            ..TrainConfig::default()
+        };
+        let one = same_bytes_with_1_2_3_threads(&config, &train_set, &test_set);
+        assert_eq!(rows::applies(&one.model.net, 2, 32), row_split, "{layers}");
+        assert_eq!(
+            one.recipe.optimizer.name(),
+            train::Optimizer::new(true, 0.9, 1e-4).name()
+        );
+        assert!(
+            one.history[1].eval_accuracy > 0.5,
+            "{layers}: {:?}",
+            one.history
+        );
+    }
 }
 
 #[test]
@@ -80,94 +175,187 @@ fn every_sample_is_used_including_the_last_partial_batch() {
             self.0.push(done);
         }
     }
-    let (train_set, test_set) = subsets(1000);
-    // 1000 = 7·130 + 90: the last report covers all 1000 samples when it falls on the last batch.
-    let config = TrainConfig {
-        epochs: 1,
-        batch_size: 1000,
-        threads: 1,
-        ..TrainConfig::default()
-    };
-    let mut count = Count(Vec::new());
-    let (_, history) =
-        train::train::<Net>(&config, &train_set, &test_set.take(10), &mut count).unwrap();
-    assert_eq!(count.0, [1000]);
-    // Accuracy over the epoch is counted over every sample: a multiple of 1/1000.
-    let scaled = history[0].train_accuracy * 1000.0;
-    assert!((scaled - scaled.round()).abs() < 1e-9);
+    let (train_set, test_set) = mnist(1000);
+    for threads in [1, 2] {
+        let config = TrainConfig {
+            epochs: Some(1),
+            batch_size: 1000,
+            threads,
+            ..TrainConfig::default()
+        };
+        let mut count = Count(Vec::new());
+        let trained = train::train(&config, &train_set, &test_set.take(10), &mut count).unwrap();
+        assert_eq!(count.0, [1000], "threads {threads}");
+        // Accuracy over the epoch is counted over every sample: a multiple of 1/1000.
+        let scaled = trained.history[0].train_accuracy * 1000.0;
+        assert!((scaled - scaled.round()).abs() < 1e-9);
+    }
 }
 
 #[test]
-fn a_saved_checkpoint_evaluates_like_the_trained_network() {
-    let (train_set, test_set) = subsets(2000);
+fn a_saved_checkpoint_loads_back_to_the_same_model() {
+    let (train_set, test_set) = mnist(2000);
     let config = TrainConfig {
-        epochs: 1,
+        epochs: Some(1),
         ..TrainConfig::default()
     };
-    let (net, _) = train::train::<Net>(&config, &train_set, &test_set, &mut Quiet).unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let trained = run(&config, &train_set, &test_set);
+    let dir = common::tempdir();
     let path = dir.path().join("model.safetensors");
-    checkpoint::save(&path, &*net, &config.architecture, &BTreeMap::new()).unwrap();
+    let meta = BTreeMap::from([("seed".to_string(), "1".to_string())]);
+    checkpoint::save(&path, &trained.model, &meta).unwrap();
 
     let loaded = Checkpoint::read(&path).unwrap();
-    assert_eq!(loaded.architecture(), &config.architecture);
-    let mut back: Box<Net> = bytemuck::zeroed_box();
-    loaded.load_into(&mut *back).unwrap();
-    for t in 0..Net::TENSORS {
-        assert_eq!(back.tensor(t), net.tensor(t));
-    }
-    let before = Evaluation::new(&train::predictions(&*net, &test_set), test_set.labels());
-    let after = Evaluation::new(&train::predictions(&*back, &test_set), test_set.labels());
+    assert_eq!(loaded.architecture(), &trained.recipe.architecture);
+    assert_eq!(loaded.metadata()["seed"], "1");
+    let back = loaded.load().unwrap();
+    assert_eq!(back, trained.model);
+    assert_eq!(back.classes, Classes::numeric(10));
+    assert_eq!(back.image, Some((28, 28)));
+    let before = train::predictions(&trained.model, &test_set);
+    let after = train::predictions(&back, &test_set);
     assert_eq!(before, after);
-    assert!(after.accuracy() > 0.8, "{}", after.accuracy());
+    let accuracy = train::accuracy(&back, &test_set);
+    assert!(accuracy > 0.8, "{accuracy}");
+    // The batch predictions are the per-sample logits' argmax.
+    let mut x = vec![0.0; 784];
+    for (i, &predicted) in after.iter().enumerate().take(20) {
+        back.input(&test_set, i, &mut x);
+        assert_eq!(back.net.predict(&x), predicted);
+    }
+
+    // Text classes and standardisation survive the round trip too.
+    let (digits_train, digits_test) = digits();
+    let small = run(
+        &TrainConfig {
+            epochs: Some(1),
+            ..TrainConfig::default()
+        },
+        &digits_train,
+        &digits_test,
+    );
+    let bytes = checkpoint::to_bytes(&small.model, &BTreeMap::new()).unwrap();
+    let back = Checkpoint::from_bytes(std::path::Path::new("d"), bytes)
+        .unwrap()
+        .load()
+        .unwrap();
+    assert_eq!(back, small.model);
 }
 
 #[test]
 fn validation_split_is_reported_per_epoch() {
     struct Last(Option<EpochMetrics>);
     impl Observer for Last {
-        fn epoch<N: Parameters>(&mut self, m: &EpochMetrics, _: &N) -> bool {
+        fn epoch(&mut self, m: &EpochMetrics, _: &Model) -> bool {
             self.0 = Some(m.clone());
             true
         }
     }
-    let (train_set, _) = subsets(3000);
+    let (train_set, _) = mnist(3000);
     let (train_part, val) = train_set.split_validation(500).unwrap();
     assert_eq!((train_part.len(), val.len()), (2500, 500));
     let mut last = Last(None);
     let config = TrainConfig {
-        epochs: 1,
+        epochs: Some(1),
         ..TrainConfig::default()
     };
-    let (net, _) = train::train::<Net>(&config, &train_part, &val, &mut last).unwrap();
+    let trained = train::train(&config, &train_part, &val, &mut last).unwrap();
     let reported = last.0.unwrap().eval_accuracy;
-    assert_eq!(reported, train::accuracy(&*net, &val));
+    assert_eq!(reported, train::accuracy(&trained.model, &val));
 }
 
 #[test]
-fn bad_configurations_are_refused() {
-    let (train_set, test_set) = subsets(100);
-    for config in [
-        TrainConfig {
-            epochs: 0,
-            ..TrainConfig::default()
-        },
-        TrainConfig {
-            batch_size: 0,
-            ..TrainConfig::default()
-        },
-        TrainConfig {
-            learning_rate: f32::NAN,
-            ..TrainConfig::default()
-        },
-        TrainConfig {
-            threads: 0,
-            ..TrainConfig::default()
-        },
+fn bad_configurations_are_refused_naming_the_option() {
+    let (train_set, test_set) = mnist(100);
+    let base = TrainConfig::default;
+    for (config, option) in [
+        (
+            TrainConfig {
+                epochs: Some(0),
+                ..base()
+            },
+            "--epochs",
+        ),
+        (
+            TrainConfig {
+                batch_size: 0,
+                ..base()
+            },
+            "--batch",
+        ),
+        (
+            TrainConfig {
+                learning_rate: Some(f32::NAN),
+                ..base()
+            },
+            "--lr",
+        ),
+        (
+            TrainConfig {
+                learning_rate: Some(-1.0),
+                ..base()
+            },
+            "--lr",
+        ),
+        (
+            TrainConfig {
+                threads: 0,
+                ..base()
+            },
+            "--threads",
+        ),
+        (
+            TrainConfig {
+                weight_decay: Some(2.0),
+                ..base()
+            },
+            "--weight-decay",
+        ),
+        (
+            TrainConfig {
+                momentum: 1.0,
+                ..base()
+            },
+            "--momentum",
+        ),
+        (
+            TrainConfig {
+                max_shift: Some(5),
+                ..base()
+            },
+            "--shift",
+        ),
+        (
+            TrainConfig {
+                hidden: HiddenLayers(vec![0]),
+                ..base()
+            },
+            "--hidden",
+        ),
+        (
+            TrainConfig {
+                hidden: HiddenLayers(vec![1 << 20]),
+                ..base()
+            },
+            "--hidden",
+        ),
     ] {
-        let err = train::train::<Net>(&config, &train_set, &test_set, &mut Quiet).unwrap_err();
-        assert!(matches!(err, train::TrainError::Config(_)), "{err}");
+        let err = train::train(&config, &train_set, &test_set, &mut Quiet).unwrap_err();
+        assert!(matches!(err, TrainError::Config(_)), "{option}: {err}");
+        assert!(err.to_string().contains(option), "{option}: {err}");
     }
+    // Shifts move images: numeric features refuse them.
+    let (digits_train, digits_test) = digits();
+    let config = TrainConfig {
+        max_shift: Some(1),
+        ..base()
+    };
+    let err = train::train(&config, &digits_train, &digits_test, &mut Quiet).unwrap_err();
+    assert!(err.to_string().contains("--shift 0"), "{err}");
+    // An empty training set.
+    let empty = train_set.take(0);
+    let err = train::train(&base(), &empty, &test_set, &mut Quiet).unwrap_err();
+    assert!(matches!(err, TrainError::Data(_)), "{err}");
 }
 
 #[test]
@@ -182,39 +370,74 @@ fn should_stop_interrupts_with_any_thread_count() {
             false
         }
     }
-    let (train_set, test_set) = subsets(1000);
+    let (train_set, test_set) = mnist(1000);
     for threads in [1, 2, 3] {
         let config = TrainConfig {
-            epochs: 2,
+            epochs: Some(2),
             threads,
             ..TrainConfig::default()
         };
         // Stops in the second epoch (32 batches per epoch).
-        let result = train::train::<Net>(&config, &train_set, &test_set, &mut StopAfter(40));
+        let result = train::train(&config, &train_set, &test_set, &mut StopAfter(40));
         assert!(
-            matches!(result, Err(train::TrainError::Interrupted)),
+            matches!(result, Err(TrainError::Interrupted)),
             "threads {threads}"
         );
     }
 }
 
+/// Records whether every model offered for checkpointing was finite.
+#[derive(Default)]
+struct Saves {
+    epochs: usize,
+    all_finite: bool,
+}
+
+impl Observer for Saves {
+    fn epoch(&mut self, _: &EpochMetrics, model: &Model) -> bool {
+        self.all_finite = (self.epochs == 0 || self.all_finite) && model.net.all_finite();
+        self.epochs += 1;
+        true
+    }
+}
+
 #[test]
-fn two_hidden_layers_do_not_depend_on_the_thread_count() {
-    type Net2 = tinymlp::Mlp2<784, 32, 16, 10>;
-    let (train_set, test_set) = subsets(600);
-    let test_set = test_set.take(50);
-    let config = |threads| TrainConfig {
-        epochs: 1,
-        batch_size: 48,
-        threads,
-        ..TrainConfig::default()
+fn diverging_runs_fail_and_never_offer_non_finite_weights() {
+    let (pixels, labels) = common::synthetic(256, 5);
+    let shape = Shape {
+        features: 784,
+        image: Some((28, 28)),
     };
-    let (one, _) = train::train::<Net2>(&config(1), &train_set, &test_set, &mut Quiet).unwrap();
-    let (two, _) = train::train::<Net2>(&config(2), &train_set, &test_set, &mut Quiet).unwrap();
-    let all = |n: &Net2| {
-        (0..Net2::TENSORS)
-            .flat_map(|t| n.tensor(t).iter().map(|v| v.to_bits()).collect::<Vec<_>>())
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(all(&one), all(&two));
+    let labels = labels.into_iter().map(u16::from).collect();
+    let data =
+        Dataset::from_pixels("synthetic", shape, pixels, labels, Classes::numeric(10)).unwrap();
+    // Learning rates that blow up at different points: in the first epoch,
+    // or after epochs whose weights are still finite.
+    let mut saved = 0;
+    for threads in [1, 2] {
+        for learning_rate in [1e6, 1e4, 3e3, 1e3] {
+            let config = TrainConfig {
+                hidden: hidden("16"),
+                epochs: Some(8),
+                learning_rate: Some(learning_rate),
+                weight_decay: Some(5e-4),
+                threads,
+                ..TrainConfig::default()
+            };
+            let mut saves = Saves::default();
+            let result = train::train(&config, &data, &data.take(32), &mut saves);
+            match result {
+                Err(TrainError::Diverged {
+                    learning_rate: lr, ..
+                }) => assert_eq!(lr, learning_rate),
+                other => panic!("lr {learning_rate}: {:?}", other.map(|t| t.history)),
+            }
+            assert!(
+                saves.epochs == 0 || saves.all_finite,
+                "lr {learning_rate}: non-finite weights offered for saving"
+            );
+            saved += saves.epochs;
+        }
+    }
+    assert!(saved > 0, "no run completed an epoch before diverging");
 }

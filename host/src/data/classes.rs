@@ -176,11 +176,12 @@ impl LabelSet {
             (Some(known), _) => {
                 let mut map = Vec::with_capacity(self.distinct.len());
                 for (label, at) in &self.distinct {
-                    let canonical = whole_number(label).map(|n| n.to_string());
-                    let found = canonical
-                        .as_deref()
-                        .and_then(|c| known.index_of(c))
-                        .or_else(|| known.index_of(label));
+                    // The exact name first: text classes may hold both
+                    // "07" and "7", and "07" is then its own class.
+                    let found = known.index_of(label).or_else(|| {
+                        let canonical = whole_number(label)?.to_string();
+                        known.index_of(&canonical)
+                    });
                     match found {
                         Some(c) => map.push(c),
                         None => {

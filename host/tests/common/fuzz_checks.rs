@@ -1,9 +1,11 @@
 //! The properties the fuzz targets check, shared by `fuzz/fuzz_targets/*.rs`
 //! (through `#[path]`) and `host/tests/fuzz_regressions.rs`, so a crash input
 //! kept as a regression test is checked exactly as the fuzzer checked it.
+//! Not part of `common/mod.rs`: it depends on `host` only.
 //!
 //! Each function must not panic for any input except by a failed assertion
-//! of a property stated here.
+//! of a property stated here. Every error message must start with the name
+//! of the file it is about.
 
 // Each fuzz target uses one of these functions.
 #![allow(dead_code)]
@@ -11,72 +13,133 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use host::checkpoint::{self, Checkpoint};
-use host::dataset::NUM_CLASSES;
-use host::with_network;
-use tinymlp::Parameters;
+use host::data::csv::parse_csv;
+use host::data::idx::{parse_idx_labels, parse_idx_samples, IdxValues};
+use host::data::source::sniff_reader;
+use host::data::{DataOptions, Dataset, Encoding, Header, LabelColumn};
+use host::model::{checkpoint, Checkpoint};
 
-/// The same bytes as an IDX image file, a label file and a bare header.
+/// The same bytes as an IDX samples file, a labels file, and sniffed.
 pub(crate) fn idx(data: &[u8]) {
     let name = Path::new("fuzz.idx");
-    match host::idx::parse_idx_images(data, name) {
-        Ok((count, rows, cols, pixels)) => {
-            assert!(count > 0 && rows > 0 && cols > 0);
-            let expected = count.checked_mul(rows).and_then(|n| n.checked_mul(cols));
-            assert_eq!(Some(pixels.len()), expected);
+    match parse_idx_samples(data, name) {
+        Ok(s) => {
+            assert!(s.count > 0 && s.shape.features > 0);
+            if let Some((rows, cols)) = s.shape.image {
+                assert_eq!(rows.checked_mul(cols), Some(s.shape.features));
+            }
+            let expected = s.count.checked_mul(s.shape.features);
+            match &s.values {
+                IdxValues::U8(v) => assert_eq!(Some(v.len()), expected),
+                IdxValues::F32(v) => {
+                    assert_eq!(Some(v.len()), expected);
+                    assert!(v.iter().all(|x| x.is_finite()));
+                }
+            }
         }
         Err(e) => assert_names_file(&e.to_string(), "fuzz.idx"),
     }
-    match host::idx::parse_idx_labels(data, name) {
-        Ok(labels) => {
-            assert!(!labels.is_empty());
-            assert!(labels.iter().all(|&l| usize::from(l) < NUM_CLASSES));
-        }
+    match parse_idx_labels(data, name) {
+        Ok(labels) => assert!(!labels.is_empty()),
         Err(e) => assert_names_file(&e.to_string(), "fuzz.idx"),
     }
-    if let Err(e) = host::idx::parse_idx_header(data, name) {
+    if let Err(e) = sniff_reader(data, name) {
         assert_names_file(&e.to_string(), "fuzz.idx");
     }
 }
 
-/// The bytes as an MNIST CSV file.
+/// The bytes as a CSV file with the default options (everything detected).
 pub(crate) fn csv(data: &[u8]) {
-    match host::csv::parse_csv(data, Path::new("fuzz.csv")) {
+    csv_with(data, &DataOptions::default());
+}
+
+/// The first two bytes choose the CSV options (delimiter, header, label
+/// column), the rest is the file. A file that loads loads again, to the
+/// same samples, with its own classes given as the known classes (what
+/// `host train --test` and `host eval` do with a second file).
+pub(crate) fn csv_options(data: &[u8]) {
+    let [a, b, rest @ ..] = data else {
+        return csv(data);
+    };
+    let options = DataOptions {
+        delimiter: [None, Some(b','), Some(b';'), Some(b'\t')][usize::from(a & 3)],
+        header: [Header::Auto, Header::Yes, Header::No, Header::Auto][usize::from((a >> 2) & 3)],
+        label_column: match b % 8 {
+            0 => LabelColumn::Auto,
+            1 => LabelColumn::First,
+            2 => LabelColumn::Last,
+            3 => LabelColumn::Name("label".into()),
+            4 => LabelColumn::Name("b".into()),
+            n => LabelColumn::Position(usize::from(n - 3)),
+        },
+        ..DataOptions::default()
+    };
+    let Some(first) = csv_with(rest, &options) else {
+        return;
+    };
+    let known = DataOptions {
+        classes: Some(first.classes().clone()),
+        ..options
+    };
+    let again = parse_csv(rest, Path::new("fuzz.csv"), &known)
+        .expect("a file loads with its own classes as the known classes");
+    assert!(
+        again == first,
+        "mapping into its own classes changed the data"
+    );
+}
+
+/// Parses `data` as CSV with `options`; checks a success is consistent and
+/// an error names the file.
+fn csv_with(data: &[u8], options: &DataOptions) -> Option<Dataset> {
+    match parse_csv(data, Path::new("fuzz.csv"), options) {
         Ok(set) => {
-            assert!(!set.is_empty());
-            assert_eq!((set.rows(), set.cols()), (28, 28));
-            assert_eq!(set.pixels().len(), set.len() * 784);
-            assert!(set.labels().iter().all(|&l| usize::from(l) < NUM_CLASSES));
+            assert!(!set.is_empty() && set.features() > 0);
+            assert!(!set.classes().is_empty());
+            assert!(set
+                .labels()
+                .iter()
+                .all(|&l| usize::from(l) < set.classes().len()));
+            for i in [0, set.len() - 1] {
+                let len = match set.encoding() {
+                    Encoding::Pixels => set.pixels(i).map(<[u8]>::len),
+                    Encoding::Values => set.values(i).map(<[f32]>::len),
+                };
+                assert_eq!(len, Some(set.features()));
+            }
+            if let Some(names) = set.feature_names() {
+                assert_eq!(names.len(), set.features());
+            }
+            Some(set)
         }
-        Err(e) => assert_names_file(&e.to_string(), "fuzz.csv"),
+        Err(e) => {
+            assert_names_file(&e.to_string(), "fuzz.csv");
+            None
+        }
     }
 }
 
-/// The bytes as a checkpoint: container and metadata, then the tensors into
-/// the compiled network the metadata names. One that loads is finite and
-/// saves back to a checkpoint that loads to the same parameters.
+/// The bytes as a checkpoint: container and metadata, then the model. One
+/// that loads is finite and saves back to a checkpoint that loads to the
+/// same model.
 pub(crate) fn checkpoint(data: &[u8]) {
     let path = Path::new("fuzz.safetensors");
     let ckpt = match Checkpoint::from_bytes(path, data.to_vec()) {
         Ok(ckpt) => ckpt,
         Err(e) => return assert_names_file(&e.to_string(), "fuzz.safetensors"),
     };
-    let arch = ckpt.architecture().clone();
-    with_network!(arch, Net => {
-        let mut net: Box<Net> = bytemuck::zeroed_box();
-        match ckpt.load_into(&mut *net) {
-            Ok(()) => {
-                assert!(net.all_finite());
-                let bytes = checkpoint::to_bytes(&*net, &arch, &BTreeMap::new())
-                    .expect("a loaded network serialises");
-                let again = Checkpoint::from_bytes(path, bytes).expect("and reads back");
-                let mut back: Box<Net> = bytemuck::zeroed_box();
-                again.load_into(&mut *back).expect("and loads");
-                assert!(*back == *net, "round trip changed the parameters");
-            }
-            Err(e) => assert_names_file(&e.to_string(), "fuzz.safetensors"),
+    match ckpt.load() {
+        Ok(model) => {
+            assert!(model.net.all_finite());
+            assert_eq!(model.net.architecture(), ckpt.architecture());
+            let bytes =
+                checkpoint::to_bytes(&model, &BTreeMap::new()).expect("a loaded model serialises");
+            let again = Checkpoint::from_bytes(path, bytes).expect("and reads back");
+            let back = again.load().expect("and loads");
+            assert!(back == model, "round trip changed the model");
         }
-    })
+        Err(e) => assert_names_file(&e.to_string(), "fuzz.safetensors"),
+    }
 }
 
 /// Error messages start with the file they are about.

@@ -1,30 +1,66 @@
-//! Helpers shared by the binary-level tests: tiny valid MNIST files, running
-//! the `host` binary with its peak memory measured, and reading results.
+//! Helpers shared by the integration tests of `host` (one file per topic in
+//! `host/tests/`). Use it with `mod common;` at the top of a test file.
+//!
+//! - Paths: [`data_dir`], [`data`] (the shipped files in `data/`).
+//! - Fixtures: [`tempdir`], [`write`]; IDX bytes ([`idx`], [`images_idx`],
+//!   [`labels_idx`], [`synthetic`], [`write_mnist`]); CSV text ([`csv_text`]);
+//!   [`gz`] / [`gunzip`].
+//! - The binary: [`run_host`] runs `host` to completion (under GNU time when
+//!   installed, for the peak memory) and returns a [`Run`], with
+//!   [`Run::assert_ok`], [`Run::assert_error`] and
+//!   [`Run::assert_peak_rss_below`]; [`s`] turns a path into an argument;
+//!   [`ok`] runs it and returns stdout, [`json`] parses that.
+//! - Models: [`train_small`], [`iris_model`], [`digits_model`], [`image_model`].
+//!
+//! `fuzz_checks.rs` beside this file is *not* part of this module: it is
+//! included with `#[path]` by the fuzz targets and `fuzz_regressions.rs`.
 #![allow(dead_code)] // Each test crate uses a different part of this module.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
-/// Pixels per image.
+/// Pixels of an MNIST image.
 pub(crate) const PIXELS: usize = 28 * 28;
 
-/// The `host` binary built for these tests.
-pub(crate) fn host_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_host"))
+/// The MNIST file names of a data directory.
+pub(crate) const TRAIN_IMAGES: &str = "train-images-idx3-ubyte";
+/// See [`TRAIN_IMAGES`].
+pub(crate) const TRAIN_LABELS: &str = "train-labels-idx1-ubyte";
+/// See [`TRAIN_IMAGES`].
+pub(crate) const TEST_IMAGES: &str = "t10k-images-idx3-ubyte";
+/// See [`TRAIN_IMAGES`].
+pub(crate) const TEST_LABELS: &str = "t10k-labels-idx1-ubyte";
+
+/// The repository's `data/` directory (MNIST, `digits-8x8/`, `iris/`).
+pub(crate) fn data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../data")
+}
+
+/// A file under `data/`, e.g. `data("iris/iris.csv")`.
+pub(crate) fn data(relative: &str) -> PathBuf {
+    data_dir().join(relative)
+}
+
+/// A fresh temporary directory, removed when dropped.
+pub(crate) fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("a temporary directory")
+}
+
+/// Writes `bytes` to `dir/name` and returns the path.
+pub(crate) fn write(dir: &Path, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    path
 }
 
 /// An IDX file: zero, zero, type byte, dimension count, dimensions, payload.
+/// Nothing is checked, so it can build lying headers.
 pub(crate) fn idx(code: u8, dims: &[u32], payload: &[u8]) -> Vec<u8> {
-    let mut v = vec![0, 0, code, dims.len() as u8];
-    for d in dims {
-        v.extend_from_slice(&d.to_be_bytes());
-    }
-    v.extend_from_slice(payload);
-    v
+    host::data::idx::encode_idx(code, dims, payload)
 }
 
 /// `n` synthetic 28x28 digits with labels `i % 10`: class `k` is a bright
@@ -57,16 +93,41 @@ pub(crate) fn synthetic(n: usize, seed: u64) -> (Vec<u8>, Vec<u8>) {
     (pixels, labels)
 }
 
-/// An IDX image file of `n` synthetic images.
+/// An IDX image file of `n` synthetic 28x28 images (see [`synthetic`]).
 pub(crate) fn images_idx(n: usize, seed: u64) -> Vec<u8> {
     let (pixels, _) = synthetic(n, seed);
     idx(0x08, &[n as u32, 28, 28], &pixels)
 }
 
-/// An IDX label file of `n` synthetic labels.
+/// An IDX label file of the `n` labels of [`synthetic`] (`i % 10`).
 pub(crate) fn labels_idx(n: usize) -> Vec<u8> {
     let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
     idx(0x08, &[n as u32], &labels)
+}
+
+/// Writes the four raw MNIST files of `train` and `test` synthetic samples
+/// into `dir` (created if needed).
+pub(crate) fn write_mnist(dir: &Path, train: usize, test: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    write(dir, TRAIN_IMAGES, images_idx(train, 1));
+    write(dir, TRAIN_LABELS, labels_idx(train));
+    write(dir, TEST_IMAGES, images_idx(test, 2));
+    write(dir, TEST_LABELS, labels_idx(test));
+}
+
+/// CSV text: an optional header line, then one line per row, `,`-separated,
+/// each line ended by `\n`.
+pub(crate) fn csv_text(header: Option<&[&str]>, rows: &[Vec<String>]) -> String {
+    let mut text = String::new();
+    if let Some(header) = header {
+        text.push_str(&header.join(","));
+        text.push('\n');
+    }
+    for row in rows {
+        text.push_str(&row.join(","));
+        text.push('\n');
+    }
+    text
 }
 
 /// Gzips `bytes`.
@@ -76,15 +137,23 @@ pub(crate) fn gz(bytes: &[u8]) -> Vec<u8> {
     e.finish().unwrap()
 }
 
-/// Writes the four raw MNIST files of `train` and `test` synthetic samples
-/// into `dir` (created if needed).
-pub(crate) fn write_mnist(dir: &Path, train: usize, test: usize) {
-    std::fs::create_dir_all(dir).unwrap();
-    let write = |name: &str, bytes: Vec<u8>| std::fs::write(dir.join(name), bytes).unwrap();
-    write("train-images-idx3-ubyte", images_idx(train, 1));
-    write("train-labels-idx1-ubyte", labels_idx(train));
-    write("t10k-images-idx3-ubyte", images_idx(test, 2));
-    write("t10k-labels-idx1-ubyte", labels_idx(test));
+/// Decompresses a complete gzip stream.
+pub(crate) fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+/// The `host` binary built for these tests.
+pub(crate) fn host_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_host"))
+}
+
+/// The path as a `&str` for command lines.
+pub(crate) fn s(path: &Path) -> &str {
+    path.to_str().expect("temporary paths are UTF-8")
 }
 
 /// What a finished `host` run left.
@@ -144,6 +213,12 @@ pub(crate) fn run_host(args: &[&str]) -> Run {
 }
 
 impl Run {
+    /// Asserts success (exit 0).
+    pub(crate) fn assert_ok(&self) -> &Self {
+        assert_eq!(self.code, Some(0), "expected success: {self:#?}");
+        self
+    }
+
     /// Asserts a failure (exit 1) whose stderr is one `error:` report that
     /// contains every one of `words`, without a panic.
     pub(crate) fn assert_error(&self, words: &[&str]) -> &Self {
@@ -184,16 +259,6 @@ impl Run {
         }
         self
     }
-}
-
-/// The path as a `&str` for command lines.
-pub(crate) fn s(path: &Path) -> &str {
-    path.to_str().expect("temporary paths are UTF-8")
-}
-
-/// The repository's `data/` directory.
-pub(crate) fn data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../data")
 }
 
 /// Runs `host args…`, asserts success, returns stdout.
