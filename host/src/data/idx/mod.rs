@@ -86,6 +86,7 @@ pub fn encode_idx(code: u8, dims: &[u32], payload: &[u8]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::testing::data_dir;
     use super::*;
 
     #[test]
@@ -102,7 +103,7 @@ mod tests {
 
     #[test]
     fn real_mnist_test_images() {
-        let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../data"));
+        let dir = data_dir();
         let header = read_idx_header(&dir.join("t10k-images-idx3-ubyte.gz")).unwrap();
         assert_eq!(header.dims, [10_000, 28, 28]);
         assert!(header.gzipped);
