@@ -1,7 +1,10 @@
-//! Helpers for the data tests: gzip in memory, the repository's data files.
+//! Helpers for the data tests: gzip in memory, the repository's data files,
+//! default options.
 
 use std::io::Write;
 use std::path::PathBuf;
+
+use super::load::DataOptions;
 
 /// `bytes` gzipped.
 pub(super) fn gzip(bytes: &[u8]) -> Vec<u8> {
@@ -13,4 +16,9 @@ pub(super) fn gzip(bytes: &[u8]) -> Vec<u8> {
 /// The repository's `data/` folder (MNIST, iris, digits).
 pub(super) fn data_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../data"))
+}
+
+/// The default options (`--format auto`, label column and header detected).
+pub(super) fn opts() -> DataOptions {
+    DataOptions::default()
 }

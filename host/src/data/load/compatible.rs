@@ -56,14 +56,10 @@ pub fn check_compatible(train: &Dataset, other: &Dataset) -> Result<(), DataErro
 
 #[cfg(test)]
 mod tests {
-    use super::super::super::testing::data_dir;
+    use super::super::super::testing::{data_dir, opts};
     use super::super::super::{Classes, Encoding};
-    use super::super::{load, DataOptions, Role};
+    use super::super::{load, Role};
     use super::*;
-
-    fn opts() -> DataOptions {
-        DataOptions::default()
-    }
 
     #[test]
     fn real_digits() {

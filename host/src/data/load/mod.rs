@@ -204,13 +204,9 @@ mod tests {
     use std::fs;
 
     use super::super::idx::encode_idx;
-    use super::super::testing::{data_dir, gzip};
+    use super::super::testing::{data_dir, gzip, opts};
     use super::super::Encoding;
     use super::*;
-
-    fn opts() -> DataOptions {
-        DataOptions::default()
-    }
 
     #[test]
     fn format_from_str() {

@@ -144,14 +144,10 @@ mod tests {
     use std::fs;
 
     use super::super::super::idx::encode_idx;
-    use super::super::super::testing::{data_dir, gzip};
+    use super::super::super::testing::{data_dir, gzip, opts};
     use super::super::super::{Encoding, Shape};
     use super::super::{check_compatible, load, DataOptions, Format};
     use super::*;
-
-    fn opts() -> DataOptions {
-        DataOptions::default()
-    }
 
     #[test]
     fn labels_path_names() {
