@@ -171,68 +171,13 @@ impl LabelSet {
     ) -> Result<(Vec<u16>, Classes), DataError> {
         let numbers: Option<Vec<u64>> =
             self.distinct.iter().map(|(l, _)| whole_number(l)).collect();
-        // Class index of each distinct label.
-        let (map, classes): (Vec<usize>, Classes) = match (known, numbers) {
-            (Some(known), _) => {
-                let mut map = Vec::with_capacity(self.distinct.len());
-                for (label, at) in &self.distinct {
-                    // The exact name first: text classes may hold both
-                    // "07" and "7", and "07" is then its own class.
-                    let found = known.index_of(label).or_else(|| {
-                        let canonical = whole_number(label)?.to_string();
-                        known.index_of(&canonical)
-                    });
-                    match found {
-                        Some(c) => map.push(c),
-                        None => {
-                            return Err(DataError::UnknownLabel {
-                                path: path.to_path_buf(),
-                                place: place(*at),
-                                label: label.clone(),
-                                count: known.len(),
-                                known: known.list(20),
-                            })
-                        }
-                    }
-                }
-                (map, known.clone())
-            }
-            (None, Some(numbers)) => {
-                let max = numbers.iter().copied().max().unwrap_or(0);
-                if max >= MAX_CLASSES as u64 {
-                    let at = numbers.iter().position(|&n| n == max).unwrap_or(0);
-                    return Err(DataError::TooManyClasses {
-                        path: path.to_path_buf(),
-                        what: format!(
-                            "{}: label {} needs {} classes",
-                            place(self.distinct[at].1),
-                            self.distinct[at].0,
-                            u128::from(max) + 1
-                        ),
-                        max: MAX_CLASSES,
-                    });
-                }
-                // max < MAX_CLASSES, so every number fits in usize.
-                let map = numbers.iter().map(|&n| n as usize).collect();
-                (map, Classes::numeric(max as usize + 1))
-            }
-            (None, None) => {
-                if self.distinct.len() > MAX_CLASSES {
-                    return Err(DataError::TooManyClasses {
-                        path: path.to_path_buf(),
-                        what: format!("{} distinct text labels", self.distinct.len()),
-                        max: MAX_CLASSES,
-                    });
-                }
-                let mut order: Vec<usize> = (0..self.distinct.len()).collect();
-                order.sort_by(|&a, &b| self.distinct[a].0.cmp(&self.distinct[b].0));
-                let mut map = vec![0; self.distinct.len()];
-                for (class, &d) in order.iter().enumerate() {
-                    map[d] = class;
-                }
-                let names = order.iter().map(|&d| self.distinct[d].0.clone()).collect();
-                (map, Classes::new(names))
-            }
+        let ClassMap {
+            of_distinct,
+            classes,
+        } = match (known, numbers) {
+            (Some(known), _) => self.map_known(path, known, &place)?,
+            (None, Some(numbers)) => self.map_numeric(path, &numbers, &place)?,
+            (None, None) => self.map_text(path)?,
         };
         if classes.len() > MAX_CLASSES {
             return Err(DataError::TooManyClasses {
@@ -242,9 +187,107 @@ impl LabelSet {
             });
         }
         // Every class index is below MAX_CLASSES = u16::MAX, so fits in u16.
-        let labels = self.ids.iter().map(|&id| map[id as usize] as u16).collect();
+        let labels = self
+            .ids
+            .iter()
+            .map(|&id| of_distinct[id as usize] as u16)
+            .collect();
         Ok((labels, classes))
     }
+
+    /// Each distinct label mapped by name into `known`; an unknown label is
+    /// an error naming its first place.
+    fn map_known(
+        &self,
+        path: &Path,
+        known: &Classes,
+        place: &impl Fn(usize) -> String,
+    ) -> Result<ClassMap, DataError> {
+        let mut of_distinct = Vec::with_capacity(self.distinct.len());
+        for (label, at) in &self.distinct {
+            // The exact name first: text classes may hold both "07" and
+            // "7", and "07" is then its own class.
+            let found = known.index_of(label).or_else(|| {
+                let canonical = whole_number(label)?.to_string();
+                known.index_of(&canonical)
+            });
+            match found {
+                Some(c) => of_distinct.push(c),
+                None => {
+                    return Err(DataError::UnknownLabel {
+                        path: path.to_path_buf(),
+                        place: place(*at),
+                        label: label.clone(),
+                        count: known.len(),
+                        known: known.list(20),
+                    })
+                }
+            }
+        }
+        Ok(ClassMap {
+            of_distinct,
+            classes: known.clone(),
+        })
+    }
+
+    /// Whole-number labels (`numbers[d]` is distinct label `d`): numeric
+    /// classes `0..=max`.
+    fn map_numeric(
+        &self,
+        path: &Path,
+        numbers: &[u64],
+        place: &impl Fn(usize) -> String,
+    ) -> Result<ClassMap, DataError> {
+        let max = numbers.iter().copied().max().unwrap_or(0);
+        if max >= MAX_CLASSES as u64 {
+            let at = numbers.iter().position(|&n| n == max).unwrap_or(0);
+            return Err(DataError::TooManyClasses {
+                path: path.to_path_buf(),
+                what: format!(
+                    "{}: label {} needs {} classes",
+                    place(self.distinct[at].1),
+                    self.distinct[at].0,
+                    u128::from(max) + 1
+                ),
+                max: MAX_CLASSES,
+            });
+        }
+        // max < MAX_CLASSES, so every number fits in usize.
+        Ok(ClassMap {
+            of_distinct: numbers.iter().map(|&n| n as usize).collect(),
+            classes: Classes::numeric(max as usize + 1),
+        })
+    }
+
+    /// Text labels: the distinct labels sorted in byte order are the classes.
+    fn map_text(&self, path: &Path) -> Result<ClassMap, DataError> {
+        if self.distinct.len() > MAX_CLASSES {
+            return Err(DataError::TooManyClasses {
+                path: path.to_path_buf(),
+                what: format!("{} distinct text labels", self.distinct.len()),
+                max: MAX_CLASSES,
+            });
+        }
+        let mut order: Vec<usize> = (0..self.distinct.len()).collect();
+        order.sort_by(|&a, &b| self.distinct[a].0.cmp(&self.distinct[b].0));
+        let mut of_distinct = vec![0; self.distinct.len()];
+        for (class, &d) in order.iter().enumerate() {
+            of_distinct[d] = class;
+        }
+        let names = order.iter().map(|&d| self.distinct[d].0.clone()).collect();
+        Ok(ClassMap {
+            of_distinct,
+            classes: Classes::new(names),
+        })
+    }
+}
+
+/// How the distinct labels of a [`LabelSet`] become classes.
+struct ClassMap {
+    /// The class index of each distinct label, in order of first occurrence.
+    of_distinct: Vec<usize>,
+    /// The classes.
+    classes: Classes,
 }
 
 #[cfg(test)]

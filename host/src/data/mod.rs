@@ -22,6 +22,8 @@ pub mod idx;
 pub mod load;
 pub mod source;
 pub mod split;
+#[cfg(test)]
+mod testing;
 
 pub use classes::{Classes, MAX_CLASSES};
 pub use csv::{Header, LabelColumn};

@@ -281,18 +281,8 @@ fn looks_like_text(bytes: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
-
-    use flate2::write::GzEncoder;
-    use flate2::Compression;
-
+    use super::super::testing::gzip;
     use super::*;
-
-    fn gzip(bytes: &[u8]) -> Vec<u8> {
-        let mut enc = GzEncoder::new(Vec::new(), Compression::fast());
-        enc.write_all(bytes).unwrap();
-        enc.finish().unwrap()
-    }
 
     fn sniffed(bytes: &[u8]) -> Sniffed {
         sniff_reader(bytes, Path::new("t")).unwrap()

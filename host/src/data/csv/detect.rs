@@ -1,0 +1,301 @@
+//! Decided from the first rows: the delimiter (from the first non-empty
+//! line), whether the first row is a header, and the label column.
+
+use std::path::Path;
+
+use super::super::error::DataError;
+use super::super::load::DataOptions;
+use super::fields::text;
+use super::options::{Header, LabelColumn};
+use super::reader::Row;
+
+/// Header names that mark the label column for [`LabelColumn::Auto`].
+const LABEL_NAMES: [&str; 4] = ["label", "class", "target", "y"];
+
+/// The most frequent of `,`, `;`, tab outside double quotes (comma on a tie
+/// or when there is none).
+pub(super) fn detect_delimiter(line: &[u8]) -> u8 {
+    let mut counts = [0usize; 3];
+    let mut quoted = false;
+    for &b in line {
+        match b {
+            b'"' => quoted = !quoted,
+            b',' if !quoted => counts[0] += 1,
+            b';' if !quoted => counts[1] += 1,
+            b'\t' if !quoted => counts[2] += 1,
+            _ => {}
+        }
+    }
+    let mut best = 0;
+    for i in 1..3 {
+        if counts[i] > counts[best] {
+            best = i;
+        }
+    }
+    [b',', b';', b'\t'][best]
+}
+
+/// What the first content row decided.
+pub(super) struct Layout {
+    /// Fields per line.
+    pub(super) columns: usize,
+    /// The 0-based label column.
+    pub(super) label: usize,
+    /// The header cells (trimmed), if the first row is a header.
+    pub(super) header: Option<Vec<String>>,
+    /// Line of the first row (header or data).
+    pub(super) first_line: usize,
+}
+
+impl Layout {
+    /// Decides the header and the label column from the first content row.
+    pub(super) fn of_first_row(
+        path: &Path,
+        options: &DataOptions,
+        row: &Row<'_>,
+        delimiter: u8,
+    ) -> Result<Self, DataError> {
+        let columns = row.record.len();
+        if columns < 2 {
+            return Err(DataError::CsvTooFewColumns {
+                path: path.to_path_buf(),
+                line: row.line,
+                found: columns,
+                delimiter: char::from(delimiter),
+            });
+        }
+        let cells: Vec<String> = row.record.iter().map(text).collect();
+        let header = is_header(path, options, &cells).then_some(cells);
+        let label = resolve_label_column(path, &options.label_column, header.as_deref(), columns)?;
+        Ok(Self {
+            columns,
+            label,
+            header,
+            first_line: row.line,
+        })
+    }
+
+    /// What set the number of fields, e.g. "the header on line 1".
+    pub(super) fn first_row(&self) -> String {
+        let what = if self.header.is_some() {
+            "the header"
+        } else {
+            "the first row"
+        };
+        format!("{what} on line {}", self.first_line)
+    }
+}
+
+/// Whether the first row (its `cells`, trimmed) is a header, by
+/// [`DataOptions::header`] (see the module docs of [`csv`](super)).
+fn is_header(path: &Path, options: &DataOptions, cells: &[String]) -> bool {
+    match options.header {
+        Header::Yes => true,
+        Header::No => false,
+        Header::Auto => {
+            match resolve_label_column(path, &options.label_column, Some(cells), cells.len()) {
+                Ok(label) => {
+                    let named = ["label", "class", "target"]
+                        .contains(&cells[label].to_ascii_lowercase().as_str());
+                    named
+                        || cells
+                            .iter()
+                            .enumerate()
+                            .any(|(i, c)| i != label && !c.is_empty() && !is_number(c))
+                }
+                // A name not in this row: a header if it has any text.
+                Err(_) => cells.iter().any(|c| !c.is_empty() && !is_number(c)),
+            }
+        }
+    }
+}
+
+/// Whether a cell reads as a number (finite or not) for header detection.
+fn is_number(cell: &str) -> bool {
+    cell.parse::<f32>().is_ok()
+}
+
+/// The 0-based label column, given the header (if the first row is one).
+fn resolve_label_column(
+    path: &Path,
+    choice: &LabelColumn,
+    header: Option<&[String]>,
+    columns: usize,
+) -> Result<usize, DataError> {
+    let positions = format!("a position from 1 to {columns}, first or last");
+    match choice {
+        LabelColumn::Auto => Ok(header
+            .and_then(|h| {
+                h.iter()
+                    .position(|c| LABEL_NAMES.contains(&c.to_ascii_lowercase().as_str()))
+            })
+            .unwrap_or(0)),
+        LabelColumn::First => Ok(0),
+        LabelColumn::Last => Ok(columns - 1),
+        LabelColumn::Position(p) if (1..=columns).contains(p) => Ok(p - 1),
+        LabelColumn::Position(p) => Err(DataError::LabelColumn {
+            path: path.to_path_buf(),
+            problem: format!("label column {p} does not exist: the file has {columns} columns"),
+            choices: positions,
+        }),
+        LabelColumn::Name(name) => {
+            let Some(header) = header else {
+                return Err(DataError::LabelColumn {
+                    path: path.to_path_buf(),
+                    problem: format!(
+                        "label column {name:?} is a name, but the file has no header line"
+                    ),
+                    choices: format!("{positions} (or --header yes if the first line is a header)"),
+                });
+            };
+            header
+                .iter()
+                .position(|c| c == name)
+                .or_else(|| {
+                    let lower = name.to_lowercase();
+                    let mut found = header
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, c)| c.to_lowercase() == lower);
+                    match (found.next(), found.next()) {
+                        (Some((i, _)), None) => Some(i),
+                        _ => None,
+                    }
+                })
+                .ok_or_else(|| DataError::LabelColumn {
+                    path: path.to_path_buf(),
+                    problem: format!("no column named {name:?}"),
+                    choices: format!(
+                        "one of the header's columns ({}) or {positions}",
+                        header.join(", ")
+                    ),
+                })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::*;
+
+    #[test]
+    fn delimiters_are_detected() {
+        for text in ["1,2,3\n0,4,5\n", "1;2;3\n0;4;5\n", "1\t2\t3\n0\t4\t5\n"] {
+            let d = parse(text).unwrap();
+            assert_eq!((d.len(), d.features()), (2, 2), "{text:?}");
+            assert_eq!(all_values(&d), [2.0, 3.0, 4.0, 5.0]);
+        }
+        // The most frequent outside quotes wins.
+        assert_eq!(detect_delimiter(b"\"a,b,c\";x;y"), b';');
+        assert_eq!(detect_delimiter(b"a;b,c;d"), b';');
+        assert_eq!(detect_delimiter(b"abc"), b',');
+        // Given explicitly.
+        let options = DataOptions {
+            delimiter: Some(b'|'),
+            ..DataOptions::default()
+        };
+        assert_eq!(parse_with("1|2\n", &options).unwrap().features(), 1);
+    }
+
+    #[test]
+    fn header_auto_looks_at_feature_cells_only() {
+        // All numbers: data, nothing dropped.
+        assert_eq!(parse("1,2\n0,3\n").unwrap().len(), 2);
+        // Text label in the first row, numeric features: data.
+        let d = parse("cat,2\ndog,3\n").unwrap();
+        assert_eq!(d.len(), 2);
+        assert_eq!(d.feature_names(), None);
+        // A feature cell is text: header.
+        let d = parse("kind,weight\ncat,2\n").unwrap();
+        assert_eq!(
+            (d.len(), d.feature_names().unwrap()),
+            (1, &["weight".to_owned()][..])
+        );
+        // Header whose feature names are numbers, label cell "label".
+        let d = parse("label,0,1\n3,4,5\n").unwrap();
+        assert_eq!(d.len(), 1);
+        // Explicit choices.
+        let d = parse_with(
+            "kind,weight\ncat,2\n",
+            &DataOptions {
+                header: Header::Yes,
+                ..DataOptions::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(d.len(), 1);
+        let d = parse_with(
+            "1,2\n0,3\n",
+            &DataOptions {
+                header: Header::Yes,
+                ..DataOptions::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            (d.len(), d.feature_names().unwrap()),
+            (1, &["2".to_owned()][..])
+        );
+        let e = parse_with(
+            "kind,weight\ncat,2\n",
+            &DataOptions {
+                header: Header::No,
+                ..DataOptions::default()
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("line 1, column 2: \"weight\" is not a number"),
+            "{e}"
+        );
+        assert!(e.contains("--header yes if line 1 is a header"), "{e}");
+    }
+
+    #[test]
+    fn label_column_choices() {
+        let text = "f1,Target,f2\n1,a,2\n3,b,4\n";
+        let d = parse(text).unwrap();
+        assert_eq!(d.classes().names(), ["a", "b"]);
+        assert_eq!(all_values(&d), [1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(d.feature_names().unwrap(), ["f1", "f2"]);
+        for choice in [
+            LabelColumn::Position(2),
+            LabelColumn::Name("Target".into()),
+            LabelColumn::Name("target".into()),
+        ] {
+            let d = parse_with(text, &with_label(choice)).unwrap();
+            assert_eq!(d.classes().names(), ["a", "b"]);
+        }
+        let d = parse_with("1,2,7\n3,4,8\n", &with_label(LabelColumn::Last)).unwrap();
+        assert_eq!(
+            (d.labels(), all_values(&d)),
+            (&[7u16, 8][..], vec![1.0, 2.0, 3.0, 4.0])
+        );
+        assert_eq!(d.classes().len(), 9);
+
+        let e = parse_with(text, &with_label(LabelColumn::Name("kind".into())))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "t.csv: no column named \"kind\"; pass --label-column with one of the header's \
+             columns (f1, Target, f2) or a position from 1 to 3, first or last"
+        );
+        let e = parse_with("1,2\n", &with_label(LabelColumn::Name("kind".into())))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("is a name, but the file has no header line"),
+            "{e}"
+        );
+        let e = parse_with(text, &with_label(LabelColumn::Position(4)))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("label column 4 does not exist: the file has 3 columns"),
+            "{e}"
+        );
+    }
+}

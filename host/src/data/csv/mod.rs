@@ -1,0 +1,132 @@
+//! CSV files: one sample per line, a label column and feature columns.
+//!
+//! Contract:
+//! - Delimiter: comma, semicolon or tab, detected from the first non-empty
+//!   line (the one most frequent outside quotes; comma on a tie or when there
+//!   is none), unless [`DataOptions::delimiter`] is set. Quoted fields
+//!   (`"a, b"`, `""` for a quote) are read as one cell.
+//! - A UTF-8 byte order mark is not part of the first cell; CRLF, LF and
+//!   CR-only line ends are accepted; blank lines are skipped; the file may be
+//!   gzipped (detected from its bytes).
+//! - Header ([`Header`]): `yes`, `no`, or `auto`: the first row is a header
+//!   iff one of its *feature* cells (not the label column) is non-empty and
+//!   not a number, or its label cell is `label`, `class` or `target` (any
+//!   case), so a data row is never silently dropped.
+//! - Label column ([`LabelColumn`]): `auto` is the header cell named
+//!   `label`, `class`, `target` or `y` (any case, trimmed), else the first
+//!   column; a name needs a header; a position is 1-based.
+//! - Every line has as many fields as the first one, else
+//!   [`DataError::CsvFieldCount`] ("line N has X fields, expected Y").
+//! - Features are numbers (`3`, `-0.5`, `+1e-3`, spaces around them
+//!   allowed); an empty, non-numeric or non-finite cell is an error naming the
+//!   file, the line, the column (with its header name) and the cell.
+//! - Values are `f32` ([`Encoding::Values`](super::Encoding::Values)), except
+//!   the MNIST layout: exactly 784 features, all whole numbers in `0..=255`,
+//!   read as pixels of 28x28 images.
+//! - Labels become classes as [`classes`](super::classes) describes (numeric
+//!   `0..=max`, or sorted text, or mapped into [`DataOptions::classes`]).
+//! - Memory is bounded by the data present: rows are streamed.
+//!
+//! | file | concept |
+//! |---|---|
+//! | `options` | [`Header`], [`LabelColumn`]: what the user chose |
+//! | `reader` | the row reader: gzip, byte order mark, line ends, blank lines, quoted cells, line numbers |
+//! | `detect` | the delimiter, the header and the label column, decided from the first rows |
+//! | `fields` | a cell as a number or text; messages naming the line, the column and the cell |
+//! | `samples` | rows to labels and features (pixels in the MNIST layout), then the [`Dataset`] |
+
+mod detect;
+mod fields;
+mod options;
+mod reader;
+mod samples;
+
+use std::io::Read;
+use std::path::Path;
+
+use super::dataset::Dataset;
+use super::error::DataError;
+use super::load::DataOptions;
+use super::source::{open_file, Source};
+use detect::Layout;
+use reader::Rows;
+use samples::Samples;
+
+pub use options::{Header, LabelColumn};
+
+/// Loads the CSV file at `path` (gzipped or not) with `options`.
+pub fn read_csv(path: &Path, options: &DataOptions) -> Result<Dataset, DataError> {
+    parse_csv(open_file(path)?, path, options)
+}
+
+/// Parses CSV from any reader, raw or gzipped, with `options` (its `format`
+/// is ignored). `name` is used in messages and as the data set's name.
+pub fn parse_csv<R: Read>(
+    reader: R,
+    name: &Path,
+    options: &DataOptions,
+) -> Result<Dataset, DataError> {
+    let mut rows = Rows::open(Source::new(reader, name)?, options.delimiter)?;
+    let (delimiter, gzipped) = (rows.delimiter(), rows.gzipped());
+    let mut samples: Option<Samples<'_>> = None;
+    while let Some(row) = rows.next_row()? {
+        match &mut samples {
+            Some(samples) => samples.push(&row)?,
+            None => {
+                let layout = Layout::of_first_row(name, options, &row, delimiter)?;
+                let first = samples.insert(Samples::new(name, layout, delimiter));
+                if first.layout().header.is_none() {
+                    first.push(&row)?;
+                }
+            }
+        }
+    }
+    match samples {
+        Some(samples) => samples.into_dataset(options.classes.as_ref()),
+        // Only blank lines after all (e.g. a whitespace-only first line).
+        None => Err(DataError::Empty {
+            path: name.to_path_buf(),
+            gzipped,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod testing {
+    //! Parsing text as a CSV file `t.csv`, for the tests of every step.
+
+    use super::super::dataset::Dataset;
+    use super::super::error::DataError;
+    use super::super::load::DataOptions;
+    use super::{parse_csv, LabelColumn};
+    use std::path::Path;
+
+    pub(super) fn parse_with(text: &str, options: &DataOptions) -> Result<Dataset, DataError> {
+        parse_csv(text.as_bytes(), Path::new("t.csv"), options)
+    }
+
+    pub(super) fn parse(text: &str) -> Result<Dataset, DataError> {
+        parse_with(text, &DataOptions::default())
+    }
+
+    pub(super) fn err(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
+    pub(super) fn with_label(label_column: LabelColumn) -> DataOptions {
+        DataOptions {
+            label_column,
+            ..DataOptions::default()
+        }
+    }
+
+    pub(super) fn all_values(d: &Dataset) -> Vec<f32> {
+        let mut out = vec![0.0; d.features()];
+        let mut all = Vec::new();
+        for i in 0..d.len() {
+            d.raw_f32(i, &mut out);
+            all.extend_from_slice(&out);
+        }
+        all
+    }
+}
