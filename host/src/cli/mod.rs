@@ -162,7 +162,7 @@ impl TrainDataArgs {
                 if let Ok(unmapped) = self.read.load(path, Role::Test, None) {
                     host::data::check_compatible(train, &unmapped)?;
                 }
-                Err(error.into())
+                Err(error)
             }
         }
     }

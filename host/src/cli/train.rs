@@ -406,7 +406,7 @@ impl Observer for CliObserver<'_> {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
-        if !self.quiet && (m.epoch % self.lines == 0 || m.epoch == self.recipe.epochs) {
+        if !self.quiet && (m.epoch.is_multiple_of(self.lines) || m.epoch == self.recipe.epochs) {
             eprintln!(
                 "epoch {:>3}: train loss {:.4}, train accuracy {:.2}%, {} accuracy {:.2}%, {:.2}s ({:.0} samples/s)",
                 m.epoch,

@@ -161,8 +161,8 @@ mod tests {
         let raw: Vec<f32> = (0..=255).map(|p| p as f32).collect();
         let mut x = vec![0.0; 256];
         Scaling::Pixels.apply(&raw, &mut x);
-        for p in 0..256 {
-            assert_eq!(x[p].to_bits(), tinymlp::PIXEL_VALUES[p].to_bits());
+        for (x, table) in x.iter().zip(tinymlp::PIXEL_VALUES) {
+            assert_eq!(x.to_bits(), table.to_bits());
         }
     }
 
