@@ -1,6 +1,6 @@
 //! Mini-batch kernels for the host trainer.
 //!
-//! The per-sample path ([`Network::train_sample`]) loads every weight once per
+//! The per-sample path ([`Network::train_sample`](crate::Network::train_sample)) loads every weight once per
 //! sample: one multiply-add per load for the forward pass and a load, a
 //! multiply-add and a *store* of the gradient for the backward pass. The
 //! kernels here work on a batch of samples at once so that one weight (or
@@ -157,7 +157,7 @@ impl<'a> Rows<'a> {
 /// `w` is row-major `[b.len()][xs.width]`; `ys` holds `xs.len()` samples of
 /// `b.len()` values. Register-blocked over [`FORWARD_ROWS`] rows ×
 /// [`FORWARD_SAMPLES`] samples. Each `ys[s][o]` is bit-identical to
-/// `kernels::dot(row o, xs[s]) + b[o]`, i.e. to [`kernels::matvec`] of that sample.
+/// `kernels::dot(row o, xs[s]) + b[o]`, i.e. to [`kernels::matvec`](crate::kernels::matvec) of that sample.
 ///
 /// # Panics
 /// If the lengths do not fit together.

@@ -3,7 +3,7 @@
 //!
 //! | file | what |
 //! |---|---|
-//! | `weights.rs` | the f32 network, its input scaling and `classify` ([`rust`](super::rust)) |
+//! | `weights.rs` | the f32 network, its input scaling and `classify` ([`rust`] module) |
 //! | `weights_int8.rs` | the int8 network, its input quantisation and `classify` |
 //! | `predictions_f32.bin` | the host's logits (bits) and class for every test sample |
 //! | `predictions_int8.bin` | the host's int8 accumulators and class for every test sample |

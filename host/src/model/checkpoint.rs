@@ -44,7 +44,7 @@ pub enum CheckpointError {
     /// The file could not be read or written.
     ///
     /// The OS error's text is part of the message, so it is not also a
-    /// `source()` (see [`crate::error`]).
+    /// `source()` (see [`crate::data::DataError`]).
     #[error("{}: {}", path.display(), describe_io(error))]
     Io {
         /// The checkpoint path.

@@ -6,7 +6,7 @@
 //! | [`pictures`] | [`curves_svg`] (learning curves), [`confusion_svg`] (K named classes), [`errors_png`] (misclassified images of any size) |
 //! | [`render`] | [`render_image`]: an image of any size as Unicode shades |
 //! | [`preprocess`] | a PNG/PGM picture → the model's image size, MNIST-style ([`preprocess::load_picture`]) |
-//! | [`inspect`] | [`inspect()`]: kind, dimensions or features, encoding, class histogram of any IDX or CSV file |
+//! | [`inspect`](mod@inspect) | [`inspect()`]: kind, dimensions or features, encoding, class histogram of any IDX or CSV file |
 //!
 //! Nothing here needs a system font: SVG text is left to the viewer, PNG
 //! labels use a built-in 3×5 bitmap font.
