@@ -106,6 +106,9 @@ pub(crate) fn mac_lanes(acc: &mut [f32; LANES], w: &[f32; LANES], x: &[f32; LANE
 /// `a + 0.0 == a` for every other value.
 #[inline(always)]
 pub(crate) fn mac_tail(acc: &mut [f32; LANES], w: &[f32], x: &[f32]) {
+    if w.is_empty() {
+        return;
+    }
     let (mut wp, mut xp) = ([0.0f32; LANES], [0.0f32; LANES]);
     wp[..w.len()].copy_from_slice(w);
     xp[..x.len()].copy_from_slice(x);
