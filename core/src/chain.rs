@@ -123,6 +123,13 @@ where
         self.next.forward_with(&s.hidden, &mut s.next, kernel)
     }
 
+    fn infer_with<K: Kernel>(&self, x: &[f32; IN], kernel: &K) -> [f32; OUT] {
+        let mut hidden = [0.0; H];
+        kernel.matvec(&self.dense.weights, &self.dense.bias, x, &mut hidden);
+        relu(&mut hidden);
+        self.next.infer_with(&hidden, kernel)
+    }
+
     fn backward_to(
         &self,
         x: &[f32; IN],

@@ -205,6 +205,12 @@ impl<const IN: usize, const OUT: usize> Network<IN, OUT> for Dense<IN, OUT> {
         &s.logits
     }
 
+    fn infer_with<K: Kernel>(&self, x: &[f32; IN], kernel: &K) -> [f32; OUT] {
+        let mut logits = [0.0; OUT];
+        kernel.matvec(&self.weights, &self.bias, x, &mut logits);
+        logits
+    }
+
     fn backward_to(
         &self,
         x: &[f32; IN],

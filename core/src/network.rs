@@ -62,6 +62,12 @@ pub trait Network<const IN: usize, const OUT: usize>: Parameters {
         dx: Option<&mut [f32; IN]>,
     ) -> f32;
 
+    /// The logits for `x` through `kernel`, for inference only: nothing is
+    /// kept for a backward pass, so the stack holds just one activation
+    /// vector per layer (what firmware wants). The same bits as
+    /// [`forward_with`](Self::forward_with).
+    fn infer_with<K: Kernel>(&self, x: &[f32; IN], kernel: &K) -> [f32; OUT];
+
     /// Forward pass through the portable kernels of [`kernels`](crate::kernels).
     fn forward<'s>(&self, x: &[f32; IN], scratch: &'s mut Self::Scratch) -> &'s [f32; OUT] {
         self.forward_with(x, scratch, &Portable)
@@ -94,10 +100,9 @@ pub trait Network<const IN: usize, const OUT: usize>: Parameters {
         SampleOutcome { loss, predicted }
     }
 
-    /// The logits for `x`.
+    /// The logits for `x` (see [`infer_with`](Self::infer_with)).
     fn logits(&self, x: &[f32; IN]) -> [f32; OUT] {
-        let mut scratch = Self::Scratch::default();
-        *self.forward(x, &mut scratch)
+        self.infer_with(x, &Portable)
     }
 
     /// The most likely class for `x`.

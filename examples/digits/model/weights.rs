@@ -552,8 +552,7 @@ pub fn input(raw: &[Raw; INPUTS]) -> [f32; INPUTS] {
 /// the bits of `tinymlp::Portable`, as the firmware's assembly kernels do).
 pub fn logits_with<K: tinymlp::Kernel>(raw: &[Raw; INPUTS], kernel: &K) -> [f32; CLASSES] {
     let x = input(raw);
-    let mut scratch = <Model as tinymlp::Network<INPUTS, CLASSES>>::Scratch::default();
-    *tinymlp::Network::forward_with(&MODEL, &x, &mut scratch, kernel)
+    tinymlp::Network::infer_with(&MODEL, &x, kernel)
 }
 
 /// The logits for raw values.

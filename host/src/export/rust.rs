@@ -318,8 +318,7 @@ pub fn emit_f32(model: &Model, header: &Header) -> Result<String, ExportError> {
          /// the bits of `tinymlp::Portable`, as the firmware's assembly kernels do).\n\
          pub fn logits_with<K: tinymlp::Kernel>(raw: &[Raw; INPUTS], kernel: &K) -> [f32; CLASSES] {\n\
          \x20   let x = input(raw);\n\
-         \x20   let mut scratch = <Model as tinymlp::Network<INPUTS, CLASSES>>::Scratch::default();\n\
-         \x20   *tinymlp::Network::forward_with(&MODEL, &x, &mut scratch, kernel)\n\
+         \x20   tinymlp::Network::infer_with(&MODEL, &x, kernel)\n\
          }\n\n\
          /// The logits for raw values.\n\
          pub fn logits(raw: &[Raw; INPUTS]) -> [f32; CLASSES] {\n\
