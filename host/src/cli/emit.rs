@@ -6,13 +6,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 
-use host::data::{Format, Header as CsvHeader, LabelColumn, Role};
+use host::data::{Format, Header as CsvHeader, LabelColumn};
 use host::export::rust::{self, Header};
 use host::export::{bundle, quantize_calibrated, tensors, write_bundle};
 use host::fs::write_atomic;
 use host::model::Checkpoint;
 
-use super::{Output, ReadArgs};
+use super::{Output, ReadArgs, TrainDataArgs};
 
 /// What `emit` writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -45,8 +45,19 @@ pub(crate) struct EmitArgs {
     data: PathBuf,
     /// The test set (accuracies and the firmware's predictions) [default: the MNIST test
     /// files of a --data directory].
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", conflicts_with = "test_fraction")]
     test: Option<PathBuf>,
+    /// As for `train`: the share of --data held out as the test set (split with the
+    /// checkpoint's seed, so it is the training run's test set).
+    #[arg(long, value_name = "F")]
+    test_fraction: Option<f64>,
+    /// As for `train`: the last N training samples were held out for validation (they
+    /// do not calibrate the int8 scales).
+    #[arg(long, default_value_t = 0)]
+    val: usize,
+    /// As for `train`: only the first N training samples were used.
+    #[arg(long)]
+    limit: Option<usize>,
     /// Data file format: auto, idx or csv (`--format` of `train`; here `--format` is
     /// what to emit).
     #[arg(long, default_value_t = Format::Auto)]
@@ -91,28 +102,27 @@ pub(crate) fn run(args: EmitArgs, output: Output) -> Result<()> {
         return output.summary(&serde_json::json!({ "architecture": arch, "files": files }));
     }
 
-    let classes = Some(model.classes.clone());
-    let read = args.read();
-    let train = read.load(&args.data, Role::Train, classes.clone())?;
-    let test_path = match &args.test {
-        Some(path) => path.clone(),
-        None if args.data.is_dir() => args.data.clone(),
-        None => anyhow::bail!(
-            "{}: a single data file needs its test set: name it with --test FILE",
-            args.data.display()
-        ),
-    };
-    let test = read.load(&test_path, Role::Test, classes)?;
-    for data in [&train, &test] {
-        model
-            .check_data(data, &args.model)
-            .map_err(anyhow::Error::msg)?;
-    }
     let seed = checkpoint
         .metadata()
         .get("seed")
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
+    // The training run's own data sets: the same files, split the same way.
+    let data = TrainDataArgs {
+        data: args.data.clone(),
+        test: args.test.clone(),
+        test_fraction: args.test_fraction,
+        val: args.val,
+        limit: args.limit,
+        read: args.read(),
+    }
+    .load_for(seed, Some(&model.classes))?;
+    let (train, test) = (data.train, data.test);
+    for data in [&train, &test] {
+        model
+            .check_data(data, &args.model)
+            .map_err(anyhow::Error::msg)?;
+    }
 
     match &args.out {
         None => {

@@ -184,7 +184,12 @@ pub(crate) struct TrainData {
 impl TrainDataArgs {
     /// Reads the training and test data and checks that they fit together.
     pub(crate) fn load(&self, seed: u64) -> Result<TrainData> {
-        let data = self.read.load(&self.data, Role::Train, None)?;
+        self.load_for(seed, None)
+    }
+
+    /// [`load`](Self::load) with the labels mapped into `classes` (a model's).
+    pub(crate) fn load_for(&self, seed: u64, classes: Option<&Classes>) -> Result<TrainData> {
+        let data = self.read.load(&self.data, Role::Train, classes.cloned())?;
         let (mut train, test) = match (&self.test, self.test_fraction) {
             (Some(path), _) => {
                 let test = self.test_set(path, &data)?;
