@@ -131,11 +131,12 @@ pub fn test_inputs(model: &Model, test: &Dataset) -> Vec<u8> {
     out
 }
 
-/// Gzip of `bytes`, deterministic (no file name, modification time 0).
+/// Gzip of `bytes`, deterministic (no file name, modification time 0), at the default level
+/// (the best level took a second for the 7.8 MB of the MNIST test images and saved 2 %).
 pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut gz = flate2::GzBuilder::new()
         .mtime(0)
-        .write(Vec::new(), flate2::Compression::best());
+        .write(Vec::new(), flate2::Compression::default());
     gz.write_all(bytes).expect("writing to memory");
     gz.finish().expect("writing to memory")
 }
