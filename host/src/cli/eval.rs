@@ -108,7 +108,7 @@ pub(crate) fn run(args: EvalArgs, output: Output) -> Result<()> {
     } else {
         Vec::new()
     };
-    if output.details() {
+    if output.chatty() {
         print(&format!(
             "model: {} ({}), data: {} ({} samples)\n",
             args.model.display(),
@@ -118,7 +118,7 @@ pub(crate) fn run(args: EvalArgs, output: Output) -> Result<()> {
         ));
         print(&evaluation.report());
     }
-    if output.chatty() && !output.json {
+    if output.chatty() {
         for path in &written {
             eprintln!("wrote {}", path.display());
         }

@@ -14,11 +14,12 @@ use host::data::{Classes, DataOptions, Dataset, Format, Header, LabelColumn, Rol
 
 /// What a command prints, from the global `--quiet` and `--json` flags.
 ///
-/// - Progress bars and running commentary go to stderr, and not with `--quiet`.
+/// - Progress bars and running commentary go to stderr, and not with
+///   `--quiet` or `--json`.
 /// - The result line (`test accuracy: …`, `predicted: …`) goes to stdout,
 ///   even with `--quiet`.
-/// - With `--json`, stdout holds one JSON object and nothing else: result
-///   lines move to stderr (and are dropped with `--quiet` too).
+/// - With `--json`, stdout holds one JSON object and nothing else, and
+///   stderr only warnings and errors: machine output.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Output {
     pub(crate) quiet: bool,
@@ -26,22 +27,16 @@ pub(crate) struct Output {
 }
 
 impl Output {
-    /// Whether to show progress and commentary (on stderr).
+    /// Whether to show progress, commentary and human-readable details
+    /// (tables, terminal pictures).
     pub(crate) fn chatty(self) -> bool {
-        !self.quiet
-    }
-
-    /// Whether full human-readable results (pictures, tables) are wanted.
-    pub(crate) fn details(self) -> bool {
         !self.quiet && !self.json
     }
 
-    /// Prints a human-readable result line.
+    /// Prints a human-readable result line (not with `--json`).
     pub(crate) fn result(self, line: &str) {
         if !self.json {
             print(&format!("{line}\n"));
-        } else if !self.quiet {
-            eprintln!("{line}");
         }
     }
 

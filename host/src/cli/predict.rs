@@ -162,13 +162,13 @@ fn one(
     output: Output,
 ) -> Result<()> {
     let name = |c: usize| model.classes.name(c).to_owned();
-    if output.details() {
+    if output.chatty() {
         if let (Some(pixels), Some((r, c))) = (pixels, model.image) {
             print(&render_image(pixels, r, c));
         }
     }
     output.result(&format!("predicted: {}", name(p.class)));
-    if output.details() {
+    if output.chatty() {
         let width = p
             .top
             .iter()
@@ -280,7 +280,7 @@ fn all_rows(
         }
         write_atomic(out, csv.as_bytes())
             .with_context(|| format!("cannot write {}", out.display()))?;
-        if output.chatty() && !output.json {
+        if output.chatty() {
             eprintln!("wrote {}", out.display());
         }
     }

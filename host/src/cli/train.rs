@@ -137,7 +137,7 @@ pub(crate) fn run(args: TrainArgs, output: Output) -> Result<()> {
         last_saved: None,
         saved_at: None,
         lines: line_every(recipe.epochs),
-        quiet: output.quiet,
+        quiet: !output.chatty(),
         stop: stop_on_ctrl_c(),
     };
     let started = Instant::now();
