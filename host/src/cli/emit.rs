@@ -179,6 +179,9 @@ fn emit_one(
         let header = Header::new(seed, checkpoint.bytes(), Some(accuracy));
         (rust::emit_f32(&model, &header)?, accuracy)
     };
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
     write_atomic(out, source.as_bytes())
         .with_context(|| format!("cannot write {}", out.display()))?;
     output.result(&format!("wrote {}", out.display()));
