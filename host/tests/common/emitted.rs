@@ -1,4 +1,5 @@
 //! Compiling emitted Rust source in a scratch crate and running it.
+#![allow(dead_code)] // Each test crate that includes it uses a part.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
