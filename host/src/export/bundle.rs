@@ -16,7 +16,8 @@ use std::path::{Path, PathBuf};
 
 use super::error::ExportError;
 use super::predictions;
-use super::quantize::{quantize_calibrated, QNet};
+use super::qnet::QNet;
+use super::quantize::quantize_calibrated;
 use super::rust::{self, Header};
 use crate::data::Dataset;
 use crate::fs::write_atomic;

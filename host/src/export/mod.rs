@@ -1,9 +1,9 @@
 //! Export: a trained [`Model`](crate::model::Model) turned into what firmware
 //! compiles and checks against.
 //!
-//! - [`quantize`]: the run-time int8 network [`QNet`], calibrated on
-//!   training data, computing exactly what the emitted `QHidden … QOutput`
-//!   chain computes.
+//! - [`qnet`]: the run-time int8 network [`QNet`], computing exactly what the
+//!   emitted `QHidden … QOutput` chain computes.
+//! - [`quantize`]: a model quantised into a `QNet`, calibrated on training data.
 //! - [`rust`]: Rust source (`weights.rs`, `weights_int8.rs`) for any depth,
 //!   f32 and int8, with one entry point `classify(raw)`.
 //! - [`predictions`]: the host's logits / accumulators for every test sample,
@@ -19,10 +19,12 @@
 pub mod bundle;
 pub mod error;
 pub mod predictions;
+pub mod qnet;
 pub mod quantize;
 pub mod rust;
 pub mod tensors;
 
 pub use bundle::{write_bundle, BundleSummary};
 pub use error::ExportError;
-pub use quantize::{quantize_calibrated, QInput, QLayer, QNet, Rescale};
+pub use qnet::{QInput, QLayer, QNet, Rescale};
+pub use quantize::quantize_calibrated;

@@ -32,7 +32,7 @@
 
 use std::io::Write as _;
 
-use super::quantize::QNet;
+use super::qnet::QNet;
 use crate::data::Dataset;
 use crate::model::Model;
 

@@ -42,7 +42,7 @@ use std::fmt::Write as _;
 use sha2::{Digest, Sha256};
 
 use super::error::ExportError;
-use super::quantize::{QInput, QNet, Rescale};
+use super::qnet::{QInput, QNet, Rescale};
 use crate::model::{Model, Scaling};
 
 /// What the emitted file's header says about where the weights came from.
