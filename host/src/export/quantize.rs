@@ -273,6 +273,7 @@ pub fn quantize_calibrated(model: &Model, calibration: &Dataset) -> Result<QNet,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tinymlp::quant::requantize_u8;
     use crate::data::Classes;
     use crate::model::{Architecture, HiddenLayers};
 
