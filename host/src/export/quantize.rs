@@ -273,9 +273,9 @@ pub fn quantize_calibrated(model: &Model, calibration: &Dataset) -> Result<QNet,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tinymlp::quant::requantize_u8;
     use crate::data::Classes;
     use crate::model::{Architecture, HiddenLayers};
+    use tinymlp::quant::requantize_u8;
 
     #[test]
     fn multiplier_round_trips() {
