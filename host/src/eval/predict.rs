@@ -27,7 +27,7 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use crate::data::idx::{read_idx_samples, IdxValues};
-use crate::data::load::labels_path_for;
+use crate::data::load::has_labels_file;
 use crate::data::source::{open_file, Source};
 use crate::data::{
     load, Classes, DataError, DataOptions, Dataset, Format, LabelColumn, Role, Sniffed,
@@ -172,18 +172,7 @@ pub fn read_rows(
         (Format::Csv, _) | (Format::Auto, _) => false,
     };
     if is_idx {
-        let has_labels = labels_path_for(path).is_some_and(|l| {
-            let name = l
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
-            let other = match name.strip_suffix(".gz") {
-                Some(raw) => l.with_file_name(raw),
-                None => l.with_file_name(format!("{name}.gz")),
-            };
-            l.is_file() || other.is_file()
-        });
+        let has_labels = has_labels_file(path);
         if *rule == LabelRule::Auto && has_labels {
             return labelled(LabelColumn::Auto);
         }

@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::data::idx::{read_idx_header, read_idx_labels};
-use crate::data::load::labels_path_for;
+use crate::data::load::has_labels_file;
 use crate::data::{load, sniff, Classes, DataError, DataOptions, Dataset, Encoding, Role, Sniffed};
 
 /// The description [`inspect`] returns (and `host inspect --json` prints).
@@ -173,18 +173,7 @@ pub fn inspect(path: &Path, options: &DataOptions) -> Result<Inspection, DataErr
                 2 => "vectors",
                 _ => "other",
             };
-            let has_labels = labels_path_for(path).is_some_and(|l| {
-                let name = l
-                    .file_name()
-                    .unwrap_or_default()
-                    .to_string_lossy()
-                    .into_owned();
-                let other = match name.strip_suffix(".gz") {
-                    Some(raw) => l.with_file_name(raw),
-                    None => l.with_file_name(format!("{name}.gz")),
-                };
-                l.is_file() || other.is_file()
-            });
+            let has_labels = has_labels_file(path);
             let data = if has_labels {
                 Some(load(path, &options, Role::Test)?)
             } else {

@@ -18,7 +18,7 @@
 //! | file | concept |
 //! |---|---|
 //! | this file | [`Format`], [`DataOptions`], [`Role`]; [`load()`] decides what a path holds |
-//! | `pairs` | IDX samples with their labels file: [`labels_path_for`], [`load_idx_pair`], MNIST directories ([`load_mnist_dir`]) |
+//! | `pairs` | IDX samples with their labels file: [`labels_path_for`], [`has_labels_file`], [`load_idx_pair`], MNIST directories ([`load_mnist_dir`]) |
 //! | `compatible` | [`check_compatible`]: a second data set that fits the training data |
 
 mod compatible;
@@ -37,7 +37,7 @@ use super::source::{sniff, Sniffed};
 use pairs::load_idx_file;
 
 pub use compatible::check_compatible;
-pub use pairs::{labels_path_for, load_idx_pair, load_mnist_dir};
+pub use pairs::{has_labels_file, labels_path_for, load_idx_pair, load_mnist_dir};
 
 /// A data file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

@@ -23,6 +23,25 @@ pub fn labels_path_for(images: &Path) -> Option<PathBuf> {
     Some(images.with_file_name(labels))
 }
 
+/// The labels file `labels` names, or that name with `.gz` added or removed,
+/// whichever exists.
+fn existing_labels_file(labels: &Path) -> Option<PathBuf> {
+    let name = labels.file_name().unwrap_or_default().to_string_lossy();
+    let other = match name.strip_suffix(".gz") {
+        Some(raw) => labels.with_file_name(raw),
+        None => labels.with_file_name(format!("{name}.gz")),
+    };
+    [labels.to_path_buf(), other]
+        .into_iter()
+        .find(|p| p.is_file())
+}
+
+/// Whether an IDX samples file has its labels file beside it (see
+/// [`labels_path_for`]; gzipped or not).
+pub fn has_labels_file(images: &Path) -> bool {
+    labels_path_for(images).is_some_and(|l| existing_labels_file(&l).is_some())
+}
+
 /// Loads an IDX samples file and the labels file beside it.
 pub(super) fn load_idx_file(path: &Path, classes: Option<&Classes>) -> Result<Dataset, DataError> {
     let Some(labels) = labels_path_for(path) else {
@@ -31,19 +50,13 @@ pub(super) fn load_idx_file(path: &Path, classes: Option<&Classes>) -> Result<Da
             tried: " (its name has no \"images\" to replace by \"labels\")".into(),
         });
     };
-    // The derived name, or it with `.gz` added or removed.
-    let name = labels.file_name().unwrap_or_default().to_string_lossy();
-    let other = match name.strip_suffix(".gz") {
-        Some(raw) => labels.with_file_name(raw),
-        None => labels.with_file_name(format!("{name}.gz")),
-    };
-    let Some(found) = [&labels, &other].into_iter().find(|p| p.is_file()) else {
+    let Some(found) = existing_labels_file(&labels) else {
         return Err(DataError::MissingLabels {
             path: path.to_path_buf(),
             tried: format!(" (looked for {})", labels.display()),
         });
     };
-    load_idx_pair(path, found, classes)
+    load_idx_pair(path, &found, classes)
 }
 
 /// Finds `name.gz`, else `name`, in `dir`.
