@@ -24,15 +24,17 @@ enum Input {
     Unscaled,
 }
 
-/// `(widths, input)` of the shapes checked: 0 to 3 hidden layers, odd
+/// `(widths, input)` of the shapes checked: 0 to 6 hidden layers, odd
 /// widths, 2 to 12 classes, pixel and numeric inputs.
-const SHAPES: [(&[usize], Input); 6] = [
+const SHAPES: [(&[usize], Input); 8] = [
     (&[5, 3], Input::Standardized),
     (&[7, 5, 2], Input::Pixels),
     (&[9, 6, 5, 12], Input::Unscaled),
     (&[10, 7, 3, 4, 5], Input::Standardized),
     (&[33, 17, 2], Input::Pixels),
     (&[3, 1, 11, 4], Input::Standardized),
+    (&[11, 9, 7, 5, 8, 3], Input::Standardized),
+    (&[13, 6, 5, 4, 3, 7, 6, 9], Input::Pixels),
 ];
 
 /// Samples per data set.

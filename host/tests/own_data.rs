@@ -111,3 +111,66 @@ fn iris_train_predict_emit_and_the_emitted_classify_agree() {
     // int8 is a different network; on iris it agrees on nearly every row.
     assert!(int8_agree >= 145, "int8 agrees on {int8_agree} of 150 rows");
 }
+
+/// A data file whose columns do not fit the model is one clear error in
+/// every subcommand that reads data, naming the file and both shapes.
+#[test]
+fn every_subcommand_refuses_data_of_another_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = data_dir().join("digits-8x8");
+    let (train, test) = (d.join("digits-train.csv"), d.join("digits-test.csv"));
+    let out = dir.path().join("model");
+    ok(&[
+        "train",
+        "--quiet",
+        "--epochs",
+        "1",
+        "--data",
+        s(&train),
+        "--test",
+        s(&test),
+        "--out",
+        s(&out),
+    ]);
+    let model = out.join("model.safetensors");
+    // The test file without its last column: 63 features for a 64-input model.
+    let narrow = dir.path().join("narrow.csv");
+    let text: Vec<String> = std::fs::read_to_string(&test)
+        .unwrap()
+        .lines()
+        .map(|l| l.rsplit_once(',').unwrap().0.to_string())
+        .collect();
+    std::fs::write(&narrow, text.join("\n")).unwrap();
+    let words = ["narrow.csv", "63", "64"];
+    common::run_host(&["eval", "--model", s(&model), "--data", s(&narrow)]).assert_error(&words);
+    common::run_host(&[
+        "predict",
+        "--model",
+        s(&model),
+        "--data",
+        s(&narrow),
+        "--label-column",
+        "first",
+    ])
+    .assert_error(&words);
+    common::run_host(&[
+        "emit",
+        "--model",
+        s(&model),
+        "--data",
+        s(&train),
+        "--test",
+        s(&narrow),
+    ])
+    .assert_error(&words);
+    common::run_host(&[
+        "train",
+        "--data",
+        s(&train),
+        "--test",
+        s(&narrow),
+        "--out",
+        s(&dir.path().join("other")),
+    ])
+    .assert_error(&words);
+}
