@@ -36,7 +36,9 @@ fn main() {
     let target = std::env::var("TARGET").unwrap();
     // Stable rustc exposes no Arm target features to cfg, so the M55 is told by its flag.
     let flags = std::env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
-    let m55 = flags.split('\x1f').any(|f| f.ends_with("target-cpu=cortex-m55"));
+    let m55 = flags
+        .split('\x1f')
+        .any(|f| f.ends_with("target-cpu=cortex-m55"));
     let core = match target.as_str() {
         "thumbv6m-none-eabi" => "m0",
         "thumbv7em-none-eabihf" => "m4",
@@ -62,6 +64,16 @@ fn main() {
     std::fs::copy(manifest.join("memory/riscv.x"), out.join("riscv.x")).unwrap();
     println!("cargo:rustc-link-search={}", out.display());
     println!("cargo:rerun-if-changed=memory");
+
+    // TINYMLP_LIMIT=N checks only the first N test samples (0 or unset: all of them).
+    println!("cargo:rerun-if-env-changed=TINYMLP_LIMIT");
+    let limit = std::env::var("TINYMLP_LIMIT").unwrap_or_default();
+    let limit: u32 = if limit.is_empty() {
+        0
+    } else {
+        limit.parse().expect("TINYMLP_LIMIT: a number")
+    };
+    println!("cargo:rustc-env=TINYMLP_LIMIT={limit}");
 
     println!("cargo:rerun-if-env-changed=TINYMLP_MODEL_DIR");
     let dir = std::env::var_os("TINYMLP_MODEL_DIR")

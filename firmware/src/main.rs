@@ -60,7 +60,11 @@ fn run() -> ! {
     let mut header = [0u8; 24];
     inputs.read_exact(&mut header[..20]);
     assert!(&header[..8] == b"TMLPTIN\x02", "wrong test-inputs file");
-    let count = word(&header, 2);
+    let in_file = word(&header, 2);
+    let count = match env!("TINYMLP_LIMIT").parse::<u32>() {
+        Ok(limit) if limit > 0 => limit.min(in_file),
+        _ => in_file,
+    };
     assert!(
         word(&header, 3) as usize == INPUTS && word(&header, 4) == <Raw as RawValue>::CODE,
         "test inputs do not match the model"
@@ -68,10 +72,16 @@ fn run() -> ! {
     predictions.read_exact(&mut header);
     assert!(&header[..8] == model::MAGIC, "wrong predictions file");
     assert!(
-        word(&header, 2) == count && word(&header, 3) as usize == CLASSES,
+        word(&header, 2) == in_file && word(&header, 3) as usize == CLASSES,
         "predictions do not match the test set"
     );
 
+    if count < in_file {
+        let _ = writeln!(
+            out,
+            "checking the first {count} of {in_file} test samples (TINYMLP_LIMIT)"
+        );
+    }
     let _ = write!(out, "tinymlp firmware: {} network ", model::KIND);
     for (i, w) in model::WIDTHS.iter().enumerate() {
         let _ = write!(out, "{}{w}", if i == 0 { "" } else { "-" });

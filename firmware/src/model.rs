@@ -43,8 +43,13 @@ pub const KERNEL: tinymlp::QPortable = tinymlp::QPortable;
 
 #[cfg(all(feature = "asm", tinymlp_core = "m4"))]
 pub const KERNEL_NAME: &str = "tinymlp-m4 (Cortex-M4 assembly)";
-#[cfg(not(all(feature = "asm", tinymlp_core = "m4")))]
+#[cfg(all(
+    not(all(feature = "asm", tinymlp_core = "m4")),
+    not(feature = "helium")
+))]
 pub const KERNEL_NAME: &str = "tinymlp (portable Rust)";
+#[cfg(all(not(all(feature = "asm", tinymlp_core = "m4")), feature = "helium"))]
+pub const KERNEL_NAME: &str = "tinymlp (portable Rust, int8 in the Helium form)";
 
 /// The predictions file of this form, nul-terminated for semihosting.
 #[cfg(not(feature = "int8"))]

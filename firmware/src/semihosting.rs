@@ -127,7 +127,11 @@ impl fmt::Write for Stdout {
 
 /// Ends the emulation: QEMU exits with status 0 if `success`, else 1.
 pub fn exit(success: bool) -> ! {
-    let reason = if success { APPLICATION_EXIT } else { RUN_TIME_ERROR };
+    let reason = if success {
+        APPLICATION_EXIT
+    } else {
+        RUN_TIME_ERROR
+    };
     loop {
         // SAFETY: on 32-bit targets EXIT takes the reason code itself, no block.
         unsafe { call(SYS_EXIT, reason) };
