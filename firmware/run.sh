@@ -88,7 +88,7 @@ for log in "$out"/*.log; do
     fi
     flash=$(size -A "$out/$name.elf" | awk '/^\.(vector_table|text|rodata|data) / { s += $2 } END { print s }')
     ram=$(size -A "$out/$name.elf" | awk '/^\.(data|bss) / { s += $2 } END { print s + 0 }')
-    weights=$(nm -S "$out/$name.elf" | awk '/emitted(5MODEL|7SCALING)/ { s += strtonum("0x" $2) } END { print s + 0 }')
+    weights=$(nm -S -t d "$out/$name.elf" | awk '/emitted(5MODEL|7SCALING)/ { s += $2 } END { print s + 0 }')
     stack=$(sed -n 's/^stack high-water: \([0-9]*\) bytes$/\1/p' "$log")
     instr=$(sed -n 's/^instructions per inference: \([0-9]*\) (\([0-9]*\) per 100 MACs).*/\1 \2/p' "$log")
     accuracy=$(sed -n 's/^accuracy on target: .* = \(.*\)$/\1/p' "$log")

@@ -2,7 +2,7 @@
 //! instruction advances virtual time by 2^10 ns.
 //!
 //! - Cortex-M: a 32-bit down-counter of the board, read before and after:
-//!   `instructions = ticks × 10^9 / (clock × 1024)`. On mps2-an385/an386/an505
+//!   `instructions = ticks × ns per tick / 1024`. On mps2-an385/an386/an505
 //!   the CMSDK APB timer0; on mps3-an547 (whose SSE-300 has no CMSDK timer) the
 //!   `COUNTER` of the FPGA I/O block, which with `PRESCALE = 0` counts up at
 //!   the board clock (read inverted, it is a down-counter like the others).
@@ -19,15 +19,15 @@ mod board {
     #[cfg(any(tinymlp_core = "m0", tinymlp_core = "m4"))]
     pub const BASE: usize = 0x4000_0000;
     #[cfg(any(tinymlp_core = "m0", tinymlp_core = "m4"))]
-    pub const HZ: u64 = 25_000_000;
+    pub const NS_PER_TICK: u64 = 40;
     /// mps2-an505 (Cortex-M33, SSE-200): timer0 at its Secure alias, 20 MHz.
     #[cfg(tinymlp_core = "m33")]
     pub const BASE: usize = 0x5000_0000;
     #[cfg(tinymlp_core = "m33")]
-    pub const HZ: u64 = 20_000_000;
+    pub const NS_PER_TICK: u64 = 50;
     /// mps3-an547 (Cortex-M55, SSE-300): FPGAIO `COUNTER`, 20 MHz.
     #[cfg(tinymlp_core = "m55")]
-    pub const HZ: u64 = 20_000_000;
+    pub const NS_PER_TICK: u64 = 50;
     #[cfg(tinymlp_core = "m55")]
     const FPGAIO: usize = 0x4930_2000;
 
@@ -49,7 +49,7 @@ mod board {
 
 #[cfg(target_arch = "arm")]
 mod imp {
-    use super::board::{COUNTER, DOWN, HZ, START};
+    use super::board::{COUNTER, DOWN, NS_PER_TICK, START};
     use core::ptr::{read_volatile, write_volatile};
 
     /// Starts the timer free-running from `u32::MAX`.
@@ -76,7 +76,7 @@ mod imp {
 
     /// Instructions executed during `ticks` ticks.
     pub fn instructions(ticks: u64) -> u64 {
-        (u128::from(ticks) * 1_000_000_000 / (u128::from(HZ) * 1024)) as u64
+        ticks * NS_PER_TICK / 1024
     }
 
     /// Runs `2 × n` instructions (`subs`, `bne`) plus a few around them.
