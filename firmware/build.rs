@@ -1,4 +1,12 @@
-//! Puts `memory.x` on the linker's search path and picks the model.
+//! Picks the core's memory layout and the model.
+//!
+//! The core follows from the target: `thumbv6m-none-eabi` → `m0`,
+//! `thumbv7em-none-eabihf` → `m4`, `thumbv8m.main-none-eabihf` → `m33`, or
+//! `m55` with `-C target-cpu=cortex-m55` in its flags,
+//! `riscv32imac-unknown-none-elf` → `rv32`. `memory/<core>.x` becomes
+//! `memory.x` on the linker's search path (with `memory/riscv.x`, the RISC-V
+//! sections), and `cfg(tinymlp_core = "…")` tells the code which board's
+//! timer to read.
 //!
 //! The model directory is `$TINYMLP_MODEL_DIR` (relative to `firmware/`, or
 //! absolute), by default `../model`: any bundle written by `host train` or
@@ -22,9 +30,50 @@ fn main() {
     let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap());
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
 
-    std::fs::copy(manifest.join("memory.x"), out.join("memory.x")).unwrap();
+    // The M33 and M55 share a target and differ in -C target-cpu (RUSTFLAGS, see core.sh).
+    println!("cargo:rerun-if-env-changed=RUSTFLAGS");
+    println!("cargo:rerun-if-env-changed=CARGO_ENCODED_RUSTFLAGS");
+    let target = std::env::var("TARGET").unwrap();
+    // Stable rustc exposes no Arm target features to cfg, so the M55 is told by its flag.
+    let flags = std::env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
+    let m55 = flags
+        .split('\x1f')
+        .any(|f| f.ends_with("target-cpu=cortex-m55"));
+    let core = match target.as_str() {
+        "thumbv6m-none-eabi" => "m0",
+        "thumbv7em-none-eabihf" => "m4",
+        "thumbv8m.main-none-eabihf" if m55 => "m55",
+        "thumbv8m.main-none-eabihf" => "m33",
+        "riscv32imac-unknown-none-elf" => "rv32",
+        other => panic!(
+            "no board for target {other}: use thumbv6m-none-eabi, thumbv7em-none-eabihf, \
+             thumbv8m.main-none-eabihf (add -C target-cpu=cortex-m55 for the M55) or \
+             riscv32imac-unknown-none-elf"
+        ),
+    };
+    println!(
+        "cargo::rustc-check-cfg=cfg(tinymlp_core, values(\"m0\", \"m4\", \"m33\", \"m55\", \"rv32\"))"
+    );
+    println!("cargo:rustc-cfg=tinymlp_core=\"{core}\"");
+    if core == "m55" && std::env::var_os("CARGO_FEATURE_HELIUM").is_none() {
+        println!("cargo:warning=Cortex-M55 without feature `helium`: the int8 kernel stays scalar");
+    }
+    println!("cargo:rustc-env=TINYMLP_CORE={core}");
+    let memory = manifest.join("memory").join(format!("{core}.x"));
+    std::fs::copy(&memory, out.join("memory.x")).unwrap();
+    std::fs::copy(manifest.join("memory/riscv.x"), out.join("riscv.x")).unwrap();
     println!("cargo:rustc-link-search={}", out.display());
-    println!("cargo:rerun-if-changed=memory.x");
+    println!("cargo:rerun-if-changed=memory");
+
+    // TINYMLP_LIMIT=N checks only the first N test samples (0 or unset: all of them).
+    println!("cargo:rerun-if-env-changed=TINYMLP_LIMIT");
+    let limit = std::env::var("TINYMLP_LIMIT").unwrap_or_default();
+    let limit: u32 = if limit.is_empty() {
+        0
+    } else {
+        limit.parse().expect("TINYMLP_LIMIT: a number")
+    };
+    println!("cargo:rustc-env=TINYMLP_LIMIT={limit}");
 
     println!("cargo:rerun-if-env-changed=TINYMLP_MODEL_DIR");
     let dir = std::env::var_os("TINYMLP_MODEL_DIR")

@@ -1,38 +1,99 @@
 #!/usr/bin/env bash
-# Builds and runs the firmware on an emulated Cortex-M4F (QEMU mps2-an386):
-# the default model (../model, MNIST 784-64-10) in all four forms, a numeric
-# model with two hidden layers (../examples/digits/model, 64-32-16-10) in all
-# four forms, plus the on-target kernel test. Exits non-zero on any failure.
-# Used by CI; from a fresh machine it installs the Rust target and QEMU itself.
+# Builds and runs the firmware on five emulated cores: Cortex-M0 (QEMU mps2-an385), Cortex-M4F
+# (mps2-an386), Cortex-M33 (mps2-an505), Cortex-M55 with Helium (mps3-an547) and RISC-V
+# rv32imac (sifive_e); for the default model (../model, MNIST 784-64-10) and a numeric model
+# with two hidden layers (../examples/digits/model, 64-32-16-10); f32 and int8 on every core,
+# plus the Cortex-M4 assembly kernels and their on-target test. Every run must print
+# `N passed, 0 failed`; exits non-zero on any failure. Ends with one table row per run
+# (flash code / weights, static RAM, stack, instructions, accuracy, check).
+#
+# The cores without an FPU (M0, RV32) compute f32 in software, ~50× the instructions: for the
+# 784-64-10 model they check the first $SOFT_FLOAT_LIMIT test images (default 1000; 0 = all
+# 10,000, about 10 minutes each). Everything else checks the whole test set.
+# Used by CI; from a fresh machine it installs the Rust targets and QEMU itself.
 set -euo pipefail
 cd "$(dirname "$0")"
+SOFT_FLOAT_LIMIT=${SOFT_FLOAT_LIMIT:-1000}
 
-rustup target add thumbv7em-none-eabihf >/dev/null
-if ! command -v qemu-system-arm >/dev/null; then
+rustup target add thumbv6m-none-eabi thumbv7em-none-eabihf thumbv8m.main-none-eabihf \
+    riscv32imac-unknown-none-elf >/dev/null 2>&1
+if ! command -v qemu-system-arm >/dev/null || ! command -v qemu-system-riscv32 >/dev/null; then
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends qemu-system-arm >/dev/null
+    apt-get install -y -qq --no-install-recommends qemu-system-arm qemu-system-misc >/dev/null
 fi
 
-# run MODEL_DIR [cargo args…]: every test sample must pass.
+out=target/runs
+rm -rf "$out"
+mkdir -p "$out"
+jobs_running=0
+
+# run CORE MODEL_DIR LIMIT NAME [cargo args…]: builds, then runs QEMU in the background
+# (at most two at a time) on a copy of the ELF; `report` checks every log afterwards.
 run() {
-    local dir=$1
-    shift
-    echo "== TINYMLP_MODEL_DIR=$dir cargo run --release $*"
-    # The runner in .cargo/config.toml wraps QEMU in `timeout 300`.
-    local log
-    log=$(TINYMLP_MODEL_DIR=$dir cargo run --quiet --release "$@" 2>&1) || { echo "$log"; echo "FAILED: $dir $*"; exit 1; }
-    echo "$log"
-    grep -qE '^[1-9][0-9]* passed, 0 failed$' <<<"$log" || { echo "FAILED: $dir $*"; exit 1; }
-    size -A target/thumbv7em-none-eabihf/release/tinymlp-firmware \
-        | awk '/^\.(vector_table|text|rodata|data|bss) / { printf "  %s %d", $1, $2 } END { print "" }'
+    local core=$1 dir=$2 limit=$3 name=$4
+    shift 4
+    local elf
+    echo "== TINYMLP_MODEL_DIR=$dir TINYMLP_LIMIT=$limit ./core.sh $core build --release $*"
+    TINYMLP_MODEL_DIR=$dir TINYMLP_LIMIT=$limit ./core.sh "$core" build --quiet --release "$@"
+    elf=$(ls target/"$core"/*/release/tinymlp-firmware)
+    cp "$elf" "$out/$name.elf"
+    if ((jobs_running >= 2)); then
+        wait -n || true
+        jobs_running=$((jobs_running - 1))
+    fi
+    (if ./qemu.sh "$out/$name.elf" >"$out/$name.log" 2>&1; then echo 0; else echo $?; fi >"$out/$name.rc") &
+    jobs_running=$((jobs_running + 1))
 }
 
 for dir in ../model ../examples/digits/model; do
-    run "$dir"                                          # f32, Cortex-M4 assembly kernels
-    run "$dir" --features int8                          # int8, Cortex-M4 assembly kernels
-    run "$dir" --no-default-features                    # f32, portable tinymlp kernels
-    run "$dir" --no-default-features --features int8    # int8, portable tinymlp kernels
+    model=$(basename "$(dirname "$dir")")
+    [ "$model" = .. ] && model=mnist
+    soft=0
+    [ "$model" = mnist ] && soft=$SOFT_FLOAT_LIMIT
+    run m0 "$dir" "$soft" "$model-m0-f32" --no-default-features
+    run m0 "$dir" 0 "$model-m0-int8" --no-default-features --features int8
+    run m4 "$dir" 0 "$model-m4-f32-asm"
+    run m4 "$dir" 0 "$model-m4-int8-asm" --features int8
+    run m4 "$dir" 0 "$model-m4-f32" --no-default-features
+    run m4 "$dir" 0 "$model-m4-int8" --no-default-features --features int8
+    run m33 "$dir" 0 "$model-m33-f32" --no-default-features
+    run m33 "$dir" 0 "$model-m33-int8" --no-default-features --features int8
+    run m55 "$dir" 0 "$model-m55-f32" --no-default-features
+    run m55 "$dir" 0 "$model-m55-int8" --no-default-features --features int8
+    run rv32 "$dir" "$soft" "$model-rv32-f32" --no-default-features
+    run rv32 "$dir" 0 "$model-rv32-int8" --no-default-features --features int8
 done
+wait
 
 echo "== cargo test -p tinymlp-m4 --release (on target)"
 cargo test --quiet --release -p tinymlp-m4
+
+# One row per run; flash = code (everything in flash but the model's statics) + weights
+# (the emitted MODEL and SCALING statics), static RAM = .data + .bss.
+failed=0
+for log in "$out"/*.log; do
+    echo "---- $(basename "$log" .log)"
+    cat "$log"
+done
+echo
+echo "| run | flash code | flash weights | static RAM | stack | instructions / inference | per MAC | accuracy | check |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---|"
+for log in "$out"/*.log; do
+    name=$(basename "$log" .log)
+    rc=$(cat "$out/$name.rc")
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" || echo "no result")
+    if [ "$rc" != 0 ] || ! grep -qE '^[1-9][0-9]* passed, 0 failed$' <<<"$line"; then
+        failed=1
+        line="FAILED ($line, exit $rc)"
+    fi
+    flash=$(size -A "$out/$name.elf" | awk '/^\.(vector_table|text|rodata|data) / { s += $2 } END { print s }')
+    ram=$(size -A "$out/$name.elf" | awk '/^\.(data|bss) / { s += $2 } END { print s + 0 }')
+    weights=$(nm -S -t d "$out/$name.elf" | awk '/emitted(5MODEL|7SCALING)/ { s += $2 } END { print s + 0 }')
+    stack=$(sed -n 's/^stack high-water: \([0-9]*\) bytes$/\1/p' "$log")
+    instr=$(sed -n 's/^instructions per inference: \([0-9]*\) (\([0-9]*\) per 100 MACs).*/\1 \2/p' "$log")
+    accuracy=$(sed -n 's/^accuracy on target: .* = \(.*\)$/\1/p' "$log")
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$((flash - weights))" "$weights" \
+        "$ram" "$stack" "${instr% *}" "$(awk -v x="${instr#* }" 'BEGIN { printf "%.2f", x / 100 }')" \
+        "$accuracy" "$line"
+done
+exit $failed

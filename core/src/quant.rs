@@ -107,6 +107,61 @@ pub fn dot_i8_u8(w: &[i8], x: &[u8]) -> i32 {
     })
 }
 
+/// Integer dot product of `i8` weights with inputs re-centred to `i8`
+/// (`xs[i] = x[i] - 128`, see [`centre_u8`]): `Σ w[i]·xs[i] + 128 · Σ w[i]`,
+/// which is `Σ w[i]·x[i]` exactly (wrapping `i32`, a ring), so equal to
+/// [`dot_i8_u8_ref`]`(w, x)`.
+///
+/// Both operands of the multiply are signed bytes, so a vectorising compiler
+/// can use a same-signedness byte dot product: on a Cortex-M55 LLVM makes the
+/// loop `vldrb.u8` ×2, `vmlava.s8`, `vaddva.s8` and `letp`, 16 MACs in five
+/// instructions (the `i8 × u8` loop has no such instruction and is widened to
+/// 32-bit lanes). Used by [`QDense::accumulate`] with feature `helium`.
+///
+/// # Panics
+/// If the slices differ in length.
+#[inline]
+pub fn dot_i8_centred(w: &[i8], xs: &[i8]) -> i32 {
+    assert_eq!(w.len(), xs.len(), "dot_i8_centred: length mismatch");
+    let mut dot = 0i32;
+    let mut sum = 0i32;
+    for (&a, &b) in w.iter().zip(xs) {
+        dot = dot.wrapping_add(i32::from(a) * i32::from(b));
+        sum = sum.wrapping_add(i32::from(a));
+    }
+    dot.wrapping_add(sum.wrapping_mul(128))
+}
+
+/// Two rows at once: [`dot_i8_centred`]`(w0, xs)` and `(w1, xs)`, sharing each
+/// load of `xs` (on a Cortex-M55 eight MVE instructions per 32 MACs).
+///
+/// # Panics
+/// If the slices differ in length.
+#[inline]
+pub fn dot2_i8_centred(w0: &[i8], w1: &[i8], xs: &[i8]) -> [i32; 2] {
+    assert!(
+        w0.len() == xs.len() && w1.len() == xs.len(),
+        "dot2_i8_centred: length mismatch"
+    );
+    let (mut dot0, mut sum0, mut dot1, mut sum1) = (0i32, 0i32, 0i32, 0i32);
+    for ((&a, &b), &x) in w0.iter().zip(w1).zip(xs) {
+        dot0 = dot0.wrapping_add(i32::from(a) * i32::from(x));
+        sum0 = sum0.wrapping_add(i32::from(a));
+        dot1 = dot1.wrapping_add(i32::from(b) * i32::from(x));
+        sum1 = sum1.wrapping_add(i32::from(b));
+    }
+    [
+        dot0.wrapping_add(sum0.wrapping_mul(128)),
+        dot1.wrapping_add(sum1.wrapping_mul(128)),
+    ]
+}
+
+/// `x - 128` as an `i8` (flips the top bit), the input form of [`dot_i8_centred`].
+#[inline]
+pub const fn centre_u8(x: u8) -> i8 {
+    (x ^ 0x80) as i8
+}
+
 /// Integer dot product of `i8` weights with inputs already widened to `i16`:
 /// `Σ w[i]·x[i]` in `i32`, equal to [`dot_i8_u8_ref`]`(w, x')` whenever
 /// `x[i] == i16::from(x'[i])`.
@@ -180,7 +235,7 @@ impl<const IN: usize, const OUT: usize> QDense<IN, OUT> {
     }
 
     /// The accumulators through the unrolled kernel [`dot_i8_u8`] (on `arm`).
-    #[cfg(target_arch = "arm")]
+    #[cfg(all(target_arch = "arm", not(feature = "helium")))]
     #[inline]
     pub fn accumulate(&self, x: &[u8; IN]) -> [i32; OUT] {
         self.accumulate_with(x, |w, x| dot_i8_u8(w, x))
@@ -188,11 +243,32 @@ impl<const IN: usize, const OUT: usize> QDense<IN, OUT> {
 
     /// The accumulators: `x` widened to `i16` once, then [`dot_i8_i16`] per
     /// row (on every target but `arm`; the same `i32`s as [`dot_i8_u8`]).
-    #[cfg(not(target_arch = "arm"))]
+    #[cfg(all(not(target_arch = "arm"), not(feature = "helium")))]
     #[inline]
     pub fn accumulate(&self, x: &[u8; IN]) -> [i32; OUT] {
         let wide: [i16; IN] = core::array::from_fn(|i| i16::from(x[i]));
         core::array::from_fn(|o| self.bias[o].wrapping_add(dot_i8_i16(&self.weights[o], &wide)))
+    }
+
+    /// The accumulators (feature `helium`): `x` re-centred to `i8` once
+    /// ([`centre_u8`]), then [`dot2_i8_centred`] per pair of rows (and
+    /// [`dot_i8_centred`] for an odd last row); the same `i32`s as
+    /// [`dot_i8_u8`].
+    #[cfg(feature = "helium")]
+    #[inline]
+    pub fn accumulate(&self, x: &[u8; IN]) -> [i32; OUT] {
+        let centred: [i8; IN] = core::array::from_fn(|i| centre_u8(x[i]));
+        let mut acc = self.bias;
+        let (pairs, last) = self.weights.as_chunks::<2>();
+        for (p, rows) in pairs.iter().enumerate() {
+            let [a, b] = dot2_i8_centred(&rows[0], &rows[1], &centred);
+            acc[2 * p] = acc[2 * p].wrapping_add(a);
+            acc[2 * p + 1] = acc[2 * p + 1].wrapping_add(b);
+        }
+        if let [row] = last {
+            acc[OUT - 1] = acc[OUT - 1].wrapping_add(dot_i8_centred(row, &centred));
+        }
+        acc
     }
 
     /// The accumulators through the reference kernel [`dot_i8_u8_ref`].
@@ -323,6 +399,47 @@ mod tests {
         assert_eq!(dot_i8_i16(&w, &x), -128 * 255 * 784);
         let w = [127i8; 784];
         assert_eq!(dot_i8_i16(&w, &x), 127 * 255 * 784);
+    }
+
+    #[test]
+    fn centred_dot_equals_reference_on_every_length() {
+        let mut state = 4242u32;
+        let mut next = || {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (state >> 24) as u8
+        };
+        for len in 0..100 {
+            let mut w = [0i8; 100];
+            let mut x = [0u8; 100];
+            for i in 0..len {
+                w[i] = next() as i8;
+                x[i] = next();
+            }
+            let xs: [i8; 100] = core::array::from_fn(|i| centre_u8(x[i]));
+            assert_eq!(
+                dot_i8_centred(&w[..len], &xs[..len]),
+                dot_i8_u8_ref(&w[..len], &x[..len]),
+                "len={len}"
+            );
+        }
+        for len in 0..40 {
+            let w0: [i8; 40] = core::array::from_fn(|_| next() as i8);
+            let w1: [i8; 40] = core::array::from_fn(|_| next() as i8);
+            let x: [u8; 40] = core::array::from_fn(|_| next());
+            let xs: [i8; 40] = core::array::from_fn(|i| centre_u8(x[i]));
+            assert_eq!(
+                dot2_i8_centred(&w0[..len], &w1[..len], &xs[..len]),
+                [
+                    dot_i8_u8_ref(&w0[..len], &x[..len]),
+                    dot_i8_u8_ref(&w1[..len], &x[..len])
+                ]
+            );
+        }
+        for (wv, xv) in [(-128i8, 255u8), (127, 255), (-128, 0), (127, 0), (-1, 128)] {
+            let w = [wv; 784];
+            let xs = [centre_u8(xv); 784];
+            assert_eq!(dot_i8_centred(&w, &xs), i32::from(wv) * i32::from(xv) * 784);
+        }
     }
 
     #[test]

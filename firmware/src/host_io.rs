@@ -1,49 +1,5 @@
-//! Host files read through semihosting, and the little-endian records of the
-//! bundle's files (formats in `host::export::predictions`).
-
-use cortex_m_semihosting::syscall;
-
-/// A host file opened read-only through semihosting.
-pub struct HostFile(usize);
-
-impl HostFile {
-    /// Opens the nul-terminated `path` ("rb").
-    pub fn open(path: &str) -> Self {
-        assert!(path.ends_with('\0'));
-        // SAFETY: OPEN reads `len` bytes of the nul-terminated name.
-        let fd = unsafe {
-            syscall!(
-                OPEN,
-                path.as_ptr(),
-                cortex_m_semihosting::nr::open::R_BINARY,
-                path.len() - 1
-            )
-        };
-        assert!(fd != usize::MAX, "cannot open a host file");
-        Self(fd)
-    }
-
-    /// Fills `buf` entirely.
-    pub fn read_exact(&mut self, buf: &mut [u8]) {
-        // SAFETY: READ writes at most `buf.len()` bytes into `buf`.
-        let left = unsafe { syscall!(READ, self.0, buf.as_mut_ptr(), buf.len()) };
-        assert!(left == 0, "short read");
-    }
-
-    /// Reads one little-endian `u32`.
-    pub fn read_u32(&mut self) -> u32 {
-        let mut word = [0u8; 4];
-        self.read_exact(&mut word);
-        u32::from_le_bytes(word)
-    }
-}
-
-impl Drop for HostFile {
-    fn drop(&mut self) {
-        // SAFETY: closes the handle this value owns.
-        unsafe { syscall!(CLOSE, self.0) };
-    }
-}
+//! The little-endian records of the bundle's files, read through
+//! [`semihosting`](crate::semihosting) (formats in `host::export::predictions`).
 
 /// The little-endian `u32` at word `i` of `bytes`.
 pub fn word(bytes: &[u8], i: usize) -> u32 {

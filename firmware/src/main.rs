@@ -1,5 +1,8 @@
-//! Classifies a model's whole test set on an (emulated) Cortex-M4F with the
-//! emitted network in flash, and checks every result against the host's.
+//! Classifies a model's whole test set on an (emulated) microcontroller core
+//! with the emitted network in flash, and checks every result against the
+//! host's. One program for every core: Cortex-M0, M4F, M33, M55 and RISC-V
+//! rv32imac (`build.rs` picks the memory layout and board by target, see
+//! `README.md`).
 //!
 //! One program for any model the host emits (any depth, pixels or numeric
 //! features, f32 or int8): `build.rs` picks the bundle (`TINYMLP_MODEL_DIR`,
@@ -14,41 +17,54 @@
 //!
 //! - [`model`]: the emitted network and the kernel;
 //! - [`check`]: one timed inference and its comparison;
-//! - [`host_io`]: semihosting files and record decoding;
-//! - [`timer`], [`stack`]: the measurements.
+//! - [`host_io`]: record decoding; [`semihosting`]: host files, console, exit;
+//! - [`timer`], [`stack`]: the measurements;
+//! - `rt_riscv`: the RISC-V start-up (cortex-m-rt starts the Cortex-M cores).
 #![no_std]
 #![no_main]
 
 mod check;
 mod host_io;
 mod model;
+#[cfg(target_arch = "riscv32")]
+mod rt_riscv;
+mod semihosting;
 mod stack;
 mod timer;
 
 use core::fmt::Write as _;
 
-use cortex_m_rt::{entry, exception, ExceptionFrame};
-use cortex_m_semihosting::{debug, hio};
-use panic_semihosting as _;
-
-use host_io::{word, HostFile, RawValue};
+use host_io::{word, RawValue};
 use model::{Raw, CLASSES, INPUTS};
+use semihosting::{HostFile, Stdout};
 
 /// Bytes of one raw sample in `test_inputs.bin`.
 const RAW_BYTES: usize = INPUTS * <Raw as RawValue>::SIZE;
 
-#[entry]
+#[cfg(target_arch = "arm")]
+#[cortex_m_rt::entry]
 fn main() -> ! {
+    run()
+}
+
+/// Length of the timer check's loop (2 instructions an iteration).
+const CHECK_LOOP: u32 = 10_000;
+
+fn run() -> ! {
     stack::paint();
     timer::start();
-    let mut out = hio::hstdout().unwrap();
+    let mut out = Stdout::open();
 
     let mut inputs = HostFile::open(concat!(env!("TINYMLP_TEST_INPUTS"), "\0"));
     let mut predictions = HostFile::open(model::PREDICTIONS);
     let mut header = [0u8; 24];
     inputs.read_exact(&mut header[..20]);
     assert!(&header[..8] == b"TMLPTIN\x02", "wrong test-inputs file");
-    let count = word(&header, 2);
+    let in_file = word(&header, 2);
+    let count = match env!("TINYMLP_LIMIT").parse::<u32>() {
+        Ok(limit) if limit > 0 => limit.min(in_file),
+        _ => in_file,
+    };
     assert!(
         word(&header, 3) as usize == INPUTS && word(&header, 4) == <Raw as RawValue>::CODE,
         "test inputs do not match the model"
@@ -56,19 +72,32 @@ fn main() -> ! {
     predictions.read_exact(&mut header);
     assert!(&header[..8] == model::MAGIC, "wrong predictions file");
     assert!(
-        word(&header, 2) == count && word(&header, 3) as usize == CLASSES,
+        word(&header, 2) == in_file && word(&header, 3) as usize == CLASSES,
         "predictions do not match the test set"
     );
 
+    if count < in_file {
+        let _ = writeln!(
+            out,
+            "checking the first {count} of {in_file} test samples (TINYMLP_LIMIT)"
+        );
+    }
     let _ = write!(out, "tinymlp firmware: {} network ", model::KIND);
     for (i, w) in model::WIDTHS.iter().enumerate() {
         let _ = write!(out, "{}{w}", if i == 0 { "" } else { "-" });
     }
     let _ = writeln!(
         out,
-        ", {} MACs per inference, kernel {}",
+        ", {} MACs per inference, kernel {}, core {}",
         model::MACS,
-        model::KERNEL_NAME
+        model::KERNEL_NAME,
+        env!("TINYMLP_CORE")
+    );
+    let _ = writeln!(
+        out,
+        "timer check: a loop of {} instructions counts {}",
+        2 * CHECK_LOOP,
+        timer::check(CHECK_LOOP)
     );
     let (mut passed, mut failed, mut correct) = (0u32, 0u32, 0u32);
     let (mut ticks, mut scaling_ticks) = (0u64, 0u64);
@@ -121,21 +150,23 @@ fn main() -> ! {
     );
     let _ = writeln!(out, "stack high-water: {} bytes", stack::high_water());
     let _ = writeln!(out, "{passed} passed, {failed} failed");
-    debug::exit(if failed == 0 && passed == count {
-        debug::EXIT_SUCCESS
-    } else {
-        debug::EXIT_FAILURE
-    });
-    loop {
-        cortex_m::asm::wfi();
-    }
+    semihosting::exit(failed == 0 && passed == count)
 }
 
-#[exception]
-unsafe fn HardFault(_frame: &ExceptionFrame) -> ! {
-    let _ = hio::hstdout().map(|mut o| o.write_str("HardFault\n"));
-    debug::exit(debug::EXIT_FAILURE);
-    loop {
-        cortex_m::asm::wfi();
-    }
+/// A fault (HardFault on Cortex-M, any trap on RISC-V) ends the run as a failure.
+pub fn fault(what: &str) -> ! {
+    let _ = writeln!(Stdout::open(), "{what}");
+    semihosting::exit(false)
+}
+
+#[cfg(target_arch = "arm")]
+#[cortex_m_rt::exception]
+unsafe fn HardFault(_frame: &cortex_m_rt::ExceptionFrame) -> ! {
+    fault("HardFault")
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    let _ = writeln!(Stdout::open(), "{info}");
+    semihosting::exit(false)
 }

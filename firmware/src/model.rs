@@ -32,18 +32,24 @@ pub const KIND: &str = "f32";
 #[cfg(feature = "int8")]
 pub const KIND: &str = "int8";
 
-/// The kernel every layer runs through.
-#[cfg(feature = "asm")]
+/// The kernel every layer runs through: the Cortex-M4 assembly with feature
+/// `asm` on the M4, else the portable `tinymlp` kernels.
+#[cfg(all(feature = "asm", tinymlp_core = "m4"))]
 pub const KERNEL: tinymlp_m4::M4 = tinymlp_m4::M4;
-#[cfg(all(not(feature = "asm"), not(feature = "int8")))]
+#[cfg(all(not(all(feature = "asm", tinymlp_core = "m4")), not(feature = "int8")))]
 pub const KERNEL: tinymlp::Portable = tinymlp::Portable;
-#[cfg(all(not(feature = "asm"), feature = "int8"))]
+#[cfg(all(not(all(feature = "asm", tinymlp_core = "m4")), feature = "int8"))]
 pub const KERNEL: tinymlp::QPortable = tinymlp::QPortable;
 
-#[cfg(feature = "asm")]
+#[cfg(all(feature = "asm", tinymlp_core = "m4"))]
 pub const KERNEL_NAME: &str = "tinymlp-m4 (Cortex-M4 assembly)";
-#[cfg(not(feature = "asm"))]
+#[cfg(all(
+    not(all(feature = "asm", tinymlp_core = "m4")),
+    not(feature = "helium")
+))]
 pub const KERNEL_NAME: &str = "tinymlp (portable Rust)";
+#[cfg(all(not(all(feature = "asm", tinymlp_core = "m4")), feature = "helium"))]
+pub const KERNEL_NAME: &str = "tinymlp (portable Rust, int8 in the Helium form)";
 
 /// The predictions file of this form, nul-terminated for semihosting.
 #[cfg(not(feature = "int8"))]

@@ -1,5 +1,7 @@
 //! Stack painting: fill the unused stack with a pattern, later find the lowest
-//! word that was overwritten.
+//! word that was overwritten. The linker scripts (cortex-m-rt's `link.x`,
+//! `memory/riscv.x`) give the end of static RAM (`__sheap`) and the top of the
+//! stack (`_stack_start`).
 
 use core::ptr::{addr_of, read_volatile, write_volatile};
 
@@ -18,10 +20,11 @@ fn top() -> usize {
     addr_of!(_stack_start) as usize
 }
 
-/// Paints from the end of `.bss` up to 256 bytes below the current stack pointer.
+/// Paints from the end of `.bss` up to 256 bytes below this function's frame.
 #[inline(never)]
 pub fn paint() {
-    let sp = cortex_m::register::msp::read() as usize - 256;
+    let marker = 0u32;
+    let sp = core::hint::black_box(addr_of!(marker)) as usize - 256;
     let mut p = bottom();
     while (p as usize) < sp {
         // SAFETY: between the end of static RAM and below the live stack: unused memory.
