@@ -78,10 +78,7 @@ impl Adam {
         t: u32,
         grad_scale: f32,
     ) {
-        let decay = match kind {
-            TensorKind::Weight => self.weight_decay,
-            TensorKind::Bias => 0.0,
-        };
+        let decay = kind.decay(self.weight_decay);
         let t = t.max(1) as f32;
         let correction1 = 1.0 - libm::powf(self.beta1, t);
         let correction2 = 1.0 - libm::powf(self.beta2, t);

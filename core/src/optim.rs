@@ -70,10 +70,7 @@ impl Sgd {
         velocity: &mut [f32],
         grad_scale: f32,
     ) {
-        let decay = match kind {
-            TensorKind::Weight => self.weight_decay,
-            TensorKind::Bias => 0.0,
-        };
+        let decay = kind.decay(self.weight_decay);
         for ((p, v), &g) in params.iter_mut().zip(velocity.iter_mut()).zip(grads) {
             let g = g * grad_scale + decay * *p;
             *v = self.momentum * *v + g;

@@ -14,6 +14,18 @@ pub enum TensorKind {
     Bias,
 }
 
+impl TensorKind {
+    /// The weight decay an optimiser applies to a tensor of this kind:
+    /// `weight_decay` for weights, none for biases.
+    #[inline]
+    pub fn decay(self, weight_decay: f32) -> f32 {
+        match self {
+            TensorKind::Weight => weight_decay,
+            TensorKind::Bias => 0.0,
+        }
+    }
+}
+
 /// Layer, shape and kind of one parameter tensor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TensorInfo {
