@@ -87,7 +87,11 @@ where
         let x: &[f32; IN] = x.try_into().unwrap();
         let expected = bits(&chain.logits(x));
         let mut training = C::Scratch::default();
-        assert_eq!(bits(chain.forward(x, &mut training)), expected, "{arch}: infer vs forward {s}");
+        assert_eq!(
+            bits(chain.forward(x, &mut training)),
+            expected,
+            "{arch}: infer vs forward {s}"
+        );
         assert_eq!(
             bits(&net.logits(x)),
             expected,

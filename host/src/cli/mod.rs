@@ -173,12 +173,20 @@ impl TrainDataArgs {
 pub(crate) struct TrainData {
     /// What the network trains on.
     pub(crate) train: Dataset,
-    /// Reported per epoch: the validation set with `--val`, else the test set.
-    pub(crate) eval: Dataset,
+    /// The validation set with `--val` (see [`TrainData::eval`]).
+    pub(crate) validation: Option<Dataset>,
     /// The test set (also with `--val`).
     pub(crate) test: Dataset,
     /// `validation` or `test`.
     pub(crate) eval_name: &'static str,
+}
+
+impl TrainData {
+    /// Reported per epoch: the validation set with `--val`, else the test
+    /// set (not a copy of it).
+    pub(crate) fn eval(&self) -> &Dataset {
+        self.validation.as_ref().unwrap_or(&self.test)
+    }
 }
 
 impl TrainDataArgs {
@@ -210,7 +218,7 @@ impl TrainDataArgs {
         }
         if self.val == 0 {
             return Ok(TrainData {
-                eval: test.clone(),
+                validation: None,
                 train,
                 test,
                 eval_name: "test",
@@ -219,7 +227,7 @@ impl TrainDataArgs {
         let (train, validation) = train.split_validation(self.val)?;
         Ok(TrainData {
             train,
-            eval: validation,
+            validation: Some(validation),
             test,
             eval_name: "validation",
         })

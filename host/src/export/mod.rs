@@ -23,6 +23,6 @@ pub mod quantize;
 pub mod rust;
 pub mod tensors;
 
-pub use bundle::{write_bundle, BundleSummary};
+pub use bundle::{stage_bundle, write_bundle, BundleSummary};
 pub use error::ExportError;
 pub use quantize::{quantize_calibrated, QInput, QLayer, QNet, Rescale};

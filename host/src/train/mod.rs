@@ -299,6 +299,18 @@ fn validate(config: &TrainConfig, train: &Dataset) -> Result<(), TrainError> {
             train.name()
         )));
     }
+    config.check()
+}
+
+impl TrainConfig {
+    /// Checks every option against its documented bounds, before any data
+    /// is read; each error names the option and its range.
+    pub fn check(&self) -> Result<(), TrainError> {
+        check_options(self)
+    }
+}
+
+fn check_options(config: &TrainConfig) -> Result<(), TrainError> {
     let check = |ok: bool, what: &str| {
         if ok {
             Ok(())
