@@ -49,12 +49,18 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(args, output),
         Command::Emit(args) => emit::run(args, output),
     };
+    // A lost result is a failure: stdout or stderr that could not be
+    // written (a closed stdout pipe is not: its reader is done).
+    let result = result.and_then(|()| match cli::stream_failure() {
+        Some(message) => Err(anyhow::anyhow!(message)),
+        None => Ok(()),
+    });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             // `{:#}` prints the chain of causes; error types whose message
             // already holds their cause do not also expose it as a source.
-            eprintln!("error: {error:#}");
+            cli::say!("error: {error:#}");
             if error.is::<train::Interrupted>() {
                 // 128 + SIGINT, as a shell reports a process killed by Ctrl-C.
                 ExitCode::from(130)

@@ -131,7 +131,7 @@ pub(crate) fn run(args: EmitArgs, output: Output) -> Result<()> {
             )?;
             if output.chatty() {
                 for path in &summary.files {
-                    eprintln!("wrote {}", path.display());
+                    super::say!("wrote {}", path.display());
                 }
             }
             output.result(&format!(

@@ -120,7 +120,7 @@ pub(crate) fn run(args: EvalArgs, output: Output) -> Result<()> {
     }
     if output.chatty() && !output.json {
         for path in &written {
-            eprintln!("wrote {}", path.display());
+            super::say!("wrote {}", path.display());
         }
     }
     if !output.json {

@@ -41,7 +41,7 @@ impl Output {
         if !self.json {
             print(&format!("{line}\n"));
         } else if !self.quiet {
-            eprintln!("{line}");
+            say!("{line}");
         }
     }
 
@@ -54,8 +54,16 @@ impl Output {
     }
 }
 
+/// Set when a write to stdout failed for another reason than a closed pipe
+/// (`>/dev/full`): the output is lost, so `main` exits non-zero.
+static STDOUT_FAILED: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+/// Set when a write to stderr failed (closed, full): `main` exits non-zero.
+static STDERR_FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Writes `text` to stdout. Unlike `print!`, a closed pipe (`host … | head`)
-/// is not a panic: the output is simply not wanted any more.
+/// is not a panic and not an error: the output is simply not wanted any
+/// more. Any other failure (a full disk) is remembered, and the command
+/// exits 1 saying so ([`stream_failure`]).
 pub(crate) fn print(text: &str) {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
@@ -64,8 +72,58 @@ pub(crate) fn print(text: &str) {
         .and_then(|()| stdout.flush())
     {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("error: cannot write to stdout: {e}");
+            let mut failed = STDOUT_FAILED.lock().unwrap_or_else(|p| p.into_inner());
+            failed.get_or_insert_with(|| format!("cannot write to stdout: {e}"));
         }
+    }
+}
+
+/// Writes a line to stderr. Unlike `eprintln!`, a failed write (closed
+/// pipe, full disk) is not a panic: it is remembered, and the command exits
+/// 1 at the end ([`stream_failure`]).
+pub(crate) fn say_args(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stderr = std::io::stderr().lock();
+    if stderr
+        .write_fmt(args)
+        .and_then(|()| stderr.write_all(b"\n"))
+        .and_then(|()| stderr.flush())
+        .is_err()
+    {
+        STDERR_FAILED.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// `eprintln!` that never panics: see [`say_args`].
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::cli::say_args(format_args!($($arg)*))
+    };
+}
+pub(crate) use say;
+
+/// What went wrong with stdout or stderr during the command, if anything:
+/// the message for the error report.
+pub(crate) fn stream_failure() -> Option<String> {
+    use std::io::Write;
+    // What is still buffered.
+    if let Err(e) = std::io::stdout().lock().flush() {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            let mut failed = STDOUT_FAILED.lock().unwrap_or_else(|p| p.into_inner());
+            failed.get_or_insert_with(|| format!("cannot write to stdout: {e}"));
+        }
+    }
+    let stdout = STDOUT_FAILED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    match (
+        stdout,
+        STDERR_FAILED.load(std::sync::atomic::Ordering::Relaxed),
+    ) {
+        (Some(message), _) => Some(message),
+        (None, true) => Some("cannot write to stderr".into()),
+        (None, false) => None,
     }
 }
 

@@ -281,7 +281,7 @@ fn all_rows(
         write_atomic(out, csv.as_bytes())
             .with_context(|| format!("cannot write {}", out.display()))?;
         if output.chatty() && !output.json {
-            eprintln!("wrote {}", out.display());
+            super::say!("wrote {}", out.display());
         }
     }
     let list: Vec<serde_json::Value> = predictions

@@ -132,7 +132,7 @@ pub(crate) fn run(args: TrainArgs, output: Output) -> Result<()> {
     let recipe = config.resolve(&data.train)?;
     guard_existing_model(&args.out.join("model.safetensors"), &recipe, args.force)?;
     if output.chatty() {
-        eprintln!(
+        super::say!(
             "training {} ({}, {} classes) on {} samples, {} epochs, batch {}, {} lr {}, {} threads, seed {} (data loaded in {:.2}s)",
             recipe.architecture,
             data.train.shape(),
@@ -215,12 +215,12 @@ fn save_run(
         files: bundle_files,
     };
     if output.chatty() {
-        eprintln!(
+        super::say!(
             "trained in {seconds:.2}s; wrote {} and {}",
             checkpoint_path.display(),
             curves.display()
         );
-        eprintln!(
+        super::say!(
             "wrote weights.rs and weights_int8.rs (int8 test accuracy {:.2}%) into {}",
             bundle.int8_accuracy * 100.0,
             out.display()
@@ -276,10 +276,10 @@ fn stop_on_ctrl_c() -> Arc<AtomicBool> {
         if flag.swap(true, Ordering::SeqCst) {
             std::process::exit(130);
         }
-        eprintln!("\nstopping at the next batch (Ctrl-C again to quit at once)");
+        super::say!("\nstopping at the next batch (Ctrl-C again to quit at once)");
     });
     if let Err(e) = installed {
-        eprintln!("warning: cannot handle Ctrl-C ({e}); it will end the run at once");
+        super::say!("warning: cannot handle Ctrl-C ({e}); it will end the run at once");
     }
     stop
 }
@@ -430,7 +430,7 @@ impl Observer for CliObserver<'_> {
             bar.finish_and_clear();
         }
         if !self.quiet && (m.epoch.is_multiple_of(self.lines) || m.epoch == self.recipe.epochs) {
-            eprintln!(
+            super::say!(
                 "epoch {:>3}: train loss {:.4}, train accuracy {:.2}%, {} accuracy {:.2}%, {:.2}s ({:.0} samples/s)",
                 m.epoch,
                 m.train_loss,
@@ -456,7 +456,7 @@ impl Observer for CliObserver<'_> {
                 self.last_saved = Some(path);
                 self.saved_at = Some(Instant::now());
             }
-            Err(e) => eprintln!("warning: could not save the epoch checkpoint: {e}"),
+            Err(e) => super::say!("warning: could not save the epoch checkpoint: {e}"),
         }
         true
     }
