@@ -362,6 +362,16 @@ fn remove_stale_temporaries(dir: &Path, names: &[&str]) {
     };
     for entry in entries.flatten() {
         let file_name = entry.file_name().to_string_lossy().into_owned();
+        // The probe of a run killed between its two steps.
+        if let Some(pid) = file_name
+            .strip_prefix(".tinymlp-probe-")
+            .and_then(|pid| pid.parse::<u32>().ok())
+        {
+            if !may_be_running(pid, entry.metadata().and_then(|m| m.modified()).ok()) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+            continue;
+        }
         let Some(middle) = names.iter().find_map(|name| {
             file_name
                 .strip_prefix(&format!(".{name}."))
@@ -441,7 +451,8 @@ mod tests {
         let ours = out.join(format!(".a.bin.{}.x1y2.tmp", std::process::id()));
         let fresh = out.join(".a.bin.z3.tmp");
         let other = out.join(".other.q.tmp");
-        for p in [&stale, &fresh, &other, &dead, &ours] {
+        let probe = out.join(".tinymlp-probe-4000000000");
+        for p in [&stale, &fresh, &other, &dead, &ours, &probe] {
             std::fs::write(p, b"x").unwrap();
         }
         let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
@@ -458,9 +469,8 @@ mod tests {
             .set_modified(old)
             .unwrap();
         prepare_output_dir(&out, &["a.bin"]).unwrap();
-        assert!(
-            !stale.exists() && !dead.exists() && fresh.exists() && other.exists() && ours.exists()
-        );
+        assert!(!stale.exists() && !dead.exists() && !probe.exists());
+        assert!(fresh.exists() && other.exists() && ours.exists());
         // A file where the directory should be.
         let file = dir.path().join("file");
         std::fs::write(&file, b"x").unwrap();

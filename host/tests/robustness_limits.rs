@@ -130,3 +130,108 @@ fn memory_does_not_grow_with_threads_or_batch() {
     let (run, _) = train("default", &[]);
     run.assert_peak_rss_below(DEFAULT_BOUND);
 }
+
+/// Gzip of `parts` repeated `times` times (streamed: the test itself stays small).
+fn gz_repeated(head: &[u8], part: &[u8], times: usize) -> Vec<u8> {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(head).unwrap();
+    for _ in 0..times {
+        gz.write_all(part).unwrap();
+    }
+    gz.finish().unwrap()
+}
+
+#[test]
+fn an_idx_header_declaring_a_huge_image_is_refused_before_its_payload() {
+    let dir = common::tempdir();
+    // 408 KB of gzip declaring one 20480x20480 image (400 MiB).
+    let head = common::idx(0x08, &[1, 20480, 20480], &[]);
+    let images = common::write(
+        dir.path(),
+        "big-images-idx3-ubyte.gz",
+        gz_repeated(&head, &[0u8; 1 << 20], 400),
+    );
+    common::write(
+        dir.path(),
+        "big-labels-idx1-ubyte",
+        common::idx(0x08, &[1], &[1]),
+    );
+    let out = dir.path().join("out");
+    let run = run_host(&[
+        "train",
+        "--data",
+        s(&images),
+        "--test",
+        s(&images),
+        "--out",
+        s(&out),
+    ]);
+    run.assert_error(&[
+        s(&images),
+        "1 samples of 20480x20480 u8",
+        "400.0 MiB",
+        "128 MiB",
+        "--max-data-mb 400",
+    ])
+    .assert_peak_rss_below(32 << 20);
+    // inspect and eval read it the same way.
+    run_host(&["inspect", s(&images)])
+        .assert_error(&["--max-data-mb"])
+        .assert_peak_rss_below(32 << 20);
+}
+
+#[test]
+fn a_csv_gzip_bomb_is_cut_off_at_the_limit() {
+    let dir = common::tempdir();
+    // 100 columns of floats: 400 bytes of samples a row; 2 million rows
+    // (760 MiB in memory) from ~2 MB of gzip.
+    let row = format!("a,{}\n", vec!["0.5"; 99].join(","));
+    let header: Vec<String> = (1..100).map(|i| format!("f{i}")).collect();
+    let header = format!("label,{}\n", header.join(","));
+    let bomb = common::write(
+        dir.path(),
+        "bomb.csv.gz",
+        gz_repeated(header.as_bytes(), row.as_bytes(), 2_000_000),
+    );
+    let out = dir.path().join("out");
+    let train = [
+        "train",
+        "--data",
+        s(&bomb),
+        "--test-fraction",
+        "0.2",
+        "--out",
+        s(&out),
+    ];
+    run_host(&train)
+        .assert_error(&[
+            s(&bomb),
+            "more than the limit of 128 MiB",
+            "--max-data-mb 256",
+        ])
+        .assert_peak_rss_below(DEFAULT_BOUND);
+    // A lower limit is obeyed too, and memory follows it.
+    let mut low = vec!["--max-data-mb", "16"];
+    low.extend(train);
+    run_host(&low)
+        .assert_error(&["more than the limit of 16 MiB"])
+        .assert_peak_rss_below(64 << 20);
+    // One endless line is not a line.
+    let line = common::write(
+        dir.path(),
+        "line.csv.gz",
+        gz_repeated(b"1,", b"0,", 20 << 20),
+    );
+    run_host(&[
+        "train",
+        "--data",
+        s(&line),
+        "--test-fraction",
+        "0.2",
+        "--out",
+        s(&out),
+    ])
+    .assert_error(&[s(&line), "a line is longer than 16 MiB"])
+    .assert_peak_rss_below(64 << 20);
+}

@@ -286,6 +286,11 @@ fn all_rows(
                 let _ = write!(text, " label: {}", name(data.label(i)));
             }
             text.push('\n');
+            // Printed as it goes: memory does not grow with the file.
+            if text.len() > 1 << 16 {
+                print(&text);
+                text.clear();
+            }
         }
         print(&text);
         if rows.labelled && !data.is_empty() {
@@ -314,6 +319,9 @@ fn all_rows(
         if output.chatty() && !output.json {
             super::say!("wrote {}", out.display());
         }
+    }
+    if !output.json {
+        return Ok(());
     }
     let list: Vec<serde_json::Value> = predictions
         .iter()

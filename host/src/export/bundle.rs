@@ -122,7 +122,7 @@ pub fn stage_bundle(
     )?;
     add(
         "test_inputs.bin.gz",
-        &predictions::gzip(&predictions::test_inputs(model, test)),
+        &predictions::test_inputs_gz(model, test),
     )?;
     Ok(int8_accuracy)
 }

@@ -41,6 +41,23 @@ pub enum DataError {
         path: PathBuf,
     },
 
+    /// The data would take more memory than [`max_data_bytes`](super::source::max_data_bytes).
+    #[error(
+        "{}: {what}, more than the limit of {limit_mib} MiB for one data file; if the file is \
+         right, pass --max-data-mb {suggest} (memory grows with it)",
+        path.display()
+    )]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// What it holds, with its size: `declares 1 sample of 20480x20480 u8 (400.0 MiB)`.
+        what: String,
+        /// The limit, in MiB.
+        limit_mib: usize,
+        /// A limit that would do, in MiB.
+        suggest: usize,
+    },
+
     /// Opening or reading a plain (uncompressed) file failed.
     #[error("{}: read error: {error}", path.display())]
     Io {
