@@ -235,3 +235,52 @@ fn a_csv_gzip_bomb_is_cut_off_at_the_limit() {
     .assert_error(&[s(&line), "a line is longer than 16 MiB"])
     .assert_peak_rss_below(64 << 20);
 }
+
+#[test]
+fn csv_files_of_other_separators_and_line_ends() {
+    let dir = common::tempdir();
+    let out = dir.path().join("out");
+    let rows = ["label,a,b", "1,2,3", "0,4,5", "1,2,3", "0,5,5"];
+    // Old Mac line ends (CR only) train as they are.
+    let cr = common::write(dir.path(), "cr.csv", rows.join("\r") + "\r");
+    run_host(&[
+        "train",
+        "--data",
+        s(&cr),
+        "--test",
+        s(&cr),
+        "--out",
+        s(&out),
+        "--epochs",
+        "1",
+    ])
+    .assert_ok();
+    // Tabs are detected; with the wrong --delimiter the message says so.
+    let tab = common::write(dir.path(), "tab.csv", rows.join("\n").replace(',', "\t"));
+    let train = [
+        "train",
+        "--data",
+        s(&tab),
+        "--test",
+        s(&tab),
+        "--out",
+        s(&out),
+    ];
+    run_host(&[&train[..], &["--epochs", "1"]].concat()).assert_ok();
+    run_host(&[&train[..], &["--delimiter", ","]].concat()).assert_error(&[
+        s(&tab),
+        "tab-separated",
+        "--delimiter tab",
+    ]);
+    let spaces = common::write(dir.path(), "spaces.csv", rows.join("\n").replace(',', " "));
+    run_host(&[
+        "train",
+        "--data",
+        s(&spaces),
+        "--test",
+        s(&spaces),
+        "--out",
+        s(&out),
+    ])
+    .assert_error(&[s(&spaces), "separated by spaces", "replace them by commas"]);
+}

@@ -359,7 +359,7 @@ pub enum DataError {
     /// A CSV file with too few columns to hold a label and a feature.
     #[error(
         "{}: line {line} has {found} field(s) with delimiter {delimiter:?}; a sample needs a label \
-         and at least one feature: if the delimiter is wrong pass --delimiter",
+         and at least one feature: {hint}",
         path.display()
     )]
     CsvTooFewColumns {
@@ -371,6 +371,8 @@ pub enum DataError {
         found: usize,
         /// The delimiter used.
         delimiter: char,
+        /// What the line looks like and the fix.
+        hint: String,
     },
 
     /// A CSV feature cell that is not a finite number.
