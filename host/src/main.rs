@@ -17,6 +17,12 @@ struct Cli {
     /// Print a machine-readable JSON summary on stdout, and nothing else there.
     #[arg(long, global = true)]
     json: bool,
+    /// Most memory, in MiB, the samples of one data file may take (an IDX file is checked
+    /// from its header before its payload is read, a CSV file as it is read; a .gz file by
+    /// what it decompresses to). A command holds at most two such files.
+    #[arg(long, global = true, value_name = "MIB", default_value_t = (host::data::source::DEFAULT_MAX_DATA_BYTES >> 20) as u32,
+          value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    max_data_mb: u32,
     #[command(subcommand)]
     command: Command,
 }
@@ -38,6 +44,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    host::data::source::set_max_data_bytes((cli.max_data_mb as usize) << 20);
     let output = Output {
         quiet: cli.quiet,
         json: cli.json,
@@ -49,12 +56,18 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(args, output),
         Command::Emit(args) => emit::run(args, output),
     };
+    // A lost result is a failure: stdout or stderr that could not be
+    // written (a closed stdout pipe is not: its reader is done).
+    let result = result.and_then(|()| match cli::stream_failure() {
+        Some(message) => Err(anyhow::anyhow!(message)),
+        None => Ok(()),
+    });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             // `{:#}` prints the chain of causes; error types whose message
             // already holds their cause do not also expose it as a source.
-            eprintln!("error: {error:#}");
+            cli::say!("error: {error:#}");
             if error.is::<train::Interrupted>() {
                 // 128 + SIGINT, as a shell reports a process killed by Ctrl-C.
                 ExitCode::from(130)

@@ -63,3 +63,11 @@ fn checkpoint() {
         "seed corpus missing"
     );
 }
+
+#[test]
+fn picture() {
+    assert!(
+        replay("picture", fuzz_checks::picture) >= 3,
+        "seed corpus missing"
+    );
+}

@@ -85,6 +85,11 @@ impl EmitArgs {
 }
 
 pub(crate) fn run(args: EmitArgs, output: Output) -> Result<()> {
+    // A `train` killed while it renamed its files into place: complete that
+    // set first, so the checkpoint read is the one its bundle describes.
+    if let Some(dir) = args.model.parent().filter(|d| d.is_dir()) {
+        host::fs::recover(dir).map_err(anyhow::Error::msg)?;
+    }
     let checkpoint = Checkpoint::read(&args.model)?;
     let model = checkpoint.load()?;
     let arch = model.net.architecture().to_string();
@@ -136,7 +141,7 @@ pub(crate) fn run(args: EmitArgs, output: Output) -> Result<()> {
             )?;
             if output.chatty() {
                 for path in &summary.files {
-                    eprintln!("wrote {}", path.display());
+                    super::say!("wrote {}", path.display());
                 }
             }
             output.result(&format!(

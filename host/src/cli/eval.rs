@@ -84,7 +84,9 @@ pub(crate) fn run(args: EvalArgs, output: Output) -> Result<()> {
     let model = checkpoint.load()?;
     let path = args.test.as_ref().unwrap_or(&args.data);
     let data = load_for_model(&args.read, path, Role::Test, &model, &args.model)?;
-    let predicted = train::predictions(&model, &data);
+    let predicted = train::checked_predictions(&model, &data).map_err(|sample| {
+        super::predict::not_finite(&args.model, &format!("sample {sample} of {}", data.name()))
+    })?;
     let labels: Vec<usize> = data.labels().iter().map(|&l| usize::from(l)).collect();
     let evaluation = Evaluation::new(model.classes.clone(), &predicted, &labels);
     let want_pictures = !output.json || args.pictures || args.out.is_some();
@@ -120,7 +122,7 @@ pub(crate) fn run(args: EvalArgs, output: Output) -> Result<()> {
     }
     if output.chatty() {
         for path in &written {
-            eprintln!("wrote {}", path.display());
+            super::say!("wrote {}", path.display());
         }
     }
     if !output.json {

@@ -49,8 +49,16 @@ impl Output {
     }
 }
 
+/// Set when a write to stdout failed for another reason than a closed pipe
+/// (`>/dev/full`): the output is lost, so `main` exits non-zero.
+static STDOUT_FAILED: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+/// Set when a write to stderr failed (closed, full): `main` exits non-zero.
+static STDERR_FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Writes `text` to stdout. Unlike `print!`, a closed pipe (`host … | head`)
-/// is not a panic: the output is simply not wanted any more.
+/// is not a panic and not an error: the output is simply not wanted any
+/// more. Any other failure (a full disk) is remembered, and the command
+/// exits 1 saying so ([`stream_failure`]).
 pub(crate) fn print(text: &str) {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
@@ -59,8 +67,58 @@ pub(crate) fn print(text: &str) {
         .and_then(|()| stdout.flush())
     {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("error: cannot write to stdout: {e}");
+            let mut failed = STDOUT_FAILED.lock().unwrap_or_else(|p| p.into_inner());
+            failed.get_or_insert_with(|| format!("cannot write to stdout: {e}"));
         }
+    }
+}
+
+/// Writes a line to stderr. Unlike `eprintln!`, a failed write (closed
+/// pipe, full disk) is not a panic: it is remembered, and the command exits
+/// 1 at the end ([`stream_failure`]).
+pub(crate) fn say_args(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stderr = std::io::stderr().lock();
+    if stderr
+        .write_fmt(args)
+        .and_then(|()| stderr.write_all(b"\n"))
+        .and_then(|()| stderr.flush())
+        .is_err()
+    {
+        STDERR_FAILED.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// `eprintln!` that never panics: see [`say_args`].
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::cli::say_args(format_args!($($arg)*))
+    };
+}
+pub(crate) use say;
+
+/// What went wrong with stdout or stderr during the command, if anything:
+/// the message for the error report.
+pub(crate) fn stream_failure() -> Option<String> {
+    use std::io::Write;
+    // What is still buffered.
+    if let Err(e) = std::io::stdout().lock().flush() {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            let mut failed = STDOUT_FAILED.lock().unwrap_or_else(|p| p.into_inner());
+            failed.get_or_insert_with(|| format!("cannot write to stdout: {e}"));
+        }
+    }
+    let stdout = STDOUT_FAILED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    match (
+        stdout,
+        STDERR_FAILED.load(std::sync::atomic::Ordering::Relaxed),
+    ) {
+        (Some(message), _) => Some(message),
+        (None, true) => Some("cannot write to stderr".into()),
+        (None, false) => None,
     }
 }
 
@@ -168,12 +226,20 @@ impl TrainDataArgs {
 pub(crate) struct TrainData {
     /// What the network trains on.
     pub(crate) train: Dataset,
-    /// Reported per epoch: the validation set with `--val`, else the test set.
-    pub(crate) eval: Dataset,
+    /// The validation set with `--val` (see [`TrainData::eval`]).
+    pub(crate) validation: Option<Dataset>,
     /// The test set (also with `--val`).
     pub(crate) test: Dataset,
     /// `validation` or `test`.
     pub(crate) eval_name: &'static str,
+}
+
+impl TrainData {
+    /// Reported per epoch: the validation set with `--val`, else the test
+    /// set (not a copy of it).
+    pub(crate) fn eval(&self) -> &Dataset {
+        self.validation.as_ref().unwrap_or(&self.test)
+    }
 }
 
 impl TrainDataArgs {
@@ -210,7 +276,7 @@ impl TrainDataArgs {
         }
         if self.val == 0 {
             return Ok(TrainData {
-                eval: test.clone(),
+                validation: None,
                 train,
                 test,
                 eval_name: "test",
@@ -219,7 +285,7 @@ impl TrainDataArgs {
         let (train, validation) = train.split_validation(self.val)?;
         Ok(TrainData {
             train,
-            eval: validation,
+            validation: Some(validation),
             test,
             eval_name: "validation",
         })

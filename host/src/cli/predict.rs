@@ -85,6 +85,25 @@ fn shape_of(model: &Model) -> String {
     }
 }
 
+/// The error for a model whose output on valid input is not finite.
+pub(crate) fn not_finite(model: &Path, what: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{}: the model's output for {what} is not a finite number (its weights are so large \
+         that the logits overflow); the file is damaged, or the training diverged: train it \
+         again with a lower --lr",
+        model.display()
+    )
+}
+
+/// `p` if its logits are finite, else the error of [`not_finite`].
+fn finite(p: Prediction, model: &Path) -> Result<Prediction> {
+    if p.logits.iter().all(|v| v.is_finite()) {
+        Ok(p)
+    } else {
+        Err(not_finite(model, "this input"))
+    }
+}
+
 pub(crate) fn run(args: PredictArgs, output: Output) -> Result<()> {
     let checkpoint = Checkpoint::read(&args.model)?;
     let arch = checkpoint.architecture().clone();
@@ -107,7 +126,10 @@ pub(crate) fn run(args: PredictArgs, output: Output) -> Result<()> {
             };
             let pixels = preprocess::load_picture(path, image)?;
             let raw: Vec<f32> = pixels.iter().map(|&p| f32::from(p)).collect();
-            let p = Prediction::from_logits(model.logits_raw(&raw), k);
+            let p = finite(
+                Prediction::from_logits(model.logits_raw(&raw), k),
+                &args.model,
+            )?;
             let source = json!({ "image": path.display().to_string() });
             one(&model, &common, source, Some(&pixels), &p, None, output)
         }
@@ -127,7 +149,10 @@ pub(crate) fn run(args: PredictArgs, output: Output) -> Result<()> {
             data.raw_f32(index, &mut raw);
             let mut x = vec![0.0; model.inputs()];
             model.input(&data, index, &mut x);
-            let p = Prediction::from_logits(model.net.logits(&x), k);
+            let p = finite(
+                Prediction::from_logits(model.net.logits(&x), k),
+                &args.model,
+            )?;
             let pixels = model.image.map(|_| match data.pixels(index) {
                 Some(p) => p.to_vec(),
                 None => to_pixels(&raw),
@@ -238,6 +263,12 @@ fn all_rows(
         .check_data(data, &args.model)
         .map_err(anyhow::Error::msg)?;
     let predictions = predict_dataset(model, data, k);
+    if let Some(bad) = predictions
+        .iter()
+        .position(|p| !p.logits.iter().all(|v| v.is_finite()))
+    {
+        return Err(not_finite(&args.model, &format!("sample {bad}")));
+    }
     let name = |c: usize| model.classes.name(c);
     let correct = (0..data.len())
         .filter(|&i| predictions[i].class == data.label(i))
@@ -255,6 +286,11 @@ fn all_rows(
                 let _ = write!(text, " label: {}", name(data.label(i)));
             }
             text.push('\n');
+            // Printed as it goes: memory does not grow with the file.
+            if text.len() > 1 << 16 {
+                print(&text);
+                text.clear();
+            }
         }
         print(&text);
         if rows.labelled && !data.is_empty() {
@@ -281,8 +317,11 @@ fn all_rows(
         write_atomic(out, csv.as_bytes())
             .with_context(|| format!("cannot write {}", out.display()))?;
         if output.chatty() {
-            eprintln!("wrote {}", out.display());
+            super::say!("wrote {}", out.display());
         }
+    }
+    if !output.json {
+        return Ok(());
     }
     let list: Vec<serde_json::Value> = predictions
         .iter()

@@ -1,12 +1,24 @@
 //! `host train`: train a network on any data and write the model, its
 //! metrics and the firmware bundle.
 //!
-//! Into `--out` it writes, each file atomically: `model.safetensors`,
-//! `metrics.json` (what identical runs share), `timings.json` (what they do
-//! not), `curves.svg` and the firmware bundle. While it runs, the checkpoint
-//! of a recent finished epoch (at most a second of training old) is
-//! `model.partial.safetensors`; the previous model stays in place until the
-//! run completes.
+//! Into `--out` it writes `model.safetensors`, `metrics.json` (what
+//! identical runs share), `timings.json` (what they do not), `curves.svg`
+//! and the firmware bundle. While it runs, the checkpoint of a recent
+//! finished epoch (at most a second of training old) is
+//! `model.partial.safetensors`.
+//!
+//! # Consistency
+//!
+//! The files of a finished run are one [`FileSet`]: written under temporary
+//! names, committed by a manifest, then renamed into place, the checkpoint
+//! last (see [`host::fs`]). So the checkpoint and the bundle in one `--out`
+//! always describe the same model (the SHA-256 in `weights.rs` is the
+//! checkpoint's), and the previous run's set stays untouched until a run
+//! completes: Ctrl-C, SIGTERM, `kill -9`, a full disk or an error leaves it
+//! whole. A run killed during the renames leaves the manifest; the next
+//! `train` (or `emit`) into that folder completes them first, and removes
+//! the temporaries of killed runs. Before loading data it checks that every
+//! output can be written ([`host::fs::prepare_output_dir`]).
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -19,7 +31,8 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use host::fs::write_atomic;
+use host::export::BundleSummary;
+use host::fs::FileSet;
 use host::model::{checkpoint, Checkpoint, HiddenLayers, Model, ScaleMode};
 use host::train::{self, EpochMetrics, Observer, OptimizerChoice, Recipe, TrainConfig, Trained};
 
@@ -48,19 +61,23 @@ const PARTIAL_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 pub(crate) struct TrainArgs {
     #[command(flatten)]
     data: TrainDataArgs,
-    /// Output directory for the model, its metrics and the firmware bundle (a complete run
-    /// replaces them; a failed or interrupted one leaves them as they were).
+    /// Output directory for the model, its metrics and the firmware bundle. Into an existing
+    /// one, a run replaces the previous run's files only when it completes, all together (the
+    /// checkpoint and the bundle always describe one model); a failed or interrupted run
+    /// leaves them as they were, a model of another architecture needs --force, and other
+    /// files stay. Checked before the data is read.
     #[arg(long, default_value = "model")]
     out: PathBuf,
     /// Hidden layer widths, input side first: `64`, `100`, `64,32,16` (up to 16 layers),
     /// or `none` for a linear softmax classifier. Inputs and classes come from the data.
     #[arg(long, default_value = "64")]
     hidden: HiddenLayers,
-    /// Passes over the training set [default: 25, or more so that the run takes at least
-    /// 4000 optimiser steps (small data sets)].
+    /// Passes over the training set, 1 to 100000 [default: 25, or more so that the run takes
+    /// at least 4000 optimiser steps (small data sets)].
     #[arg(long)]
     epochs: Option<usize>,
-    /// Mini-batch size (at most the training set's size is used).
+    /// Mini-batch size, 1 to 65536 (at most the training set's size is used). Memory does
+    /// not grow with it: big batches run in waves.
     #[arg(long, default_value_t = TrainConfig::default().batch_size)]
     batch: usize,
     /// Optimiser: auto (SGD with Nesterov momentum for pixel images, Adam for numeric
@@ -70,7 +87,7 @@ pub(crate) struct TrainArgs {
     /// Peak learning rate of the one-cycle schedule [default: 0.05 for SGD, 0.01 for Adam].
     #[arg(long, allow_negative_numbers = true)]
     lr: Option<f32>,
-    /// Weight decay (L2) on weight matrices [default: 2e-4 for SGD, 1e-3 for Adam].
+    /// Weight decay (L2) on weight matrices, 0 to 1 [default: 2e-4 for SGD, 1e-3 for Adam].
     #[arg(long, allow_negative_numbers = true)]
     weight_decay: Option<f32>,
     /// Input scaling: auto (pixels / 255 for pixel images, standardisation with the
@@ -85,7 +102,10 @@ pub(crate) struct TrainArgs {
     /// same model.
     #[arg(long, default_value_t = TrainConfig::default().seed)]
     seed: u64,
-    /// Worker threads [default: number of cores]. The model does not depend on it.
+    /// Worker threads, 1 to 256 [default: number of cores]. The model does not depend on it,
+    /// nor does memory beyond 128 MiB of per-thread buffers. Peak memory: about 64 MB, plus
+    /// the data, plus 16 bytes per network parameter, plus those buffers (under 400 MB at
+    /// the default options on any input).
     #[arg(long)]
     threads: Option<usize>,
     /// Replace an existing model of a different architecture in --out.
@@ -108,12 +128,15 @@ pub(crate) fn run(args: TrainArgs, output: Output) -> Result<()> {
         ..TrainConfig::default()
     };
     let started = Instant::now();
+    // Fail fast: the options and the output directory before the data,
+    // the data and the existing model before training.
+    config.check()?;
+    host::fs::prepare_output_dir(&args.out, OUTPUTS).map_err(anyhow::Error::msg)?;
     let data = args.data.load(args.seed)?;
     let recipe = config.resolve(&data.train)?;
-    host::fs::prepare_output_dir(&args.out, OUTPUTS).map_err(anyhow::Error::msg)?;
     guard_existing_model(&args.out.join("model.safetensors"), &recipe, args.force)?;
     if output.chatty() {
-        eprintln!(
+        super::say!(
             "training {} ({}, {} classes) on {} samples, {} epochs, batch {}, {} lr {}, {} threads, seed {} (data loaded in {:.2}s)",
             recipe.architecture,
             data.train.shape(),
@@ -141,7 +164,7 @@ pub(crate) fn run(args: TrainArgs, output: Output) -> Result<()> {
         stop: stop_on_ctrl_c(),
     };
     let started = Instant::now();
-    let trained = train::train(&config, &data.train, &data.eval, &mut observer)
+    let trained = train::train(&config, &data.train, data.eval(), &mut observer)
         .map_err(|e| observer.failure(e))?;
     let seconds = started.elapsed().as_secs_f64();
     save_run(&trained, &data, &args.out, (config.seed, seconds), output)
@@ -152,8 +175,9 @@ fn line_every(epochs: usize) -> usize {
     epochs.div_ceil(25).max(1)
 }
 
-/// Writes the final model, metrics, pictures and the firmware bundle, then
-/// removes the partial checkpoint.
+/// Writes the final model, metrics, pictures and the firmware bundle as one
+/// [`FileSet`]: all of them replace the previous run's together, and the
+/// partial checkpoint goes in the same commit.
 fn save_run(
     trained: &Trained,
     data: &TrainData,
@@ -171,22 +195,36 @@ fn save_run(
     let metadata = run_metadata(recipe, seed, history.len(), Some(test_accuracy));
     let bytes = checkpoint::to_bytes(model, &metadata)
         .with_context(|| format!("cannot serialise {}", checkpoint_path.display()))?;
-    let bundle = host::export::write_bundle(model, &bytes, seed, &data.train, &data.test, out)?;
-    write_atomic(&checkpoint_path, &bytes)
-        .with_context(|| format!("cannot write {}", checkpoint_path.display()))?;
-    write_metrics(out, recipe, seed, history, Some(test_accuracy))?;
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("{}: cannot create the output directory", out.display()))?;
+    let mut set = FileSet::new(out);
+    let add = |set: &mut FileSet, name: &str, bytes: &[u8]| {
+        set.add(name, bytes).map_err(anyhow::Error::msg)
+    };
+    let int8_accuracy =
+        host::export::stage_bundle(model, &bytes, seed, &data.train, &data.test, &mut set)?;
+    let bundle_files = set.paths();
+    for (name, text) in metrics_json(recipe, seed, history, Some(test_accuracy))? {
+        add(&mut set, name, text.as_bytes())?;
+    }
     let curves = out.join("curves.svg");
     let svg = host::report::pictures::curves_svg(history, data.eval_name)?;
-    write_atomic(&curves, svg.as_bytes())
-        .with_context(|| format!("cannot write {}", curves.display()))?;
-    remove_partial(out);
+    add(&mut set, "curves.svg", svg.as_bytes())?;
+    // The checkpoint last: the bundle's headers name its SHA-256.
+    add(&mut set, "model.safetensors", &bytes)?;
+    set.remove_on_commit(PARTIAL);
+    set.commit().map_err(anyhow::Error::msg)?;
+    let bundle = BundleSummary {
+        int8_accuracy,
+        files: bundle_files,
+    };
     if output.chatty() {
-        eprintln!(
+        super::say!(
             "trained in {seconds:.2}s; wrote {} and {}",
             checkpoint_path.display(),
             curves.display()
         );
-        eprintln!(
+        super::say!(
             "wrote weights.rs and weights_int8.rs (int8 test accuracy {:.2}%) into {}",
             bundle.int8_accuracy * 100.0,
             out.display()
@@ -242,10 +280,10 @@ fn stop_on_ctrl_c() -> Arc<AtomicBool> {
         if flag.swap(true, Ordering::SeqCst) {
             std::process::exit(130);
         }
-        eprintln!("\nstopping at the next batch (Ctrl-C again to quit at once)");
+        super::say!("\nstopping at the next batch (Ctrl-C again to quit at once)");
     });
     if let Err(e) = installed {
-        eprintln!("warning: cannot handle Ctrl-C ({e}); it will end the run at once");
+        super::say!("warning: cannot handle Ctrl-C ({e}); it will end the run at once");
     }
     stop
 }
@@ -290,13 +328,12 @@ fn run_metadata(
 
 /// `metrics.json` holds what two identical runs share (so a tracked copy stays
 /// clean); `timings.json` the seconds and throughput of each epoch.
-fn write_metrics(
-    out: &Path,
+fn metrics_json(
     recipe: &Recipe,
     seed: u64,
     history: &[EpochMetrics],
     test: Option<f64>,
-) -> Result<()> {
+) -> Result<[(&'static str, String); 2]> {
     let epochs: Vec<_> = history
         .iter()
         .map(|m| {
@@ -323,26 +360,16 @@ fn write_metrics(
         "epochs": epochs,
         "test_accuracy": test,
     });
-    for (name, value) in [
-        ("metrics.json", metrics),
-        ("timings.json", serde_json::json!({ "epochs": timings })),
-    ] {
-        let path = out.join(name);
-        let text = serde_json::to_string_pretty(&value)? + "\n";
-        write_atomic(&path, text.as_bytes())
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    Ok(())
-}
-
-/// Removes the partial checkpoint of a finished run (a missing one is fine).
-fn remove_partial(out: &Path) {
-    let path = out.join(PARTIAL);
-    if let Err(e) = std::fs::remove_file(&path) {
-        if e.kind() != std::io::ErrorKind::NotFound {
-            eprintln!("warning: cannot remove {}: {e}", path.display());
-        }
-    }
+    Ok([
+        (
+            "metrics.json",
+            serde_json::to_string_pretty(&metrics)? + "\n",
+        ),
+        (
+            "timings.json",
+            serde_json::to_string_pretty(&serde_json::json!({ "epochs": timings }))? + "\n",
+        ),
+    ])
 }
 
 /// Progress bar per epoch, a line per epoch (or every few), a partial
@@ -407,7 +434,7 @@ impl Observer for CliObserver<'_> {
             bar.finish_and_clear();
         }
         if !self.quiet && (m.epoch.is_multiple_of(self.lines) || m.epoch == self.recipe.epochs) {
-            eprintln!(
+            super::say!(
                 "epoch {:>3}: train loss {:.4}, train accuracy {:.2}%, {} accuracy {:.2}%, {:.2}s ({:.0} samples/s)",
                 m.epoch,
                 m.train_loss,
@@ -425,12 +452,15 @@ impl Observer for CliObserver<'_> {
         }
         let path = self.out.join(PARTIAL);
         let meta = run_metadata(self.recipe, self.seed, m.epoch, None);
-        match checkpoint::save(&path, model, &meta) {
+        let saved = std::fs::create_dir_all(self.out)
+            .map_err(|e| format!("{}: {e}", self.out.display()))
+            .and_then(|()| checkpoint::save(&path, model, &meta).map_err(|e| e.to_string()));
+        match saved {
             Ok(()) => {
                 self.last_saved = Some(path);
                 self.saved_at = Some(Instant::now());
             }
-            Err(e) => eprintln!("warning: could not save the epoch checkpoint: {e}"),
+            Err(e) => super::say!("warning: could not save the epoch checkpoint: {e}"),
         }
         true
     }

@@ -28,6 +28,26 @@ const MIN_CHUNK: usize = 64 * 1024;
 /// Bytes [`sniff`] looks at (after decompression).
 pub const SNIFF_BYTES: usize = 4096;
 
+/// Default of [`max_data_bytes`]: 128 MiB (`--max-data-mb 128`).
+pub const DEFAULT_MAX_DATA_BYTES: usize = 128 << 20;
+
+static MAX_DATA_BYTES: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(DEFAULT_MAX_DATA_BYTES);
+
+/// Most bytes the samples (and labels) of one data file may take in memory,
+/// for every reader of this process; [`DataError::TooLarge`] beyond. An IDX
+/// file is refused from its header, before its payload is read; a CSV file
+/// when its values pass the limit. Memory follows this bound, never what a
+/// file (or its compression ratio) claims.
+pub fn max_data_bytes() -> usize {
+    MAX_DATA_BYTES.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Sets [`max_data_bytes`] (`host --max-data-mb`).
+pub fn set_max_data_bytes(bytes: usize) {
+    MAX_DATA_BYTES.store(bytes, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Opens `path` as a file for reading, with errors that name it: missing,
 /// a directory, unreadable.
 pub fn open_file(path: &Path) -> Result<File, DataError> {

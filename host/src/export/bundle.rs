@@ -20,7 +20,7 @@ use super::qnet::QNet;
 use super::quantize::quantize_calibrated;
 use super::rust::{self, Header};
 use crate::data::Dataset;
-use crate::fs::write_atomic;
+use crate::fs::FileSet;
 use crate::model::Model;
 
 /// What [`write_bundle`] did.
@@ -52,16 +52,9 @@ pub fn accuracy_int8(q: &QNet, test: &Dataset) -> f64 {
     correct as f64 / test.len().max(1) as f64
 }
 
-fn write(path: PathBuf, bytes: &[u8], files: &mut Vec<PathBuf>) -> Result<(), ExportError> {
-    write_atomic(&path, bytes).map_err(|source| ExportError::Write {
-        path: path.clone(),
-        source,
-    })?;
-    files.push(path);
-    Ok(())
-}
-
-/// Writes the firmware bundle of `model` (see the [module docs](self)) into `out`.
+/// Writes the firmware bundle of `model` (see the [module docs](self)) into
+/// `out`, the five files replacing their previous versions together (a
+/// [`FileSet`]: a failed or interrupted export leaves the old bundle whole).
 ///
 /// `checkpoint_bytes` is the checkpoint file the model was loaded from (its
 /// SHA-256 goes into the headers), `seed` the training seed; `train`
@@ -75,6 +68,33 @@ pub fn write_bundle(
     test: &Dataset,
     out: &Path,
 ) -> Result<BundleSummary, ExportError> {
+    std::fs::create_dir_all(out).map_err(|error| ExportError::Write {
+        path: out.to_path_buf(),
+        error,
+    })?;
+    crate::fs::recover(out).map_err(ExportError::Files)?;
+    let mut set = FileSet::new(out);
+    let int8_accuracy = stage_bundle(model, checkpoint_bytes, seed, train, test, &mut set)?;
+    let files = set.paths();
+    set.commit().map_err(ExportError::Files)?;
+    Ok(BundleSummary {
+        int8_accuracy,
+        files,
+    })
+}
+
+/// Writes the five files of the bundle (see [`write_bundle`]) into `set`,
+/// not yet committed, and returns the int8 test accuracy. `host train` adds
+/// the checkpoint and its metrics to the same set, so that all of them
+/// replace the previous run's together.
+pub fn stage_bundle(
+    model: &Model,
+    checkpoint_bytes: &[u8],
+    seed: u64,
+    train: &Dataset,
+    test: &Dataset,
+    set: &mut FileSet,
+) -> Result<f64, ExportError> {
     model
         .check_data(test, Path::new("the model"))
         .map_err(ExportError::Data)?;
@@ -90,34 +110,20 @@ pub fn write_bundle(
         &q,
         &Header::new(seed, checkpoint_bytes, Some(int8_accuracy)),
     )?;
-    std::fs::create_dir_all(out).map_err(|source| ExportError::Write {
-        path: out.to_path_buf(),
-        source,
-    })?;
-    let mut files = Vec::new();
-    write(out.join("weights.rs"), f32_source.as_bytes(), &mut files)?;
-    write(
-        out.join("weights_int8.rs"),
-        int8_source.as_bytes(),
-        &mut files,
-    )?;
-    write(
-        out.join("predictions_f32.bin"),
+    let mut add = |name: &str, bytes: &[u8]| set.add(name, bytes).map_err(ExportError::Files);
+    add("weights.rs", f32_source.as_bytes())?;
+    add("weights_int8.rs", int8_source.as_bytes())?;
+    add(
+        "predictions_f32.bin",
         &predictions::predictions_f32(model, test),
-        &mut files,
     )?;
-    write(
-        out.join("predictions_int8.bin"),
+    add(
+        "predictions_int8.bin",
         &predictions::predictions_int8(model, &q, test),
-        &mut files,
     )?;
-    write(
-        out.join("test_inputs.bin.gz"),
-        &predictions::gzip(&predictions::test_inputs(model, test)),
-        &mut files,
+    add(
+        "test_inputs.bin.gz",
+        &predictions::test_inputs_gz(model, test),
     )?;
-    Ok(BundleSummary {
-        int8_accuracy,
-        files,
-    })
+    Ok(int8_accuracy)
 }

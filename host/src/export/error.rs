@@ -27,12 +27,18 @@ pub enum ExportError {
     /// A data set does not fit the model.
     #[error("{0}")]
     Data(String),
+    /// A set of output files could not be written or committed (the
+    /// message names the file and what failed).
+    #[error("{0}")]
+    Files(String),
     /// An output file could not be written.
-    #[error("cannot write {path}: {source}")]
+    /// (The io error is part of the message, not a source, so a report
+    /// says it once.)
+    #[error("cannot write {path}: {error}")]
     Write {
         /// The file.
         path: PathBuf,
         /// What the OS said.
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }

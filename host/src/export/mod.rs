@@ -24,7 +24,7 @@ pub mod quantize;
 pub mod rust;
 pub mod tensors;
 
-pub use bundle::{write_bundle, BundleSummary};
+pub use bundle::{stage_bundle, write_bundle, BundleSummary};
 pub use error::ExportError;
 pub use qnet::{QInput, QLayer, QNet, Rescale};
 pub use quantize::quantize_calibrated;

@@ -30,7 +30,7 @@
 //! offset 20  N records, each: I raw values (u8, or f32 bits), then u32 label
 //! ```
 
-use std::io::Write as _;
+use std::io::Write;
 
 use super::qnet::QNet;
 use crate::data::Dataset;
@@ -105,30 +105,46 @@ pub fn predictions_int8(model: &Model, q: &QNet, test: &Dataset) -> Vec<u8> {
 
 /// The (uncompressed) test-inputs file: every raw sample of `test` and its label.
 pub fn test_inputs(model: &Model, test: &Dataset) -> Vec<u8> {
+    let mut out = Vec::with_capacity(TEST_INPUTS_HEADER + test.len() * (test.features() + 4));
+    write_test_inputs(model, test, &mut out).expect("writing to memory");
+    out
+}
+
+/// [`gzip`] of [`test_inputs`], the same bytes, compressed sample by sample
+/// (memory does not grow with the test set).
+pub fn test_inputs_gz(model: &Model, test: &Dataset) -> Vec<u8> {
+    let mut gz = flate2::GzBuilder::new()
+        .mtime(0)
+        .write(Vec::new(), flate2::Compression::default());
+    write_test_inputs(model, test, &mut gz).expect("writing to memory");
+    gz.finish().expect("writing to memory")
+}
+
+fn write_test_inputs(model: &Model, test: &Dataset, out: &mut impl Write) -> std::io::Result<()> {
     let pixels = model.scaling.takes_pixels();
-    let width = if pixels { 1 } else { 4 };
-    let mut out =
-        Vec::with_capacity(TEST_INPUTS_HEADER + test.len() * (test.features() * width + 4));
-    out.extend_from_slice(&TEST_INPUTS_MAGIC);
-    out.extend_from_slice(&u32_of(test.len()));
-    out.extend_from_slice(&u32_of(model.inputs()));
-    out.extend_from_slice(&raw_type(model).to_le_bytes());
+    out.write_all(&TEST_INPUTS_MAGIC)?;
+    out.write_all(&u32_of(test.len()))?;
+    out.write_all(&u32_of(model.inputs()))?;
+    out.write_all(&raw_type(model).to_le_bytes())?;
     let mut raw = vec![0.0f32; test.features()];
+    let mut sample = Vec::with_capacity(test.features() * 4 + 4);
     for i in 0..test.len() {
+        sample.clear();
         match (pixels, test.pixels(i)) {
-            (true, Some(p)) => out.extend_from_slice(p),
+            (true, Some(p)) => sample.extend_from_slice(p),
             _ => {
                 test.raw_f32(i, &mut raw);
                 if pixels {
-                    out.extend(raw.iter().map(|&v| v as u8));
+                    sample.extend(raw.iter().map(|&v| v as u8));
                 } else {
-                    out.extend(raw.iter().flat_map(|v| v.to_bits().to_le_bytes()));
+                    sample.extend(raw.iter().flat_map(|v| v.to_bits().to_le_bytes()));
                 }
             }
         }
-        out.extend_from_slice(&u32_of(test.label(i)));
+        sample.extend_from_slice(&u32_of(test.label(i)));
+        out.write_all(&sample)?;
     }
-    out
+    Ok(())
 }
 
 /// Gzip of `bytes`, deterministic (no file name, modification time 0), at the default level
@@ -146,6 +162,28 @@ mod tests {
     use super::*;
     use crate::data::Classes;
     use crate::model::{Architecture, Net, Scaling};
+
+    #[test]
+    fn streamed_test_inputs_are_the_same_bytes() {
+        let arch = Architecture::from_widths(vec![3, 4, 2]).unwrap();
+        let model = Model {
+            net: Net::initialised(&arch, 1),
+            scaling: Scaling::None,
+            classes: Classes::numeric(2),
+            image: None,
+        };
+        let values: Vec<f32> = (0..3 * 5000).map(|i| (i % 97) as f32 * 0.5).collect();
+        let labels: Vec<u16> = (0..5000).map(|i| (i % 2) as u16).collect();
+        let shape = crate::data::Shape {
+            features: 3,
+            image: None,
+        };
+        let test = Dataset::from_values("t", shape, values, labels, Classes::numeric(2)).unwrap();
+        assert_eq!(
+            test_inputs_gz(&model, &test),
+            gzip(&test_inputs(&model, &test))
+        );
+    }
 
     #[test]
     fn headers_name_the_shape_and_the_input_type() {

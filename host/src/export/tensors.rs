@@ -39,7 +39,7 @@ pub fn tensor_csv(net: &Net, t: usize) -> String {
 pub fn write_tensors_csv(dir: &Path, net: &Net) -> Result<Vec<PathBuf>, ExportError> {
     let error = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| ExportError::Write { path, source }
+        move |error| ExportError::Write { path, error }
     };
     std::fs::create_dir_all(dir).map_err(error(dir))?;
     (0..net.tensors())

@@ -29,19 +29,112 @@ pub const BOX: u32 = 20;
 /// [`normalize`]), so faint noise does not widen the bounding box.
 pub const INK_THRESHOLD: u8 = 32;
 
+/// Largest width and height of a picture [`load_gray`] decodes: far more
+/// than a digit needs, small enough that decoding stays within
+/// [`MAX_PICTURE_BYTES`].
+pub const MAX_PICTURE_SIDE: u32 = 4096;
+/// Most memory the decoder may allocate for one picture.
+pub const MAX_PICTURE_BYTES: u64 = 160 << 20;
+
 /// Reads a PNG or PGM/PBM/PPM file as 8-bit grayscale.
+///
+/// The dimensions are read from the header first, and a picture over
+/// [`MAX_PICTURE_SIDE`] is refused before any pixel is decoded. Transparent
+/// pixels are composited over the picture's background (white for dark ink,
+/// black for light ink), so a drawing on a transparent canvas (an HTML
+/// canvas's default export) keeps its strokes. Errors say what is wrong with
+/// the file: not an image of a known kind, damaged or cut short, too large.
 pub fn load_gray(path: &Path) -> Result<GrayImage> {
-    let reader = image::ImageReader::open(path)
-        .with_context(|| format!("{}: cannot open the image", path.display()))?
-        .with_guessed_format()
-        .with_context(|| format!("{}: cannot read the image", path.display()))?;
-    let image = reader.decode().with_context(|| {
-        format!(
-            "{}: not a readable PNG or PGM image; convert it to PNG (e.g. `convert in.jpg out.png`)",
+    let open = || -> Result<image::ImageReader<std::io::BufReader<std::fs::File>>> {
+        image::ImageReader::open(path)
+            .with_context(|| format!("{}: cannot open the picture", path.display()))?
+            .with_guessed_format()
+            .with_context(|| format!("{}: cannot read the picture", path.display()))
+    };
+    let reader = open()?;
+    // The kind from the bytes, not the name: a text file named digit.png is
+    // not a PNG.
+    let mut magic = [0u8; 8];
+    let n = std::io::Read::read(
+        &mut std::fs::File::open(path)
+            .with_context(|| format!("{}: cannot open the picture", path.display()))?,
+        &mut magic,
+    )
+    .with_context(|| format!("{}: cannot read the picture", path.display()))?;
+    let known = image::guess_format(&magic[..n])
+        .ok()
+        .filter(|f| matches!(f, image::ImageFormat::Png | image::ImageFormat::Pnm));
+    let Some(format) = known.and(reader.format()) else {
+        bail!(
+            "{}: not a PNG or PGM/PPM/PBM picture (its first bytes are of no image kind this \
+             reads); convert it to PNG (e.g. `convert in.jpg out.png`)",
             path.display()
-        )
+        );
+    };
+    let kind = format!("{format:?}").to_uppercase();
+    let damaged = |e: image::ImageError| match e {
+        image::ImageError::Unsupported(e) => anyhow::anyhow!(
+            "{}: a {kind} file of a kind this does not read ({e}); convert it to an 8-bit PNG",
+            path.display()
+        ),
+        image::ImageError::IoError(e) => anyhow::anyhow!(
+            "{}: cannot read the {kind} picture ({e}); the file is damaged or cut short",
+            path.display()
+        ),
+        e => anyhow::anyhow!(
+            "{}: not a readable {kind} picture ({e}); the file is damaged or cut short",
+            path.display()
+        ),
+    };
+    let (width, height) = reader.into_dimensions().map_err(damaged)?;
+    if width > MAX_PICTURE_SIDE || height > MAX_PICTURE_SIDE {
+        bail!(
+            "{}: the picture is {width}x{height} pixels, more than the {MAX_PICTURE_SIDE}x\
+             {MAX_PICTURE_SIDE} read; a digit needs far fewer: scale it down (e.g. `convert in.png \
+             -resize 280x280 out.png`)",
+            path.display()
+        );
+    }
+    let mut reader = open()?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_PICTURE_SIDE);
+    limits.max_image_height = Some(MAX_PICTURE_SIDE);
+    limits.max_alloc = Some(MAX_PICTURE_BYTES);
+    reader.limits(limits);
+    let image = reader.decode().map_err(|e| match e {
+        image::ImageError::Limits(_) => anyhow::anyhow!(
+            "{}: the {width}x{height} picture needs more than {} MiB to decode; scale it down",
+            path.display(),
+            MAX_PICTURE_BYTES >> 20
+        ),
+        e => damaged(e),
     })?;
-    Ok(image.into_luma8())
+    if !image.color().has_alpha() {
+        return Ok(image.into_luma8());
+    }
+    Ok(composite(&image.into_luma_alpha8()))
+}
+
+/// Gray and alpha to gray: each pixel over the background, which is white
+/// when the visible ink is dark (its alpha-weighted mean below mid-grey) and
+/// black when it is light.
+pub fn composite(image: &image::GrayAlphaImage) -> GrayImage {
+    let (mut ink, mut weight) = (0u64, 0u64);
+    for p in image.pixels() {
+        let [l, a] = p.0;
+        ink += u64::from(l) * u64::from(a);
+        weight += u64::from(a);
+    }
+    let background: u32 = if weight > 0 && ink < 128 * weight {
+        255
+    } else {
+        0
+    };
+    GrayImage::from_fn(image.width(), image.height(), |x, y| {
+        let [l, a] = image.get_pixel(x, y).0;
+        let (l, a) = (u32::from(l), u32::from(a));
+        image::Luma([((l * a + background * (255 - a) + 127) / 255) as u8])
+    })
 }
 
 /// Reads an image file and prepares it like MNIST for a 28x28 model: see [`to_mnist`].

@@ -53,6 +53,9 @@ pub const MAX_EPOCHS: usize = 100_000;
 pub const MAX_BATCH: usize = 65_536;
 /// Most `--threads`.
 pub const MAX_THREADS: usize = 256;
+/// Most bytes the per-thread buffers of an epoch take, whatever `--threads`
+/// and `--batch` (threads beyond them wait; the model does not change).
+pub const THREAD_BUFFER_BYTES: usize = 128 << 20;
 
 /// Everything that decides what a training run computes; `None` means "the
 /// default for this data" (see [`Recipe`]).
@@ -238,9 +241,10 @@ fn train_loop(
         image: train.shape().image,
     };
     let mut state = recipe.optimizer.state(&model.net);
-    let mut shards: Vec<sharded::Shard> = (0..sharded::shards_needed(recipe.batch_size, threads))
-        .map(|_| sharded::Shard::new(&model.net))
-        .collect();
+    let mut shards: Vec<sharded::Shard> =
+        (0..sharded::shards_needed(&model.net, recipe.batch_size, threads))
+            .map(|_| sharded::Shard::new(&model.net))
+            .collect();
     let mut rng = Pcg64Mcg::seed_from_u64(seed);
     let mut order: Vec<usize> = (0..train.len()).collect();
     let mut samples = Vec::with_capacity(train.len());
@@ -299,6 +303,18 @@ fn validate(config: &TrainConfig, train: &Dataset) -> Result<(), TrainError> {
             train.name()
         )));
     }
+    config.check()
+}
+
+impl TrainConfig {
+    /// Checks every option against its documented bounds, before any data
+    /// is read; each error names the option and its range.
+    pub fn check(&self) -> Result<(), TrainError> {
+        check_options(self)
+    }
+}
+
+fn check_options(config: &TrainConfig) -> Result<(), TrainError> {
     let check = |ok: bool, what: &str| {
         if ok {
             Ok(())
@@ -345,10 +361,24 @@ fn validate(config: &TrainConfig, train: &Dataset) -> Result<(), TrainError> {
 /// rayon pool, [`SHARD`] samples at a time through the batch kernels (the
 /// same bits as `Net::logits` per sample).
 pub fn predictions(model: &Model, data: &Dataset) -> Vec<usize> {
+    predictions_with_check(model, data).0
+}
+
+/// [`predictions`], or the first sample whose logits are not all finite
+/// (a model with weights so large that valid input overflows): `eval`
+/// reports that instead of an accuracy.
+pub fn checked_predictions(model: &Model, data: &Dataset) -> Result<Vec<usize>, usize> {
+    match predictions_with_check(model, data) {
+        (predicted, None) => Ok(predicted),
+        (_, Some(sample)) => Err(sample),
+    }
+}
+
+fn predictions_with_check(model: &Model, data: &Dataset) -> (Vec<usize>, Option<usize>) {
     let width = model.inputs();
     let classes = model.net.architecture().classes();
     let starts: Vec<usize> = (0..data.len()).step_by(SHARD).collect();
-    let chunks: Vec<Vec<usize>> = starts
+    let chunks: Vec<(Vec<usize>, Option<usize>)> = starts
         .into_par_iter()
         .map_init(
             || {
@@ -363,14 +393,20 @@ pub fn predictions(model: &Model, data: &Dataset) -> Vec<usize> {
                     model.input(data, i, x);
                 }
                 shard::forward_shard(&model.net, Rows::new(&xs[..n * width], width), scratch);
-                scratch.logits()[..n * classes]
+                let logits = &scratch.logits()[..n * classes];
+                let bad = logits
                     .chunks_exact(classes)
-                    .map(tinymlp::argmax)
-                    .collect()
+                    .position(|l| !l.iter().all(|v| v.is_finite()))
+                    .map(|i| start + i);
+                (
+                    logits.chunks_exact(classes).map(tinymlp::argmax).collect(),
+                    bad,
+                )
             },
         )
         .collect();
-    chunks.concat()
+    let bad = chunks.iter().find_map(|(_, bad)| *bad);
+    (chunks.into_iter().flat_map(|(p, _)| p).collect(), bad)
 }
 
 /// Fraction of `data` that `model` classifies right (0 for an empty set).

@@ -47,7 +47,24 @@ pub const MAX_BATCH: usize = 4096;
 /// of at least 8 rows, more than one thread, and batches of at most [`MAX_BATCH`].
 pub fn applies(net: &Net, threads: usize, batch_size: usize) -> bool {
     let widths = net.architecture().widths();
-    threads > 1 && widths.len() == 3 && widths[1] >= 8 && batch_size <= MAX_BATCH
+    threads > 1
+        && widths.len() == 3
+        && widths[1] >= 8
+        && batch_size <= MAX_BATCH
+        && buffer_bytes(net, threads, batch_size) <= super::THREAD_BUFFER_BYTES
+}
+
+/// Bytes of the buffers [`epoch`] allocates per thread, summed over its
+/// threads (each holds the whole batch's inputs and activations): when they
+/// would exceed [`THREAD_BUFFER_BYTES`](super::THREAD_BUFFER_BYTES), the
+/// sharded epoch runs instead, so memory does not grow with `--threads`.
+/// For a network of one hidden layer.
+pub fn buffer_bytes(net: &Net, threads: usize, batch_size: usize) -> usize {
+    let widths = net.architecture().widths();
+    let (inputs, hidden, classes) = (widths[0], widths[1], widths[widths.len() - 1]);
+    let count = threads.min(hidden / 4).max(1);
+    let per_thread = batch_size * (inputs + 4 * hidden + 2 * classes) + 2 * hidden * classes;
+    per_thread.saturating_mul(count).saturating_mul(4)
 }
 
 /// A barrier for a fixed number of threads that spins briefly, then yields.

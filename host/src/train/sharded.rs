@@ -55,9 +55,20 @@ impl Shard {
 
 /// Shard buffers a run needs: one per shard of a batch, but at most one more
 /// than there are threads (bigger batches are computed in waves), so memory
-/// does not grow with `--batch`.
-pub fn shards_needed(batch_size: usize, threads: usize) -> usize {
-    batch_size.div_ceil(SHARD).min(threads + 1)
+/// does not grow with `--batch`; and at most what fits in
+/// [`THREAD_BUFFER_BYTES`](super::THREAD_BUFFER_BYTES) (but two), so it does
+/// not grow with `--threads` either. Waves never change the result.
+pub fn shards_needed(net: &Net, batch_size: usize, threads: usize) -> usize {
+    let fit = (super::THREAD_BUFFER_BYTES / shard_bytes(net).max(1)).max(2);
+    batch_size.div_ceil(SHARD).min(threads + 1).min(fit)
+}
+
+/// Bytes of one [`Shard`] buffer: a gradient of the whole network, and the
+/// inputs, activations and deltas of [`SHARD`] samples.
+pub fn shard_bytes(net: &Net) -> usize {
+    let widths = net.architecture().widths();
+    let activations: usize = widths[1..].iter().sum();
+    4 * (net.params().len() + SHARD * (widths[0] + 2 * activations))
 }
 
 /// The gradient of one batch, summed in shard order into the first `used`

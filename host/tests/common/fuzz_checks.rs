@@ -142,6 +142,36 @@ pub(crate) fn checkpoint(data: &[u8]) {
     }
 }
 
+/// The bytes as a picture for `predict --image` (written to a file, as the
+/// command reads it): it decodes within the limits and prepares to 28x28 and
+/// 8x8, or fails with a message that names the file. Never a panic, never
+/// more than the decoder's memory limit.
+pub(crate) fn picture(data: &[u8]) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let path = std::env::temp_dir().join(format!(
+        "tinymlp-fuzz-{}-{}.png",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::write(&path, data).expect("a temporary file");
+    let name = path.display().to_string();
+    let loaded = host::report::preprocess::load_gray(&path);
+    let _ = std::fs::remove_file(&path);
+    match loaded {
+        Ok(gray) => {
+            let side = host::report::preprocess::MAX_PICTURE_SIDE;
+            assert!(gray.width() <= side && gray.height() <= side);
+            for shape in [(28, 28), (8, 8)] {
+                if let Ok(pixels) = host::report::preprocess::to_image(&gray, shape) {
+                    assert_eq!(pixels.len(), shape.0 * shape.1);
+                }
+            }
+        }
+        Err(e) => assert_names_file(&format!("{e:#}"), &name),
+    }
+}
+
 /// Error messages start with the file they are about.
 fn assert_names_file(message: &str, file: &str) {
     assert!(

@@ -57,11 +57,24 @@ impl Layout {
     ) -> Result<Self, DataError> {
         let columns = row.record.len();
         if columns < 2 {
+            let line: String = row.record.iter().map(text).collect::<Vec<_>>().join("");
+            let hint = if line.contains('\t') && delimiter != b'\t' {
+                "the fields look tab-separated: pass --delimiter tab".to_string()
+            } else if line.contains(';') && delimiter != b';' {
+                "the fields look separated by `;`: pass --delimiter ';'".to_string()
+            } else if line.trim().contains(' ') {
+                "the fields look separated by spaces, which is not read: replace them by commas \
+                 (e.g. `tr -s ' ' , < in.txt > out.csv`)"
+                    .to_string()
+            } else {
+                "if the delimiter is wrong pass --delimiter with `,`, `;` or `tab`".to_string()
+            };
             return Err(DataError::CsvTooFewColumns {
                 path: path.to_path_buf(),
                 line: row.line,
                 found: columns,
                 delimiter: char::from(delimiter),
+                hint,
             });
         }
         let cells: Vec<String> = row.record.iter().map(text).collect();

@@ -150,8 +150,11 @@ impl Head {
     }
 }
 
+/// Longest line [`read_line`] reads (65,536 features of 256 characters).
+const MAX_LINE_BYTES: usize = 16 << 20;
+
 /// Reads one line (ending at `\n` or `\r`, inclusive) into `out`; returns the
-/// bytes read, 0 at the end.
+/// bytes read, 0 at the end; an error for a line over [`MAX_LINE_BYTES`].
 fn read_line<B: BufRead>(r: &mut B, out: &mut Vec<u8>) -> io::Result<usize> {
     let mut total = 0;
     loop {
@@ -171,6 +174,15 @@ fn read_line<B: BufRead>(r: &mut B, out: &mut Vec<u8>) -> io::Result<usize> {
             }
             None => {
                 let n = avail.len();
+                if out.len() + n > MAX_LINE_BYTES {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!(
+                            "a line is longer than {} MiB (is this a CSV file?)",
+                            MAX_LINE_BYTES >> 20
+                        ),
+                    ));
+                }
                 out.extend_from_slice(avail);
                 r.consume(n);
                 total += n;

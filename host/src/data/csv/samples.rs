@@ -91,6 +91,23 @@ impl<'p> Samples<'p> {
                 }
             }
         }
+        let limit = super::super::source::max_data_bytes();
+        let bytes = match &self.features {
+            Features::Bytes(b) => b.len(),
+            Features::Floats(f) => f.len() * 4,
+        } + 2 * self.labels.len();
+        if bytes > limit {
+            return Err(DataError::TooLarge {
+                path: self.path.to_path_buf(),
+                what: format!(
+                    "its values up to line {} take {:.1} MiB",
+                    row.line,
+                    bytes as f64 / (1 << 20) as f64
+                ),
+                limit_mib: limit >> 20,
+                suggest: (2 * limit).div_ceil(1 << 20),
+            });
+        }
         Ok(())
     }
 

@@ -41,6 +41,23 @@ pub enum DataError {
         path: PathBuf,
     },
 
+    /// The data would take more memory than [`max_data_bytes`](super::source::max_data_bytes).
+    #[error(
+        "{}: {what}, more than the limit of {limit_mib} MiB for one data file; if the file is \
+         right, pass --max-data-mb {suggest} (memory grows with it)",
+        path.display()
+    )]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// What it holds, with its size: `declares 1 sample of 20480x20480 u8 (400.0 MiB)`.
+        what: String,
+        /// The limit, in MiB.
+        limit_mib: usize,
+        /// A limit that would do, in MiB.
+        suggest: usize,
+    },
+
     /// Opening or reading a plain (uncompressed) file failed.
     #[error("{}: read error: {error}", path.display())]
     Io {
@@ -342,7 +359,7 @@ pub enum DataError {
     /// A CSV file with too few columns to hold a label and a feature.
     #[error(
         "{}: line {line} has {found} field(s) with delimiter {delimiter:?}; a sample needs a label \
-         and at least one feature: if the delimiter is wrong pass --delimiter",
+         and at least one feature: {hint}",
         path.display()
     )]
     CsvTooFewColumns {
@@ -354,6 +371,8 @@ pub enum DataError {
         found: usize,
         /// The delimiter used.
         delimiter: char,
+        /// What the line looks like and the fix.
+        hint: String,
     },
 
     /// A CSV feature cell that is not a finite number.

@@ -180,12 +180,13 @@ pub(super) fn payload_size(src: &Source<'_>, header: &IdxHeader) -> Result<usize
             dims: header.dims.clone(),
         });
     }
-    header
+    let bytes = header
         .payload_bytes()
         .ok_or_else(|| DataError::SizeOverflow {
             path: src_path(src),
             dims: header.dims.clone(),
-        })
+        })?;
+    Ok(bytes)
 }
 
 /// Reads exactly `expected` payload bytes: fewer is [`DataError::Truncated`],
@@ -195,6 +196,34 @@ pub(super) fn read_payload(
     expected: usize,
     what: String,
 ) -> Result<Vec<u8>, DataError> {
+    let limit = super::super::source::max_data_bytes();
+    if expected > limit {
+        // Over the limit: count what is there without keeping it, so that a
+        // file cut short (or a header that lies) is reported as such.
+        let got = std::io::copy(
+            &mut std::io::Read::take(&mut *src, expected as u64),
+            &mut std::io::sink(),
+        )
+        .map_err(|e| src.error(e))?;
+        let got = usize::try_from(got).unwrap_or(usize::MAX);
+        if got < expected {
+            return Err(DataError::Truncated {
+                path: src_path(src),
+                what,
+                expected,
+                got,
+            });
+        }
+        return Err(DataError::TooLarge {
+            path: src_path(src),
+            what: format!(
+                "its header declares {what}: {:.1} MiB",
+                expected as f64 / (1 << 20) as f64
+            ),
+            limit_mib: limit >> 20,
+            suggest: expected.div_ceil(1 << 20),
+        });
+    }
     let data = src.read_limited(expected.saturating_add(1))?;
     match data.len() {
         n if n == expected => Ok(data),
