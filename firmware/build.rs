@@ -84,6 +84,28 @@ fn main() {
         .unwrap_or_else(|e| panic!("TINYMLP_MODEL_DIR {}: {e}", dir.display()));
     println!("cargo:rustc-env=TINYMLP_MODEL_DIR={}", dir.display());
 
+    // The `finetune` program reads the files of `host finetune … --out DIR`.
+    println!("cargo:rerun-if-env-changed=TINYMLP_FINETUNE_DIR");
+    if std::env::var_os("CARGO_FEATURE_FINETUNE").is_some() {
+        let ft = std::env::var_os("TINYMLP_FINETUNE_DIR")
+            .map_or_else(|| PathBuf::from("target/finetune"), PathBuf::from);
+        let ft = manifest.join(&ft).canonicalize().unwrap_or_else(|e| {
+            panic!(
+                "TINYMLP_FINETUNE_DIR {}: {e} (write it with `host finetune --out`)",
+                ft.display()
+            )
+        });
+        for (name, env) in [
+            ("finetune_train.bin", "TINYMLP_FINETUNE_TRAIN"),
+            ("finetune_test.bin", "TINYMLP_FINETUNE_TEST"),
+            ("finetune_expected.bin", "TINYMLP_FINETUNE_EXPECTED"),
+        ] {
+            let path = ft.join(name);
+            println!("cargo:rerun-if-changed={}", path.display());
+            println!("cargo:rustc-env={env}={}", path.display());
+        }
+    }
+
     let gz = dir.join("test_inputs.bin.gz");
     let raw = out.join("test_inputs.bin");
     gunzip(&gz, &raw);

@@ -6,6 +6,7 @@
 # plus the Cortex-M4 assembly kernels and their on-target test. Every run must print
 # `N passed, 0 failed`; exits non-zero on any failure. Ends with one table row per run
 # (flash code / weights, static RAM, stack, instructions, accuracy, check).
+# Then the fine-tuning program on the Cortex-M4F (see "Learning on the chip" below).
 #
 # The cores without an FPU (M0, RV32) compute f32 in software, ~50× the instructions: for the
 # 784-64-10 model they check the first $SOFT_FLOAT_LIMIT test images (default 1000; 0 = all
@@ -65,6 +66,16 @@ for dir in ../model ../examples/digits/model; do
 done
 wait
 
+# Learning on the chip: the shipped MNIST model's output layer retrained on the Cortex-M4F on
+# digits moved 3 pixels right and down (the first 5,000 MNIST test images, one SGD step each),
+# measured on the other 5,000; `host finetune` runs the same steps and writes what it checks.
+echo "== host finetune --shift 3,3 --out firmware/target/finetune; ./core.sh m4 build --release --features finetune --bin finetune"
+(cd .. && cargo run --quiet --release -p host -- finetune --model model/model.safetensors \
+    --data data --steps 5000 --eval 5000 --shift 3,3 --out firmware/target/finetune)
+TINYMLP_FINETUNE_DIR=target/finetune ./core.sh m4 build --quiet --release --features finetune --bin finetune
+cp target/m4/thumbv7em-none-eabihf/release/finetune "$out/finetune-m4.elf"
+if ./qemu.sh "$out/finetune-m4.elf" >"$out/finetune-m4.ftlog" 2>&1; then echo 0; else echo $?; fi >"$out/finetune-m4.rc"
+
 echo "== cargo test -p tinymlp-m4 --release (on target)"
 cargo test --quiet --release -p tinymlp-m4
 
@@ -96,4 +107,28 @@ for log in "$out"/*.log; do
         "$ram" "$stack" "${instr% *}" "$(awk -v x="${instr#* }" 'BEGIN { printf "%.2f", x / 100 }')" \
         "$accuracy" "$line"
 done
+
+# Learning on the chip: one row.
+log=$out/finetune-m4.ftlog
+echo "---- finetune-m4"
+cat "$log"
+line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" || echo "no result")
+if [ "$(cat "$out/finetune-m4.rc")" != 0 ] || ! grep -qE '^[1-9][0-9]* passed, 0 failed$' <<<"$line"; then
+    failed=1
+    line="FAILED ($line)"
+fi
+elf=$out/finetune-m4.elf
+echo
+echo "| run | flash code | flash weights | static RAM | stack | instructions / step (output layer) | accuracy before → after | check |"
+echo "|---|---:|---:|---:|---:|---:|---:|---|"
+printf '| finetune-m4 | %s | %s | %s | %s | %s (%s) | %s → %s | %s |\n' \
+    "$(($(size -A "$elf" | awk '/^\.(vector_table|text|rodata|data) / { s += $2 } END { print s }') - \
+        $(nm -S -t d "$elf" | awk '/emitted(5MODEL|7SCALING)/ { s += $2 } END { print s + 0 }')))" \
+    "$(nm -S -t d "$elf" | awk '/emitted(5MODEL|7SCALING)/ { s += $2 } END { print s + 0 }')" \
+    "$(size -A "$elf" | awk '/^\.(data|bss) / { s += $2 } END { print s + 0 }')" \
+    "$(sed -n 's/^stack high-water: \([0-9]*\) bytes$/\1/p' "$log")" \
+    "$(sed -n 's/.*instructions per step: \([0-9]*\)$/\1/p' "$log")" \
+    "$(sed -n 's/.*(forward, gradient, update): \([0-9]*\) instructions$/\1/p' "$log")" \
+    "$(sed -n 's/^accuracy before on target: .* = \([0-9.]*%\).*/\1/p' "$log")" \
+    "$(sed -n 's/^accuracy after on target: .* = \([0-9.]*%\).*/\1/p' "$log")" "$line"
 exit $failed

@@ -25,6 +25,7 @@
 //! - [`eval`]: confusion matrix and per-class accuracy of K classes, per-sample predictions.
 //! - [`export`]: int8 quantisation, emitted Rust source, the firmware
 //!   bundle and CSV tensors.
+//! - [`finetune`]: fine-tuning the output layer step for step as the firmware does.
 //! - [`fs`]: atomic file writes, used by every stage that writes.
 //!
 //! ## Example
@@ -53,6 +54,7 @@
 pub mod data;
 pub mod eval;
 pub mod export;
+pub mod finetune;
 pub mod fs;
 pub mod model;
 pub mod report;

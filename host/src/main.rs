@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cli;
-use cli::{emit, eval, inspect, predict, train, Output};
+use cli::{emit, eval, finetune, inspect, predict, train, Output};
 
 /// Train small MLPs on your data (CSV or IDX) and ship them to microcontrollers as plain Rust.
 #[derive(Debug, Parser)]
@@ -40,6 +40,8 @@ enum Command {
     /// Write a checkpoint's firmware bundle (Rust source and the files the firmware
     /// checks), one Rust file, or its tensors as CSV.
     Emit(emit::EmitArgs),
+    /// Retrain a checkpoint's output layer sample by sample, as the firmware does on the chip.
+    Finetune(finetune::FinetuneArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
         Command::Predict(args) => predict::run(args, output),
         Command::Inspect(args) => inspect::run(args, output),
         Command::Emit(args) => emit::run(args, output),
+        Command::Finetune(args) => finetune::run(args, output),
     };
     // A lost result is a failure: stdout or stderr that could not be
     // written (a closed stdout pipe is not: its reader is done).

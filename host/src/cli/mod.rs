@@ -3,6 +3,7 @@
 
 pub(crate) mod emit;
 pub(crate) mod eval;
+pub(crate) mod finetune;
 pub(crate) mod inspect;
 pub(crate) mod predict;
 pub(crate) mod train;
