@@ -1,5 +1,6 @@
 //! Batch kernels (`tinymlp::batch`, on `Rows` views) against per-sample
-//! loops of the slice kernels, and one whole mini-batch step of the trainer.
+//! loops of the plain `*_ref` definitions and of the unrolled slice
+//! kernels, and one whole mini-batch step of the trainer.
 //!
 //! Kernel throughput is in multiply-accumulates (elem/s = MAC/s); the
 //! training steps report samples/s.
@@ -12,7 +13,7 @@ use host::model::{Architecture, HiddenLayers, Net};
 use host::train::shard::{train_shard, ShardScratch};
 use host::train::Optimizer;
 use tinymlp::batch::{forward_batch, matvec_t_batch, rank_k, Rows};
-use tinymlp::kernels::{matvec, matvec_t, rank1};
+use tinymlp::kernels::{matvec, matvec_ref, matvec_t, matvec_t_ref, rank1, rank1_ref};
 use tinymlp::Rng;
 
 fn forward(c: &mut Criterion, rng: &mut Rng, (inputs, outputs): (usize, usize), batches: &[usize]) {
@@ -23,6 +24,17 @@ fn forward(c: &mut Criterion, rng: &mut Rng, (inputs, outputs): (usize, usize), 
     let mut g = c.benchmark_group(format!("forward_{inputs}x{outputs}"));
     for &n in batches {
         g.throughput(Throughput::Elements((inputs * outputs * n) as u64));
+        g.bench_function(BenchmarkId::new("reference", n), |bench| {
+            bench.iter(|| {
+                for (x, y) in xs
+                    .chunks_exact(inputs)
+                    .zip(ys.chunks_exact_mut(outputs))
+                    .take(n)
+                {
+                    matvec_ref(black_box(&w), &b, x, y);
+                }
+            })
+        });
         g.bench_function(BenchmarkId::new("per_sample", n), |bench| {
             bench.iter(|| {
                 for (x, y) in xs
@@ -58,6 +70,17 @@ fn gradient(c: &mut Criterion, rng: &mut Rng, (inputs, outputs): (usize, usize))
             // MACs actually performed: rows with a zero gradient are skipped.
             let macs = dys[..n * outputs].iter().filter(|&&d| d != 0.0).count() * inputs;
             g.throughput(Throughput::Elements(macs as u64));
+            g.bench_function(BenchmarkId::new(format!("reference_{kind}"), n), |bench| {
+                bench.iter(|| {
+                    for (dy, x) in dys
+                        .chunks_exact(outputs)
+                        .zip(xs.chunks_exact(inputs))
+                        .take(n)
+                    {
+                        rank1_ref(&mut grad, black_box(dy), x);
+                    }
+                })
+            });
             g.bench_function(BenchmarkId::new(format!("per_sample_{kind}"), n), |bench| {
                 bench.iter(|| {
                     for (dy, x) in dys
@@ -90,6 +113,13 @@ fn transposed(c: &mut Criterion, rng: &mut Rng, (inputs, outputs): (usize, usize
     let mut dxs = vec![0.0; 32 * inputs];
     let mut g = c.benchmark_group(format!("matvec_t_{inputs}x{outputs}"));
     g.throughput(Throughput::Elements((inputs * outputs * 32) as u64));
+    g.bench_function(BenchmarkId::new("reference", 32), |bench| {
+        bench.iter(|| {
+            for (dy, dx) in dys.chunks_exact(outputs).zip(dxs.chunks_exact_mut(inputs)) {
+                matvec_t_ref(black_box(&w), dy, dx);
+            }
+        })
+    });
     g.bench_function(BenchmarkId::new("per_sample", 32), |bench| {
         bench.iter(|| {
             for (dy, dx) in dys.chunks_exact(outputs).zip(dxs.chunks_exact_mut(inputs)) {

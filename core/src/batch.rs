@@ -355,18 +355,34 @@ pub fn accumulate_bias(db: &mut [f32], dys: Rows<'_>) {
     }
 }
 
+/// Where one block of the transposed product reads and writes: the rows
+/// `row0..row0 + w.len() / cols` of a layer of `cols` inputs, and whether the
+/// block adds to the stored `dxs` (continuing each element's chain) or starts from zero.
+#[derive(Clone, Copy)]
+struct TBlock {
+    cols: usize,
+    row0: usize,
+    add: bool,
+}
+
 #[inline(always)]
 fn matvec_t_block<const W: usize, const C: usize>(
     w: &[f32],
     dys: Rows<'_>,
     dxs: &mut [f32],
-    cols: usize,
+    t: TBlock,
     (col, s0): (usize, usize),
 ) {
+    let cols = t.cols;
     let mut acc = [[0.0f32; W]; C];
-    for o in 0..dys.width {
+    if t.add {
+        for (s, acc) in acc.iter_mut().enumerate() {
+            acc.copy_from_slice(&dxs[(s0 + s) * cols + col..][..W]);
+        }
+    }
+    for o in 0..w.len() / cols {
         let row: &[f32; W] = row(w, cols, o)[col..col + W].try_into().unwrap();
-        let d: [f32; C] = core::array::from_fn(|s| dys.get(s0 + s)[o]);
+        let d: [f32; C] = core::array::from_fn(|s| dys.get(s0 + s)[t.row0 + o]);
         for s in 0..C {
             for j in 0..W {
                 acc[s][j] += row[j] * d[s];
@@ -382,16 +398,16 @@ fn matvec_t_samples<const C: usize>(
     w: &[f32],
     dys: Rows<'_>,
     dxs: &mut [f32],
-    inputs: usize,
+    t: TBlock,
     (s0, cols): (usize, core::ops::Range<usize>),
 ) {
     let mut col = cols.start;
     while col + T_COLS <= cols.end {
-        matvec_t_block::<T_COLS, C>(w, dys, dxs, inputs, (col, s0));
+        matvec_t_block::<T_COLS, C>(w, dys, dxs, t, (col, s0));
         col += T_COLS;
     }
     while col < cols.end {
-        matvec_t_block::<1, C>(w, dys, dxs, inputs, (col, s0));
+        matvec_t_block::<1, C>(w, dys, dxs, t, (col, s0));
         col += 1;
     }
 }
@@ -422,24 +438,71 @@ pub fn matvec_t_batch_cols(
     inputs: usize,
     cols: core::ops::Range<usize>,
 ) {
-    let n = dys.len();
     assert_eq!(
         w.len(),
         dys.width * inputs,
         "matvec_t_batch: weights are not rows × inputs"
     );
+    matvec_t_batch_part(w, dys, dxs, (0, inputs, false), cols);
+}
+
+/// The rows `row0..row0 + w.len() / inputs` of a transposed product, added
+/// to what `dxs` holds: `dxs[s][i] += Σ_r W[row0 + r][i]·dys[s][row0 + r]`
+/// for `i` in `cols`, each term added to the stored value in ascending `r`
+/// (`w` holds only those rows, row-major `[rows][inputs]`).
+///
+/// Because each element is one chain of additions, calling this for
+/// consecutive row blocks in ascending order on `dxs` zeroed in `cols` gives
+/// exactly the bits of [`matvec_t_batch_cols`] over all rows. (For a layer
+/// whose rows are split over threads.)
+///
+/// # Panics
+/// If the lengths do not fit together, the rows do not fit in `dys.width` or
+/// `cols` is not within `0..inputs`.
+pub fn matvec_t_batch_add(
+    w: &[f32],
+    row0: usize,
+    dys: Rows<'_>,
+    dxs: &mut [f32],
+    (inputs, cols): (usize, core::ops::Range<usize>),
+) {
+    assert_eq!(
+        w.len() % inputs.max(1),
+        0,
+        "matvec_t_batch_add: weights are not rows × inputs"
+    );
+    assert!(
+        row0 + w.len() / inputs <= dys.width,
+        "matvec_t_batch_add: rows out of range"
+    );
+    matvec_t_batch_part(w, dys, dxs, (row0, inputs, true), cols);
+}
+
+fn matvec_t_batch_part(
+    w: &[f32],
+    dys: Rows<'_>,
+    dxs: &mut [f32],
+    (row0, inputs, add): (usize, usize, bool),
+    cols: core::ops::Range<usize>,
+) {
+    let n = dys.len();
     assert_eq!(dxs.len(), n * inputs, "matvec_t_batch: length mismatch");
     assert!(
         cols.start <= cols.end && cols.end <= inputs,
         "matvec_t_batch: columns out of range"
     );
+    let t = TBlock {
+        cols: inputs,
+        row0,
+        add,
+    };
     let mut s = 0;
     while s + T_SAMPLES <= n {
-        matvec_t_samples::<T_SAMPLES>(w, dys, dxs, inputs, (s, cols.clone()));
+        matvec_t_samples::<T_SAMPLES>(w, dys, dxs, t, (s, cols.clone()));
         s += T_SAMPLES;
     }
     while s < n {
-        matvec_t_samples::<1>(w, dys, dxs, inputs, (s, cols.clone()));
+        matvec_t_samples::<1>(w, dys, dxs, t, (s, cols.clone()));
         s += 1;
     }
 }

@@ -311,6 +311,31 @@ fn check_row_pieces<const IN: usize, const OUT: usize>(seed: u64, n: usize, cuts
         bits(&dx_pieces),
         "matvec_t_batch_cols {cuts:?}"
     );
+
+    // Transposed product with the *rows* split (each piece holds only its
+    // rows of W), chained block after block into zeroed columns, the columns
+    // cut as well.
+    let mut dx_chained = vec![[f32::NAN; IN]; n];
+    for c in col_bounds.windows(2) {
+        for dx in dx_chained.iter_mut() {
+            dx[c[0]..c[1]].fill(0.0);
+        }
+        for r in bounds.windows(2) {
+            let dys = Rows::new(dys.as_flattened(), OUT);
+            batch::matvec_t_batch_add(
+                w[r[0]..r[1]].as_flattened(),
+                r[0],
+                dys,
+                dx_chained.as_flattened_mut(),
+                (IN, c[0]..c[1]),
+            );
+        }
+    }
+    assert_eq!(
+        bits(&dx_whole),
+        bits(&dx_chained),
+        "matvec_t_batch_add {cuts:?}"
+    );
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use host::data::{load, DataOptions, Role};
 use host::model::HiddenLayers;
-use host::train::{train, Quiet, TrainConfig};
+use host::train::{train, Quiet, Split, TrainConfig};
 
 fn digits() -> host::data::Dataset {
     let path = Path::new(concat!(
@@ -16,12 +16,17 @@ fn digits() -> host::data::Dataset {
 }
 
 fn params(threads: usize, batch_size: usize, hidden: &[usize]) -> Vec<u32> {
+    params_split(threads, batch_size, hidden, Split::Shards)
+}
+
+fn params_split(threads: usize, batch_size: usize, hidden: &[usize], split: Split) -> Vec<u32> {
     let data = digits();
     let config = TrainConfig {
         hidden: HiddenLayers(hidden.to_vec()),
         epochs: Some(2),
         batch_size,
         threads,
+        split,
         ..TrainConfig::default()
     };
     let trained = train(&config, &data, &data.take(50), &mut Quiet).unwrap();
@@ -44,7 +49,13 @@ fn waves_of_shards_give_the_bits_of_one_pass() {
         // 12 threads keep 13 buffers: the whole batch in one pass, no waves.
         assert_eq!(params(12, 200, hidden), one, "one pass, hidden {hidden:?}");
     }
-    // One hidden layer with several threads takes the row split.
-    let one = params(1, 64, &[40]);
-    assert_eq!(params(2, 64, &[40]), one);
+    // The row split (one or two hidden layers), the same bits again.
+    for hidden in [&[40][..], &[24, 12]] {
+        let one = params(1, 64, hidden);
+        assert_eq!(params_split(2, 64, hidden, Split::Auto), one, "{hidden:?}");
+        assert_eq!(
+            params_split(3, 200, hidden, Split::Auto),
+            params(1, 200, hidden)
+        );
+    }
 }

@@ -4,7 +4,8 @@
 //! - [`inputs`]: an epoch's sample plan → network inputs (shifts, scaling).
 //! - [`shard`]: forward and backward of one shard through a [`Net`] of any depth.
 //! - [`sharded`]: the data-parallel epoch (any shape).
-//! - [`rows`]: the model-parallel epoch (one hidden layer, several threads).
+//! - [`rows`]: the model-parallel epoch (the rows of every hidden layer split
+//!   over the threads; any depth with a hidden layer).
 //! - [`optimizer`]: SGD with Nesterov momentum or Adam; [`schedule`]: one-cycle.
 //! - [`plan`], [`observer`]: what an epoch takes, what a run reports.
 //!
@@ -83,6 +84,21 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Worker threads (the result does not depend on it).
     pub threads: usize,
+    /// How the threads share the work (the result does not depend on it either).
+    pub split: Split,
+}
+
+/// How the threads of a run share an epoch's work. Never what is computed:
+/// both give the same bits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Split {
+    /// The rows of the hidden layers ([`rows`]) where that applies
+    /// ([`rows::applies`]: several threads, a hidden layer of 8 rows or
+    /// more, batches up to [`rows::MAX_BATCH`]), else whole shards.
+    #[default]
+    Auto,
+    /// Always whole shards per thread ([`sharded`]), the data-parallel epoch.
+    Shards,
 }
 
 impl Default for TrainConfig {
@@ -100,6 +116,7 @@ impl Default for TrainConfig {
             scale: ScaleMode::Auto,
             seed: 1,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            split: Split::Auto,
         }
     }
 }
@@ -199,7 +216,7 @@ pub fn train(
         .build()
         .map_err(|e| TrainError::Config(format!("cannot start {} threads: {e}", config.threads)))?;
     let (model, history) =
-        pool.install(|| train_loop(config.seed, &recipe, train, eval, observer))?;
+        pool.install(|| train_loop((config.seed, config.split), &recipe, train, eval, observer))?;
     Ok(Trained {
         model,
         history,
@@ -227,7 +244,7 @@ fn plan_epoch(rng: &mut Pcg64Mcg, order: &mut [usize], max_shift: usize, plan: &
 
 /// [`train`] on the current rayon pool.
 fn train_loop(
-    seed: u64,
+    (seed, split): (u64, Split),
     recipe: &Recipe,
     train: &Dataset,
     eval: &Dataset,
@@ -267,7 +284,8 @@ fn train_loop(
             optimizer: recipe.optimizer,
             peak_rate: recipe.learning_rate,
         };
-        let sums = if rows::applies(&model.net, threads, recipe.batch_size) {
+        let by_rows = split == Split::Auto && rows::applies(&model.net, threads, recipe.batch_size);
+        let sums = if by_rows {
             rows::epoch(&mut model.net, &mut state, threads, &plan, observer)?
         } else {
             sharded::epoch(&mut model.net, &mut state, &mut shards, &plan, observer)?
