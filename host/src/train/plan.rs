@@ -1,6 +1,7 @@
 //! One epoch's work, as both parallel strategies take it.
 
 use super::inputs::{Inputs, Sample};
+use super::observer::TrainError;
 use super::optimizer::Optimizer;
 use super::schedule::OneCycle;
 
@@ -38,4 +39,20 @@ pub struct EpochSums {
     pub correct: usize,
     /// The learning rate of the last step.
     pub learning_rate: f32,
+}
+
+impl EpochSums {
+    /// Adds a batch's loss, or stops the run if it is not finite (the one
+    /// divergence check of both epochs).
+    pub fn add_loss(&mut self, loss: f64, plan: &EpochPlan<'_>) -> Result<(), TrainError> {
+        if !loss.is_finite() {
+            return Err(TrainError::Diverged {
+                epoch: plan.epoch,
+                loss: loss as f32,
+                learning_rate: plan.peak_rate,
+            });
+        }
+        self.loss += loss;
+        Ok(())
+    }
 }

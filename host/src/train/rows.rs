@@ -561,14 +561,7 @@ fn worker<O: Observer>(
             batch.len(),
             &mut sums.correct,
         );
-        if !loss.is_finite() {
-            return Err(TrainError::Diverged {
-                epoch: plan.epoch,
-                loss: loss as f32,
-                learning_rate: plan.peak_rate,
-            });
-        }
-        sums.loss += loss;
+        sums.add_loss(loss, plan)?;
         backward(&mut buf, part, widths, at);
         if part.layers.len() >= 2 {
             // Every thread is done reading the others' weights.

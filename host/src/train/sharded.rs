@@ -147,14 +147,7 @@ pub fn epoch(
         }
         let (batch_loss, correct, used) = gradients(net, shards, plan, batch);
         sums.correct += correct;
-        if !batch_loss.is_finite() {
-            return Err(TrainError::Diverged {
-                epoch: plan.epoch,
-                loss: batch_loss as f32,
-                learning_rate: plan.peak_rate,
-            });
-        }
-        sums.loss += batch_loss;
+        sums.add_loss(batch_loss, plan)?;
         let step = plan.first_step + batch_index;
         sums.learning_rate = plan.schedule.rate(step);
         let update = Update {
