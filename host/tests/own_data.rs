@@ -135,12 +135,7 @@ fn every_subcommand_refuses_data_of_another_shape() {
     let model = out.join("model.safetensors");
     // The test file without its last column: 63 features for a 64-input model.
     let narrow = dir.path().join("narrow.csv");
-    let text: Vec<String> = std::fs::read_to_string(&test)
-        .unwrap()
-        .lines()
-        .map(|l| l.rsplit_once(',').unwrap().0.to_string())
-        .collect();
-    std::fs::write(&narrow, text.join("\n")).unwrap();
+    common::without_last_column(std::path::Path::new(&test), &narrow);
     let words = ["narrow.csv", "63", "64"];
     common::run_host(&["eval", "--model", s(&model), "--data", s(&narrow)]).assert_error(&words);
     common::run_host(&[

@@ -327,3 +327,14 @@ pub(crate) fn image_model(dir: &Path) -> (PathBuf, PathBuf) {
     let model = train_small(&dir.join("model"), &["--data", s(&data)]);
     (model, data)
 }
+
+/// Writes `src`, a CSV file, to `dst` without its last column (a file of
+/// other columns than the one a model was trained on).
+pub(crate) fn without_last_column(src: &Path, dst: &Path) {
+    let text: Vec<String> = std::fs::read_to_string(src)
+        .unwrap()
+        .lines()
+        .map(|l| l.rsplit_once(',').unwrap().0.to_string())
+        .collect();
+    std::fs::write(dst, text.join("\n")).unwrap();
+}
