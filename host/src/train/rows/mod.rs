@@ -38,12 +38,12 @@
 //! Every number is computed by the same kernels in the same order as in the
 //! sharded epoch, only for a subset of rows: the pre-activations by
 //! `forward_batch_rows` (per element `dot + b`), the weight gradient of each
-//! [`SHARD`](super::plan::SHARD) by `rank_k_rows` into a zeroed buffer (samples ascending, zero
-//! skipping per row), the shard gradients added in shard order, the bias
-//! gradients added sample by sample, the transposed product by
-//! `matvec_t_batch_add` over the row blocks in ascending order (one chain of
-//! additions per element, as in `matvec_t_batch`), the output layer on the
-//! whole batch per shard, then the same element-wise update.
+//! [`SHARD`](super::plan::SHARD) by `rank_k_rows` into a zeroed buffer
+//! (samples ascending, zero skipping per row), the shard gradients added in
+//! shard order, the bias gradients added sample by sample, the transposed
+//! product by `matvec_t_batch_add` over the row blocks in ascending order (one
+//! chain of additions per element, as in `matvec_t_batch`), the output layer
+//! on the whole batch per shard, then the same element-wise update.
 //! `host/tests/train.rs` checks that 1, 2 and 3 threads give the same model,
 //! on this path and on the sharded one, for one to three hidden layers.
 //!
