@@ -1,0 +1,178 @@
+//! The model-parallel epoch: the rows of every hidden layer split over the
+//! threads, for networks of any depth with at least one hidden layer.
+//!
+//! The data-parallel epoch ([`sharded`](super::sharded)) gives each thread
+//! whole shards: every step, each thread then needs the other's gradients
+//! (to add them) and the other's updated parameters (for the next forward
+//! pass) — about 400 KB crossing between cores per step for 784-64-10 and
+//! 2 MB for 784-256-128-10, which costs more than the arithmetic. Here each
+//! thread instead owns a fixed share of the rows of *every* hidden layer
+//! (their weights, biases, optimiser state and gradients) for a whole epoch
+//! and computes every sample of the batch for those rows. The small output
+//! layer is computed by every thread on its own copy, identically.
+//!
+//! # One step
+//!
+//! With `m` hidden layers, per step:
+//!
+//! - **forward**, layer by layer: each thread computes its rows of layer `l`
+//!   from the whole of layer `l - 1`, publishes them, and after a barrier
+//!   copies the other threads' rows (`m` barriers);
+//! - **output layer** on every thread, and the transposed product through it
+//!   into each thread's own columns of the top hidden layer;
+//! - **backward**, from the top hidden layer down: each thread publishes its
+//!   rows of layer `l`'s gradient, accumulates its rows' weight gradient, and
+//!   after a barrier copies the other rows' gradient; the transposed product
+//!   into its own columns of layer `l - 1` reads *every* thread's rows of
+//!   `W_l`, block after block in ascending rows (`m - 1` barriers);
+//! - with `m ≥ 2`, one more barrier, after which no thread reads another's
+//!   weights any more, and each thread updates its own rows.
+//!
+//! What crosses between cores per step is activations and their gradients
+//! (batch × width floats per layer), plus each thread's reading of the other
+//! threads' rows of `W_1 … W_{m-1}` (64 KB per thread and step for
+//! 784-256-128-10), instead of whole gradients and parameters.
+//!
+//! # Same bits
+//!
+//! Every number is computed by the same kernels in the same order as in the
+//! sharded epoch, only for a subset of rows: the pre-activations by
+//! `forward_batch_rows` (per element `dot + b`), the weight gradient of each
+//! [`SHARD`](super::plan::SHARD) by `rank_k_rows` into a zeroed buffer
+//! (samples ascending, zero skipping per row), the shard gradients added in
+//! shard order, the bias gradients added sample by sample, the transposed
+//! product by `matvec_t_batch_add` over the row blocks in ascending order (one
+//! chain of additions per element, as in `matvec_t_batch`), the output layer
+//! on the whole batch per shard, then the same element-wise update.
+//! `host/tests/train.rs` checks that 1, 2 and 3 threads give the same model,
+//! on this path and on the sharded one, for one to three hidden layers.
+//!
+//! # Files
+//!
+//! - `mod.rs`: when the row split applies ([`applies`], [`buffer_bytes`]) and
+//!   the epoch itself ([`epoch`]);
+//! - `sync.rs`: what the threads share — the spinning barrier, the published
+//!   rows (`Slots`, `Shared`) and their copying (`publish`, `gather`);
+//! - `parts.rs`: what each thread owns for an epoch (`Part`, `RowPart`,
+//!   `OutputCopy`), how the rows are split (`row_ranges`) and written back;
+//! - `worker.rs`: one thread's epoch — its buffers, and the forward pass,
+//!   output layer, backward pass and update of each step.
+
+mod parts;
+mod sync;
+mod worker;
+
+use std::ops::Range;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Mutex;
+
+use super::observer::{Observer, Quiet, TrainError};
+use super::plan::{EpochPlan, EpochSums};
+use crate::model::Net;
+use parts::{parts, row_ranges, shared_weights, write_back};
+use sync::{Shared, Slots, SpinBarrier, NO_STOP};
+use worker::worker;
+
+/// Largest batch the row split takes: every thread holds the whole batch's
+/// inputs and activations (16 MB of inputs for 784 features), so bigger
+/// batches go to the sharded epoch, whose memory does not grow with the batch.
+pub const MAX_BATCH: usize = 4096;
+
+/// Whether [`epoch`] can train `net` on `threads` threads: at least one
+/// hidden layer, the widest of at least 8 rows, more than one thread, and
+/// batches of at most [`MAX_BATCH`].
+pub fn applies(net: &Net, threads: usize, batch_size: usize) -> bool {
+    threads > 1
+        && widest_hidden(net) >= 8
+        && batch_size <= MAX_BATCH
+        && buffer_bytes(net, threads, batch_size) <= super::THREAD_BUFFER_BYTES
+}
+
+/// Bytes of the buffers [`epoch`] allocates, summed over its threads (each
+/// holds the whole batch's inputs and every layer's activations and
+/// gradients, and its rows' gradients twice): when they would exceed
+/// [`THREAD_BUFFER_BYTES`](super::THREAD_BUFFER_BYTES), the sharded epoch
+/// runs instead, so memory does not grow with `--threads`.
+pub fn buffer_bytes(net: &Net, threads: usize, batch_size: usize) -> usize {
+    let widths = net.architecture().widths();
+    let (inputs, classes) = (widths[0], widths[widths.len() - 1]);
+    let hidden: usize = widths[1..widths.len() - 1].iter().sum();
+    let last = widths[widths.len() - 2];
+    let per_thread = batch_size * (inputs + 4 * hidden + 2 * classes)
+        + 2 * net.params().len() / threads.max(1)
+        + 2 * last * classes;
+    per_thread.saturating_mul(threads).saturating_mul(4)
+}
+
+/// The width of the widest hidden layer (0 without one).
+fn widest_hidden(net: &Net) -> usize {
+    let widths = net.architecture().widths();
+    widths[1..widths.len() - 1]
+        .iter()
+        .copied()
+        .max()
+        .unwrap_or(0)
+}
+
+/// Runs one epoch with the rows of every hidden layer split over `threads`
+/// threads (see [`applies`]).
+pub fn epoch(
+    net: &mut Net,
+    state: &mut [Net],
+    threads: usize,
+    plan: &EpochPlan<'_>,
+    observer: &mut impl Observer,
+) -> Result<EpochSums, TrainError> {
+    let widths = net.architecture().widths().to_vec();
+    let count = threads.min(widest_hidden(net) / 4).max(1);
+    let ranges: Vec<Vec<Range<usize>>> = widths[1..widths.len() - 1]
+        .iter()
+        .map(|&w| row_ranges(w, count))
+        .collect();
+    let slots = |l: usize| -> Vec<Slots> {
+        ranges[l]
+            .iter()
+            .map(|r| {
+                let buffer = || Mutex::new(vec![0.0; plan.batch_size * r.len()]);
+                [buffer(), buffer()]
+            })
+            .collect()
+    };
+    let shared = Shared {
+        barrier: SpinBarrier::new(count),
+        stop_at: AtomicUsize::new(NO_STOP),
+        weights: shared_weights(net, &ranges),
+        acts: (0..ranges.len()).map(slots).collect(),
+        deltas: (0..ranges.len())
+            .map(|l| if l == 0 { Vec::new() } else { slots(l) })
+            .collect(),
+        ranges,
+    };
+    let mut parts = parts(net, state, &shared.ranges, count);
+    let (first, rest) = parts.split_first_mut().expect("at least one part");
+    let sums = std::thread::scope(|scope| {
+        for (k, part) in rest.iter_mut().enumerate() {
+            let (widths, shared) = (&widths, &shared);
+            scope.spawn(move || worker(k + 1, part, widths, shared, plan, None::<&mut Quiet>));
+        }
+        worker(0, first, &widths, &shared, plan, Some(observer))
+    });
+    write_back(net, state, &shared, &parts);
+    sums
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_ranges_cover_the_rows_in_blocks_of_four() {
+        assert_eq!(row_ranges(64, 2), vec![0..32, 32..64]);
+        assert_eq!(row_ranges(64, 3), vec![0..20, 20..40, 40..64]);
+        assert_eq!(row_ranges(16, 1), vec![0..16]);
+        assert_eq!(row_ranges(16, 4), vec![0..4, 4..8, 8..12, 12..16]);
+        // Narrower than four rows a thread: some threads own none.
+        assert_eq!(row_ranges(3, 2), vec![0..0, 0..3]);
+        assert_eq!(row_ranges(6, 3), vec![0..0, 0..4, 4..6]);
+    }
+}

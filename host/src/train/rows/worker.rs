@@ -1,0 +1,369 @@
+//! One thread's epoch: its buffers, and each step's forward pass, output
+//! layer, backward pass and update.
+
+use std::ops::Range;
+use std::sync::atomic::Ordering;
+use std::sync::Mutex;
+
+use tinymlp::activation::{relu, relu_backward};
+use tinymlp::batch::{
+    accumulate_bias, forward_batch, forward_batch_rows, matvec_t_batch_add, matvec_t_batch_cols,
+    rank_k, rank_k_rows, Rows,
+};
+use tinymlp::{argmax, cross_entropy_grad, TensorKind};
+
+use super::parts::{OutputCopy, Owned, Part, Step};
+use super::sync::{gather, publish, PanicGuard, Shared, Slots};
+use crate::train::inputs::Sample;
+use crate::train::observer::{Observer, TrainError};
+use crate::train::plan::{EpochPlan, EpochSums, SHARD};
+
+/// Per-thread buffers, for the whole batch.
+struct Buffers {
+    inputs: Vec<f32>,
+    labels: Vec<u16>,
+    /// Per hidden layer: every row's activations (own rows computed, the
+    /// others copied).
+    acts: Vec<Vec<f32>>,
+    logits: Vec<f32>,
+    d_logits: Vec<f32>,
+    /// Per hidden layer: the gradient of the pre-activations (own rows, and
+    /// for layers above the first, the others copied).
+    deltas: Vec<Vec<f32>>,
+    /// Per hidden layer, the own rows' gradients: the running shard sum, and one shard's.
+    grads: Vec<Grads>,
+    shard_grads: Vec<Grads>,
+    output_grads: Grads,
+    shard_output_grads: Grads,
+}
+
+/// Gradients of some rows of a layer.
+pub(super) struct Grads {
+    pub(super) weights: Vec<f32>,
+    pub(super) bias: Vec<f32>,
+}
+
+impl Grads {
+    pub(super) fn new(rows: usize, inputs: usize) -> Self {
+        Self {
+            weights: vec![0.0; rows * inputs],
+            bias: vec![0.0; rows],
+        }
+    }
+}
+
+impl Buffers {
+    fn new(widths: &[usize], part: &Part, batch: usize) -> Self {
+        let hidden = &widths[1..widths.len() - 1];
+        let (inputs, classes) = (widths[0], widths[widths.len() - 1]);
+        let own = |l: usize| Grads::new(part.layers[l].range.len(), widths[l]);
+        let per_layer = || hidden.iter().map(|&w| vec![0.0; batch * w]).collect();
+        let top = hidden.len();
+        Self {
+            inputs: vec![0.0; batch * inputs],
+            labels: Vec::with_capacity(batch),
+            acts: per_layer(),
+            logits: vec![0.0; batch * classes],
+            d_logits: vec![0.0; batch * classes],
+            deltas: per_layer(),
+            grads: (0..top).map(own).collect(),
+            shard_grads: (0..top).map(own).collect(),
+            output_grads: Grads::new(classes, widths[top]),
+            shard_output_grads: Grads::new(classes, widths[top]),
+        }
+    }
+}
+
+pub(super) fn worker<O: Observer>(
+    k: usize,
+    part: &mut Part,
+    widths: &[usize],
+    shared: &Shared,
+    plan: &EpochPlan<'_>,
+    mut observer: Option<&mut O>,
+) -> Result<EpochSums, TrainError> {
+    let _guard = PanicGuard(&shared.barrier);
+    let mut buf = Buffers::new(widths, part, plan.batch_size);
+    let mut sums = EpochSums::default();
+    let total = plan.samples.len();
+    for (batch_index, batch) in plan.samples.chunks(plan.batch_size).enumerate() {
+        let step = plan.first_step + batch_index;
+        if let Some(observer) = observer.as_deref_mut() {
+            if observer.should_stop() {
+                shared.stop_at.store(step, Ordering::Relaxed);
+            }
+        }
+        stage(&mut buf, plan, batch);
+        let at = Position {
+            shared,
+            thread: k,
+            step,
+            n: batch.len(),
+        };
+        forward(&mut buf, part, widths, at)?;
+        let loss = output_layer(
+            &mut buf,
+            &part.output,
+            widths,
+            batch.len(),
+            &mut sums.correct,
+        );
+        sums.add_loss(loss, plan)?;
+        backward(&mut buf, part, widths, at);
+        if part.layers.len() >= 2 {
+            // Every thread is done reading the others' weights.
+            shared.barrier.wait();
+        }
+        sums.learning_rate = plan.schedule.rate(step);
+        let step = Step {
+            optimizer: plan.optimizer,
+            index: step,
+            learning_rate: sums.learning_rate,
+            scale: 1.0 / batch.len() as f32,
+        };
+        update(&mut buf, part, shared, k, step);
+        if let Some(observer) = observer.as_deref_mut() {
+            if batch_index % 64 == 0 {
+                let done = (batch_index * plan.batch_size + batch.len()).min(total);
+                observer.batch(plan.epoch, done, total, sums.loss / done as f64);
+            }
+        }
+    }
+    Ok(sums)
+}
+
+/// Where a thread is: which thread, which step, how many samples.
+#[derive(Clone, Copy)]
+struct Position<'a> {
+    shared: &'a Shared,
+    thread: usize,
+    step: usize,
+    n: usize,
+}
+
+impl Position<'_> {
+    fn slot<'s>(&self, slots: &'s [Vec<Slots>], l: usize) -> &'s Mutex<Vec<f32>> {
+        &slots[l][self.thread][self.step % 2]
+    }
+}
+
+/// Inputs and labels of the whole batch (every thread needs every sample).
+fn stage(buf: &mut Buffers, plan: &EpochPlan<'_>, batch: &[Sample]) {
+    let width = plan.inputs.width();
+    plan.inputs.touch(batch);
+    buf.labels.clear();
+    for (&sample, x) in batch.iter().zip(buf.inputs.chunks_exact_mut(width)) {
+        plan.inputs.stage(sample, x);
+        buf.labels.push(plan.inputs.label(sample));
+    }
+}
+
+/// Every hidden layer: the own rows (ReLU), published; then everyone
+/// else's, after the barrier.
+fn forward(
+    buf: &mut Buffers,
+    part: &Part,
+    widths: &[usize],
+    at: Position<'_>,
+) -> Result<(), TrainError> {
+    let (shared, n) = (at.shared, at.n);
+    for (l, own) in part.layers.iter().enumerate() {
+        let (inputs, width, rows) = (widths[l], widths[l + 1], &own.range);
+        let (below, rest) = buf.acts.split_at_mut(l);
+        let input = match below.last() {
+            None => &buf.inputs[..n * inputs],
+            Some(acts) => &acts[..n * inputs],
+        };
+        let out = &mut rest[0][..n * width];
+        {
+            let weights = shared.weights[l][at.thread]
+                .read()
+                .expect("no thread panics holding it");
+            let xs = Rows::new(input, inputs);
+            forward_batch_rows(&weights, &own.bias, rows.start, xs, out, width);
+        }
+        for sample in out.chunks_exact_mut(width) {
+            relu(&mut sample[rows.clone()]);
+        }
+        publish(at.slot(&shared.acts, l), out, width, rows);
+        shared.barrier.wait();
+        if l == 0 && shared.stop_at.load(Ordering::Relaxed) <= at.step {
+            return Err(TrainError::Interrupted);
+        }
+        let (k, parity) = (at.thread, at.step % 2);
+        gather(&shared.acts[l], &shared.ranges[l], (k, parity), out, width);
+    }
+    Ok(())
+}
+
+/// Output layer on the whole batch (every thread, the same bits): logits,
+/// loss per shard, the gradient of the logits and the output-layer gradient
+/// summed shard by shard. Returns the batch loss.
+fn output_layer(
+    buf: &mut Buffers,
+    output: &OutputCopy,
+    widths: &[usize],
+    n: usize,
+    correct: &mut usize,
+) -> f64 {
+    let (h, classes) = (widths[widths.len() - 2], widths[widths.len() - 1]);
+    let top = buf.acts.last().expect("at least one hidden layer");
+    let hidden = Rows::new(&top[..n * h], h);
+    let logits = &mut buf.logits[..n * classes];
+    forward_batch(&output.weights, &output.bias, hidden, logits);
+    let mut batch_loss = 0.0f64;
+    for (s0, shard_logits) in (0..n).step_by(SHARD).zip(logits.chunks(SHARD * classes)) {
+        let mut shard_loss = 0.0f32;
+        for (s, z) in (s0..).zip(shard_logits.chunks_exact(classes)) {
+            let target = usize::from(buf.labels[s]);
+            *correct += usize::from(argmax(z) == target);
+            shard_loss +=
+                cross_entropy_grad(z, target, &mut buf.d_logits[s * classes..(s + 1) * classes]);
+        }
+        batch_loss += f64::from(shard_loss);
+    }
+    let d_logits = &buf.d_logits[..n * classes];
+    for (shard, (hs, ds)) in top[..n * h]
+        .chunks(SHARD * h)
+        .zip(d_logits.chunks(SHARD * classes))
+        .enumerate()
+    {
+        let (hs, ds) = (Rows::new(hs, h), Rows::new(ds, classes));
+        let target = if shard == 0 {
+            &mut buf.output_grads
+        } else {
+            &mut buf.shard_output_grads
+        };
+        rank_k(&mut target.weights, ds, hs);
+        accumulate_bias(&mut target.bias, ds);
+        if shard > 0 {
+            add_and_clear(
+                &mut buf.output_grads.weights,
+                &mut buf.shard_output_grads.weights,
+            );
+            add_and_clear(&mut buf.output_grads.bias, &mut buf.shard_output_grads.bias);
+        }
+    }
+    batch_loss
+}
+
+/// Back through the hidden layers, top down: for each, the own rows'
+/// gradient (ReLU, then the weight and bias gradients shard by shard) and,
+/// above the first, the own columns of the layer below.
+fn backward(buf: &mut Buffers, part: &Part, widths: &[usize], at: Position<'_>) {
+    let (shared, n) = (at.shared, at.n);
+    let top = part.layers.len() - 1;
+    {
+        let (h, classes) = (widths[top + 1], widths[top + 2]);
+        let d_logits = Rows::new(&buf.d_logits[..n * classes], classes);
+        let d_top = &mut buf.deltas[top][..n * h];
+        let own = part.layers[top].range.clone();
+        matvec_t_batch_cols(&part.output.weights, d_logits, d_top, h, own);
+    }
+    for l in (0..=top).rev() {
+        let (inputs, width, own) = (widths[l], widths[l + 1], &part.layers[l].range);
+        let deltas = &mut buf.deltas[l][..n * width];
+        for (a, d) in buf.acts[l][..n * width]
+            .chunks_exact(width)
+            .zip(deltas.chunks_exact_mut(width))
+        {
+            relu_backward(&a[own.clone()], &mut d[own.clone()]);
+        }
+        if l > 0 {
+            publish(at.slot(&shared.deltas, l), deltas, width, own);
+        }
+        row_gradients(buf, l, own, widths, n);
+        if l > 0 {
+            shared.barrier.wait();
+            let (lower, upper) = buf.deltas.split_at_mut(l);
+            let deltas = &mut upper[0][..n * width];
+            let (k, parity) = (at.thread, at.step % 2);
+            gather(
+                &shared.deltas[l],
+                &shared.ranges[l],
+                (k, parity),
+                deltas,
+                width,
+            );
+            let dys = Rows::new(deltas, width);
+            let below = part.layers[l - 1].range.clone();
+            let dxs = &mut lower[l - 1][..n * inputs];
+            for dx in dxs.chunks_exact_mut(inputs) {
+                dx[below.clone()].fill(0.0);
+            }
+            for (j, rows) in shared.ranges[l].iter().enumerate() {
+                if rows.is_empty() {
+                    continue;
+                }
+                let weights = shared.weights[l][j]
+                    .read()
+                    .expect("no thread panics holding it");
+                matvec_t_batch_add(&weights, rows.start, dys, dxs, (inputs, below.clone()));
+            }
+        }
+    }
+}
+
+/// The own rows' weight and bias gradients of hidden layer `l`, shard by
+/// shard from zero, the shards added in order.
+fn row_gradients(buf: &mut Buffers, l: usize, own: &Range<usize>, widths: &[usize], n: usize) {
+    let (inputs, width) = (widths[l], widths[l + 1]);
+    let input = if l == 0 {
+        &buf.inputs[..n * inputs]
+    } else {
+        &buf.acts[l - 1][..n * inputs]
+    };
+    let deltas = &buf.deltas[l][..n * width];
+    let (grads, shard_grads) = (&mut buf.grads[l], &mut buf.shard_grads[l]);
+    for (shard, (d, x)) in deltas
+        .chunks(SHARD * width)
+        .zip(input.chunks(SHARD * inputs))
+        .enumerate()
+    {
+        let target = if shard == 0 {
+            &mut *grads
+        } else {
+            &mut *shard_grads
+        };
+        let (d, x) = (Rows::new(d, width), Rows::new(x, inputs));
+        rank_k_rows(&mut target.weights, own.start, d, x);
+        for s in 0..d.len() {
+            for (b, d) in target.bias.iter_mut().zip(&d.get(s)[own.clone()]) {
+                *b += d;
+            }
+        }
+        if shard > 0 {
+            add_and_clear(&mut grads.weights, &mut shard_grads.weights);
+            add_and_clear(&mut grads.bias, &mut shard_grads.bias);
+        }
+    }
+}
+
+/// The optimiser step on the own rows of every hidden layer and on the
+/// output copy; clears the gradients.
+fn update(buf: &mut Buffers, part: &mut Part, shared: &Shared, k: usize, step: Step) {
+    for (l, own) in part.layers.iter_mut().enumerate() {
+        let mut weights = shared.weights[l][k]
+            .write()
+            .expect("no thread panics holding it");
+        Owned {
+            params: &mut weights[..],
+            state: own.weights_state.iter_mut().map(|s| &mut s[..]).collect(),
+        }
+        .update(step, TensorKind::Weight, &mut buf.grads[l].weights);
+        Owned {
+            params: &mut own.bias,
+            state: own.bias_state.iter_mut().map(|s| &mut s[..]).collect(),
+        }
+        .update(step, TensorKind::Bias, &mut buf.grads[l].bias);
+    }
+    part.output.update(step, &mut buf.output_grads);
+}
+
+/// `total += part` element-wise, then `part = 0`.
+fn add_and_clear(total: &mut [f32], part: &mut [f32]) {
+    for (t, p) in total.iter_mut().zip(part.iter_mut()) {
+        *t += *p;
+        *p = 0.0;
+    }
+}
