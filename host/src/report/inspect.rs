@@ -51,6 +51,33 @@ pub struct Inspection {
 }
 
 impl Inspection {
+    /// What the file is, before its samples are described: `(format,
+    /// gzipped)`, `(content, element type)` and the dimensions (the first is
+    /// the sample count).
+    fn bare(
+        path: String,
+        (format, gzipped): (&'static str, bool),
+        (content, element_type): (&'static str, &'static str),
+        dims: Vec<u64>,
+    ) -> Self {
+        Self {
+            path,
+            format,
+            gzipped,
+            content,
+            element_type,
+            samples: dims.first().copied().unwrap_or(0) as usize,
+            dims,
+            features: None,
+            image: None,
+            encoding: None,
+            feature_names: None,
+            classes: None,
+            label_histogram: None,
+            mean_pixel: None,
+        }
+    }
+
     /// Human-readable lines, each ending with `\n`.
     pub fn report(&self) -> String {
         let mut out = String::new();
@@ -148,22 +175,15 @@ pub fn inspect(path: &Path, options: &DataOptions) -> Result<Inspection, DataErr
             for &l in &labels {
                 counts[usize::from(l)] += 1;
             }
-            Ok(Inspection {
-                path: shown,
-                format: "idx",
-                gzipped,
-                content: "labels",
-                element_type: "u8",
-                dims: vec![labels.len() as u64],
-                samples: labels.len(),
-                features: None,
-                image: None,
-                encoding: None,
-                feature_names: None,
-                classes: Some(Classes::numeric(counts.len()).names().to_vec()),
-                label_histogram: Some(counts),
-                mean_pixel: None,
-            })
+            let mut result = Inspection::bare(
+                shown,
+                ("idx", gzipped),
+                ("labels", "u8"),
+                vec![labels.len() as u64],
+            );
+            result.classes = Some(Classes::numeric(counts.len()).names().to_vec());
+            result.label_histogram = Some(counts);
+            Ok(result)
         }
         Sniffed::Idx { gzipped, .. } => {
             let header = read_idx_header(path)?;
@@ -190,22 +210,12 @@ pub fn inspect(path: &Path, options: &DataOptions) -> Result<Inspection, DataErr
                     }
                 })
             };
-            let mut result = Inspection {
-                path: shown,
-                format: "idx",
-                gzipped,
-                content,
-                element_type: header.element_type.name(),
-                samples: dims.first().copied().unwrap_or(0) as usize,
+            let mut result = Inspection::bare(
+                shown,
+                ("idx", gzipped),
+                (content, header.element_type.name()),
                 dims,
-                features: None,
-                image: None,
-                encoding: None,
-                feature_names: None,
-                classes: None,
-                label_histogram: None,
-                mean_pixel: None,
-            };
+            );
             if let Some(data) = data {
                 describe_samples(&mut result, &data, has_labels);
             }
@@ -214,32 +224,21 @@ pub fn inspect(path: &Path, options: &DataOptions) -> Result<Inspection, DataErr
         Sniffed::CsvText { gzipped } => {
             let data = load(path, &options, Role::Test)?;
             let shape = data.shape();
-            let mut result = Inspection {
-                path: shown,
-                format: "csv",
-                gzipped,
-                content: if shape.image.is_some() {
-                    "labelled images"
-                } else {
-                    "labelled rows"
-                },
-                element_type: match data.encoding() {
-                    Encoding::Pixels => "u8",
-                    Encoding::Values => "f32",
-                },
-                dims: match shape.image {
-                    Some((r, c)) => vec![data.len() as u64, r as u64, c as u64],
-                    None => vec![data.len() as u64, shape.features as u64],
-                },
-                samples: data.len(),
-                features: None,
-                image: None,
-                encoding: None,
-                feature_names: None,
-                classes: None,
-                label_histogram: None,
-                mean_pixel: None,
+            let content = if shape.image.is_some() {
+                "labelled images"
+            } else {
+                "labelled rows"
             };
+            let element_type = match data.encoding() {
+                Encoding::Pixels => "u8",
+                Encoding::Values => "f32",
+            };
+            let dims = match shape.image {
+                Some((r, c)) => vec![data.len() as u64, r as u64, c as u64],
+                None => vec![data.len() as u64, shape.features as u64],
+            };
+            let mut result =
+                Inspection::bare(shown, ("csv", gzipped), (content, element_type), dims);
             describe_samples(&mut result, &data, true);
             Ok(result)
         }
