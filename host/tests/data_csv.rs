@@ -4,10 +4,9 @@
 
 mod common;
 
-use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use common::{data, data_dir, gz, tempdir, write};
+use common::{data, data_dir, gz, tempdir, write, OneByte};
 use host::data::csv::{parse_csv, read_csv};
 use host::data::{
     load, Classes, DataError, DataOptions, Dataset, Encoding, Format, Header, LabelColumn, Role,
@@ -96,18 +95,6 @@ fn csv_err(dir: &Path, text: &str) -> (PathBuf, DataError) {
 
 fn parse(text: &str, options: &DataOptions) -> Dataset {
     parse_csv(text.as_bytes(), Path::new("t.csv"), options).unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// Yields one byte per `read` call.
-struct OneByte<R>(R);
-
-impl<R: Read> Read for OneByte<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match buf.first_mut() {
-            Some(b) => self.0.read(std::slice::from_mut(b)),
-            None => Ok(0),
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------

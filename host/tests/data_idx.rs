@@ -6,11 +6,10 @@
 mod cases;
 mod common;
 
-use std::io::{self, Read};
 use std::path::Path;
 
 use cases::{images, labels, samples_err, says};
-use common::{data_dir, gunzip, gz, idx, tempdir, write};
+use common::{data_dir, gunzip, gz, idx, tempdir, write, OneByte};
 use host::data::idx::{
     parse_idx_labels, parse_idx_samples, read_idx_header, read_idx_samples, ElementType, IdxValues,
 };
@@ -82,18 +81,6 @@ fn same_data(a: &Dataset, b: &Dataset) {
         a.raw_f32(i, &mut x);
         b.raw_f32(i, &mut y);
         assert!(x == y, "sample {i} differs");
-    }
-}
-
-/// Yields one byte per `read` call.
-struct OneByte<R>(R);
-
-impl<R: Read> Read for OneByte<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match buf.first_mut() {
-            Some(b) => self.0.read(std::slice::from_mut(b)),
-            None => Ok(0),
-        }
     }
 }
 

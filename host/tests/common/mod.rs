@@ -338,3 +338,16 @@ pub(crate) fn without_last_column(src: &Path, dst: &Path) {
         .collect();
     std::fs::write(dst, text.join("\n")).unwrap();
 }
+
+/// A reader that yields one byte per `read` call (for readers that must not
+/// assume full buffers).
+pub(crate) struct OneByte<R>(pub(crate) R);
+
+impl<R: std::io::Read> std::io::Read for OneByte<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match buf.first_mut() {
+            Some(b) => self.0.read(std::slice::from_mut(b)),
+            None => Ok(0),
+        }
+    }
+}
