@@ -84,9 +84,11 @@ fn main() {
         .unwrap_or_else(|e| panic!("TINYMLP_MODEL_DIR {}: {e}", dir.display()));
     println!("cargo:rustc-env=TINYMLP_MODEL_DIR={}", dir.display());
 
-    // The `finetune` program reads the files of `host finetune … --out DIR`.
+    // The `finetune` and `train` programs read the files of `host finetune … --out DIR`
+    // (`train`: of `--layers all`, with the network's source `finetune_net.rs`).
     println!("cargo:rerun-if-env-changed=TINYMLP_FINETUNE_DIR");
-    if std::env::var_os("CARGO_FEATURE_FINETUNE").is_some() {
+    let train = std::env::var_os("CARGO_FEATURE_TRAIN").is_some();
+    if std::env::var_os("CARGO_FEATURE_FINETUNE").is_some() || train {
         let ft = std::env::var_os("TINYMLP_FINETUNE_DIR")
             .map_or_else(|| PathBuf::from("target/finetune"), PathBuf::from);
         let ft = manifest.join(&ft).canonicalize().unwrap_or_else(|e| {
@@ -99,8 +101,18 @@ fn main() {
             ("finetune_train.bin", "TINYMLP_FINETUNE_TRAIN"),
             ("finetune_test.bin", "TINYMLP_FINETUNE_TEST"),
             ("finetune_expected.bin", "TINYMLP_FINETUNE_EXPECTED"),
+            ("finetune_net.rs", "TINYMLP_FINETUNE_NET"),
         ] {
+            if name == "finetune_net.rs" && !train {
+                continue;
+            }
             let path = ft.join(name);
+            if train && !path.exists() {
+                panic!(
+                    "{}: missing (the `train` program needs the files of `host finetune --layers all --out DIR`)",
+                    path.display()
+                );
+            }
             println!("cargo:rerun-if-changed={}", path.display());
             println!("cargo:rustc-env={env}={}", path.display());
         }

@@ -123,7 +123,10 @@ pub use params::{Parameters, TensorInfo, TensorKind, TensorName};
 pub use qchain::{QHidden, QMlp, QNetwork, QOutput};
 pub use quant::{QDense, QKernel, QPortable, QReference, Requantize};
 pub use rng::Rng;
-pub use scale::{quantize_input, standardize, QuantizeInput, Standardize, INPUT_ZERO_POINT};
+pub use scale::{
+    accumulate_moments, fit_standardize, quantize_input, standardize, QuantizeInput, Standardize,
+    INPUT_ZERO_POINT,
+};
 
 /// A shape mismatch is a compile error, not a run-time one:
 ///

@@ -38,6 +38,21 @@ impl Rng {
     pub fn below(&mut self, n: u32) -> u32 {
         (((self.next_u64() >> 32) * u64::from(n)) >> 32) as u32
     }
+
+    /// Shuffles `items` in place (Fisher–Yates, last position first, each
+    /// partner drawn with [`below`](Self::below)): the same order for the same
+    /// seed on every target, whatever the element type. Training on the host
+    /// and on a chip orders its samples with it.
+    ///
+    /// # Panics
+    /// If `items` has more than `u32::MAX` elements.
+    pub fn shuffle<T>(&mut self, items: &mut [T]) {
+        let n = u32::try_from(items.len()).expect("at most u32::MAX items");
+        for i in (1..n).rev() {
+            let j = self.below(i + 1);
+            items.swap(i as usize, j as usize);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -53,6 +68,21 @@ mod tests {
             assert!((0.0..1.0).contains(&x));
         }
         assert_ne!(Rng::new(1).next_u64(), Rng::new(2).next_u64());
+    }
+
+    #[test]
+    fn shuffle_permutes_the_same_way_for_any_element_type() {
+        let mut a: [u16; 50] = core::array::from_fn(|i| i as u16);
+        let mut b: [usize; 50] = core::array::from_fn(|i| i);
+        Rng::new(5).shuffle(&mut a);
+        Rng::new(5).shuffle(&mut b);
+        assert!(a.iter().zip(&b).all(|(&x, &y)| usize::from(x) == y));
+        assert_ne!(b, core::array::from_fn::<usize, 50, _>(|i| i));
+        let mut seen = [false; 50];
+        for &i in &b {
+            seen[i] = true;
+        }
+        assert!(seen.iter().all(|&s| s));
     }
 
     #[test]

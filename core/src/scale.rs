@@ -30,6 +30,62 @@ pub fn standardize(raw: &[f32], mean: &[f32], inv_std: &[f32], x: &mut [f32]) {
     }
 }
 
+/// Adds one sample's raw features to the running sums a standardisation is
+/// fitted from ([`fit_standardize`]): `sum[i] += raw[i]`, `sum_sq[i] +=
+/// raw[i]²`, in `f64`. The host fits a model's scaling with it, sample after
+/// sample in training-set order, and a chip training from scratch does the
+/// same with the samples it receives.
+///
+/// # Panics
+/// If the slices differ in length.
+#[inline]
+pub fn accumulate_moments(raw: &[f32], sum: &mut [f64], sum_sq: &mut [f64]) {
+    assert!(
+        raw.len() == sum.len() && raw.len() == sum_sq.len(),
+        "accumulate_moments: length mismatch"
+    );
+    for ((s, q), &r) in sum.iter_mut().zip(sum_sq.iter_mut()).zip(raw) {
+        *s += f64::from(r);
+        *q += f64::from(r) * f64::from(r);
+    }
+}
+
+/// The standardisation of the `count` samples whose sums
+/// [`accumulate_moments`] gathered: `mean = sum / count` and `inv_std = 1 /
+/// std` with the population standard deviation `√max(sum_sq / count − mean²,
+/// 0)`, all in `f64`, rounded once to `f32`. A feature whose deviation is
+/// negligible next to its mean (or below 1e-30) is constant: `inv_std = 1`.
+/// `count` 0 counts as 1.
+///
+/// # Panics
+/// If the slices differ in length.
+pub fn fit_standardize(
+    sum: &[f64],
+    sum_sq: &[f64],
+    count: usize,
+    mean: &mut [f32],
+    inv_std: &mut [f32],
+) {
+    assert!(
+        sum.len() == sum_sq.len() && sum.len() == mean.len() && sum.len() == inv_std.len(),
+        "fit_standardize: length mismatch"
+    );
+    let count = count.max(1) as f64;
+    for (((&s, &q), m_out), i_out) in sum.iter().zip(sum_sq).zip(mean).zip(inv_std) {
+        let m = s / count;
+        let variance = (q / count - m * m).max(0.0);
+        let std = libm::sqrt(variance);
+        // Relative to the feature's size: a feature that is constant up to
+        // rounding is constant.
+        *i_out = if std <= 1e-6 * libm::fabs(m).max(1e-30) || std < 1e-30 {
+            1.0
+        } else {
+            (1.0 / std) as f32
+        };
+        *m_out = m as f32;
+    }
+}
+
 /// The standardisation of `N` features, as a `const`-constructible value for
 /// emitted firmware code.
 ///
@@ -50,6 +106,14 @@ impl<const N: usize> Standardize<N> {
     /// A standardisation from its means and inverse standard deviations.
     pub const fn new(mean: [f32; N], inv_std: [f32; N]) -> Self {
         Self { mean, inv_std }
+    }
+
+    /// The standardisation fitted from the sums of `count` samples (see
+    /// [`accumulate_moments`] and [`fit_standardize`]).
+    pub fn fit(sum: &[f64; N], sum_sq: &[f64; N], count: usize) -> Self {
+        let mut fitted = Self::new([0.0; N], [1.0; N]);
+        fit_standardize(sum, sum_sq, count, &mut fitted.mean, &mut fitted.inv_std);
+        fitted
     }
 
     /// The network input for the raw features `raw`.

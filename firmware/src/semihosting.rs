@@ -10,6 +10,7 @@ const SYS_OPEN: usize = 0x01;
 const SYS_CLOSE: usize = 0x02;
 const SYS_WRITE: usize = 0x05;
 const SYS_READ: usize = 0x06;
+const SYS_SEEK: usize = 0x0A;
 const SYS_EXIT: usize = 0x18;
 /// `ADP_Stopped_ApplicationExit`: QEMU exits with status 0 for it, 1 for any other reason.
 const APPLICATION_EXIT: usize = 0x2_0026;
@@ -86,6 +87,16 @@ impl HostFile {
         // SAFETY: READ writes at most `buf.len()` bytes into `buf`.
         let left = unsafe { call(SYS_READ, block.as_ptr() as usize) };
         assert!(left == 0, "short read");
+    }
+
+    /// Moves to byte `offset` from the start of the file.
+    // Only the training program reads out of order; the others never seek.
+    #[allow(dead_code)]
+    pub fn seek(&mut self, offset: usize) {
+        let block = [self.0, offset];
+        // SAFETY: SEEK reads the two words of the block, nothing else.
+        let status = unsafe { call(SYS_SEEK, block.as_ptr() as usize) };
+        assert!(status == 0, "seek failed");
     }
 
     /// Reads one little-endian `u32`.

@@ -40,7 +40,8 @@ enum Command {
     /// Write a checkpoint's firmware bundle (Rust source and the files the firmware
     /// checks), one Rust file, or its tensors as CSV.
     Emit(emit::EmitArgs),
-    /// Retrain a checkpoint's output layer sample by sample, as the firmware does on the chip.
+    /// Train on the chip's terms: a checkpoint's output layer (or every layer, or a
+    /// network from scratch) step by step, as the firmware does on the device.
     Finetune(finetune::FinetuneArgs),
 }
 

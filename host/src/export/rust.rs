@@ -230,7 +230,7 @@ fn common_items(widths: &[usize], class_names: &[String], pixels: bool) -> Strin
 }
 
 /// The nested chain type: `Hidden<a, b, Hidden<b, c, Dense<c, d>>>`.
-fn chain_type(widths: &[usize], hidden: &str, output: &str) -> String {
+pub fn chain_type(widths: &[usize], hidden: &str, output: &str) -> String {
     let n = widths.len() - 1;
     let mut s = format!("tinymlp::{output}<{}, {}>", widths[n - 1], widths[n]);
     for l in (0..n - 1).rev() {

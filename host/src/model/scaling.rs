@@ -77,38 +77,20 @@ impl Scaling {
         }
     }
 
+    /// `tinymlp::accumulate_moments` over the samples in order, then
+    /// `tinymlp::fit_standardize`: the very code a chip training from scratch
+    /// runs on the samples it receives.
     fn standardize(train: &Dataset) -> Self {
         let n = train.features();
         let (mut sum, mut sum_sq) = (vec![0.0f64; n], vec![0.0f64; n]);
         let mut raw = vec![0.0f32; n];
         for i in 0..train.len() {
             train.raw_f32(i, &mut raw);
-            for ((s, q), &r) in sum.iter_mut().zip(&mut sum_sq).zip(&raw) {
-                *s += f64::from(r);
-                *q += f64::from(r) * f64::from(r);
-            }
+            tinymlp::accumulate_moments(&raw, &mut sum, &mut sum_sq);
         }
-        let count = train.len().max(1) as f64;
-        let mean: Vec<f64> = sum.iter().map(|s| s / count).collect();
-        let inv_std = sum_sq
-            .iter()
-            .zip(&mean)
-            .map(|(q, m)| {
-                let variance = (q / count - m * m).max(0.0);
-                let std = variance.sqrt();
-                // Relative to the feature's size: a feature that is constant
-                // up to rounding is constant.
-                if std <= 1e-6 * m.abs().max(1e-30) || std < 1e-30 {
-                    1.0
-                } else {
-                    (1.0 / std) as f32
-                }
-            })
-            .collect();
-        Self::Standardize {
-            mean: mean.into_iter().map(|m| m as f32).collect(),
-            inv_std,
-        }
+        let (mut mean, mut inv_std) = (vec![0.0f32; n], vec![0.0f32; n]);
+        tinymlp::fit_standardize(&sum, &sum_sq, train.len(), &mut mean, &mut inv_std);
+        Self::Standardize { mean, inv_std }
     }
 
     /// The name stored in checkpoints: `pixels`, `standardize` or `none`.

@@ -16,6 +16,11 @@
 //! so the parameters after `N` steps are the same bits on both sides. The
 //! files the firmware reads (the samples and [`expected_file`]) come from
 //! `host finetune`.
+//!
+//! [`layers`] trains every layer (or a network from scratch) as the
+//! firmware's `train` program does.
+
+pub mod layers;
 
 use tinymlp::activation::relu;
 use tinymlp::{argmax, cross_entropy_grad, kernels, Sgd, TensorKind};
@@ -223,6 +228,51 @@ pub fn shift_images(data: &Dataset, dx: i32, dy: i32) -> Result<Dataset, String>
             image: Some((rows, cols)),
         },
         pixels,
+        data.labels().to_vec(),
+        data.classes().clone(),
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// A sensor's drift: every raw value `v` of a sample becomes `v · gain + offset`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Drift {
+    /// Factor on every value.
+    pub gain: f32,
+    /// Added after the factor.
+    pub offset: f32,
+}
+
+/// `data`'s raw values (numeric features) as a drifted sensor reports them:
+/// a deterministic distribution shift to fine-tune on.
+///
+/// # Errors
+/// If `data` holds pixels rather than numeric values, or a drifted value is
+/// not finite.
+pub fn drift_values(data: &Dataset, drift: Drift) -> Result<Dataset, String> {
+    if data.pixels(0).is_some() {
+        return Err(format!(
+            "{}: a drift changes numeric values; this data is u8 pixels (use --shift)",
+            data.name()
+        ));
+    }
+    let n = data.features();
+    let mut values = vec![0.0f32; data.len() * n];
+    for (i, out) in values.chunks_exact_mut(n).enumerate() {
+        data.raw_f32(i, out);
+        for v in out.iter_mut() {
+            *v = *v * drift.gain + drift.offset;
+        }
+    }
+    Dataset::from_values(
+        format!(
+            "{} drifted (× {} + {})",
+            data.name(),
+            drift.gain,
+            drift.offset
+        ),
+        data.shape(),
+        values,
         data.labels().to_vec(),
         data.classes().clone(),
     )
