@@ -554,7 +554,10 @@ fn every_layer_files(
         meta.insert(key.into(), value);
     }
     let bytes = start.map_or(&[][..], |s| &s.bytes[..]);
-    let source = layers::net_source(record.before, record.from_scratch, bytes)
+    let seed = start
+        .and_then(|s| s.metadata.get("seed")?.parse().ok())
+        .unwrap_or(0);
+    let source = layers::net_source(record.before, record.from_scratch, (bytes, seed))
         .map_err(anyhow::Error::msg)?;
     Ok(vec![
         (

@@ -270,9 +270,16 @@ pub fn expected_every_layer(r: &EveryLayerRun<'_>) -> Result<Vec<u8>, String> {
 /// weights; else it is the emitted f32 model (`weights.rs`, its `MODEL` in
 /// flash) with `START = Some((&MODEL, &SCALING))`.
 ///
+/// `checkpoint` and `seed` are the bytes and training seed of the checkpoint
+/// the weights come from (for the emitted file's header).
+///
 /// # Errors
 /// If the model's weights cannot be emitted (a non-finite value).
-pub fn net_source(start: &Model, from_scratch: bool, checkpoint: &[u8]) -> Result<String, String> {
+pub fn net_source(
+    start: &Model,
+    from_scratch: bool,
+    (checkpoint, seed): (&[u8], u64),
+) -> Result<String, String> {
     let widths = start.net.architecture().widths();
     let start_type = "Option<(&Model, &tinymlp::Standardize<INPUTS>)>";
     if from_scratch {
@@ -296,7 +303,7 @@ pub fn net_source(start: &Model, from_scratch: bool, checkpoint: &[u8]) -> Resul
             crate::export::rust::chain_type(widths, "Hidden", "Dense"),
         ));
     }
-    let header = crate::export::rust::Header::new(0, checkpoint, None);
+    let header = crate::export::rust::Header::new(seed, checkpoint, None);
     let mut source = crate::export::rust::emit_f32(start, &header).map_err(|e| e.to_string())?;
     source.push_str(&format!(
         "/// Where training starts: the weights above, in flash, and their standardisation.\n\
