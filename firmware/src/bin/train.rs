@@ -61,7 +61,7 @@ const RECORD: usize = RAW_BYTES + 4;
 /// Bytes before the first record of a samples file.
 const SAMPLES_HEADER: usize = 20;
 /// Most training samples (the order is kept as `u16` indices in RAM).
-const MAX_SAMPLES: usize = 2048;
+const MAX_SAMPLES: usize = 1536;
 /// Bytes of the fixed part of the expected-results file.
 const HEADER: usize = 72;
 
@@ -195,52 +195,61 @@ fn fit_scaling(file: &mut HostFile, n: usize) -> Standardize<INPUTS> {
     Standardize::fit(&sum, &sum_sq, n)
 }
 
-/// Counts the checks.
-#[derive(Default)]
-struct Tally {
+/// The comparison with the host: its expected-results file, the console for
+/// the first mismatches, and the count.
+struct Checks<'a> {
+    expected: &'a mut HostFile,
+    out: &'a mut Stdout,
     passed: u32,
     failed: u32,
 }
 
-impl Tally {
-    fn check(&mut self, ok: bool, out: &mut Stdout, what: core::fmt::Arguments<'_>) {
+impl Checks<'_> {
+    /// Counts one check; prints the first five that fail.
+    fn check(&mut self, ok: bool, what: core::fmt::Arguments<'_>) {
         if ok {
             self.passed += 1;
         } else {
             self.failed += 1;
             if self.failed <= 5 {
-                let _ = writeln!(out, "{what}");
+                let _ = writeln!(self.out, "{what}");
             }
         }
     }
-}
 
-/// Compares `values` with the `f32` bits at `at` in the expected file.
-fn check_bits(
-    expected: &mut HostFile,
-    at: usize,
-    values: &[f32],
-    tally: &mut Tally,
-    out: &mut Stdout,
-    what: &str,
-) {
-    expected.seek(at);
-    let mut chunk = [0u8; 4 * 64];
-    for (k, part) in values.chunks(64).enumerate() {
-        expected.read_exact(&mut chunk[..4 * part.len()]);
-        for (i, v) in part.iter().enumerate() {
-            let host = word(&chunk, i);
-            let index = 64 * k + i;
-            let ok = v.to_bits() == host;
-            tally.check(
-                ok,
-                out,
-                format_args!(
-                    "{what} {index}: {:#010x} here, {host:#010x} on the host",
-                    v.to_bits()
-                ),
-            );
+    /// Compares `values` with the `f32` bits at `at` in the expected file.
+    fn bits(&mut self, at: usize, values: &[f32], what: &str) {
+        self.expected.seek(at);
+        let mut chunk = [0u8; 4 * 64];
+        for (k, part) in values.chunks(64).enumerate() {
+            self.expected.read_exact(&mut chunk[..4 * part.len()]);
+            for (i, v) in part.iter().enumerate() {
+                let (here, host) = (v.to_bits(), word(&chunk, i));
+                let index = 64 * k + i;
+                self.check(
+                    here == host,
+                    format_args!("{what} {index}: {here:#010x} here, {host:#010x} on the host"),
+                );
+            }
         }
+    }
+
+    /// Compares an epoch's mean loss with the host's.
+    fn loss(&mut self, run: &Run, epoch: u32, loss: f64) {
+        self.expected.seek(run.losses_at() + 8 * epoch as usize);
+        let mut host = [0u8; 8];
+        self.expected.read_exact(&mut host);
+        let (here, host) = (loss.to_bits(), u64::from_le_bytes(host));
+        let n = epoch + 1;
+        self.check(
+            here == host,
+            format_args!("epoch {n}: loss {here:#018x} here, {host:#018x} on the host"),
+        );
+        let _ = writeln!(
+            self.out,
+            "epoch {n}: mean loss {} (x 1e-4)",
+            (loss * 1e4) as u32
+        );
     }
 }
 
@@ -261,14 +270,24 @@ struct State<'a> {
     step: u32,
 }
 
-/// One epoch in the order `order` (shuffled first); returns its mean loss and cost.
+/// Where an epoch's samples come from: the training file, read in an order
+/// shuffled anew each epoch.
+struct Stream<'a> {
+    file: &'a mut HostFile,
+    order: &'a mut [u16],
+    rng: Rng,
+}
+
+/// One epoch (the order shuffled first); returns its mean loss and cost.
 #[inline(never)]
 fn epoch(
     net: &mut Model,
     state: &mut State<'_>,
-    (run, scale): (&Run, &Standardize<INPUTS>),
-    (order, rng, file): (&mut [u16], &mut Rng, &mut HostFile),
+    run: &Run,
+    scale: &Standardize<INPUTS>,
+    stream: &mut Stream<'_>,
 ) -> EpochResult {
+    let Stream { file, order, rng } = stream;
     rng.shuffle(order);
     let mut result = EpochResult {
         loss: 0.0,
@@ -309,15 +328,14 @@ fn step(net: &mut Model, state: &mut State<'_>, update: Update, scale: f32) {
     }
 }
 
-/// Correct predictions on the evaluation samples; with `expected` positioned at
-/// the host's records, also checks every logit and class.
+/// Correct predictions on the evaluation samples; with `checks` (the expected
+/// file positioned at the host's records), also checks every logit and class.
 #[inline(never)]
 fn evaluate(
     net: &Model,
     scale: &Standardize<INPUTS>,
     m: u32,
-    mut expected: Option<(&mut HostFile, &mut Tally)>,
-    out: &mut Stdout,
+    mut checks: Option<&mut Checks<'_>>,
 ) -> u32 {
     let (mut test, m_file) = open_samples(TEST);
     assert!(
@@ -331,14 +349,13 @@ fn evaluate(
         let logits = net.logits(&scale.apply(&raw));
         let class = argmax(&logits);
         correct += u32::from(class == label);
-        if let Some((file, tally)) = expected.as_mut() {
-            file.read_exact(&mut record);
-            let same = (0..CLASSES).all(|c| logits[c].to_bits() == word(&record, c))
-                && class as u32 == word(&record, CLASSES);
+        if let Some(checks) = checks.as_mut() {
+            checks.expected.read_exact(&mut record);
             let host = word(&record, CLASSES);
-            tally.check(
+            let same = (0..CLASSES).all(|c| logits[c].to_bits() == word(&record, c))
+                && class as u32 == host;
+            checks.check(
                 same,
-                out,
                 format_args!("sample {s}: class {class}, host says {host}"),
             );
         }
@@ -346,8 +363,11 @@ fn evaluate(
     correct
 }
 
+/// `c / n` in percent, rounded to two decimals as the host prints it: (whole, hundredths).
 fn percent(c: u32, n: u32) -> (u32, u32) {
-    (c * 100 / n.max(1), c * 10_000 / n.max(1) % 100)
+    let n = n.max(1);
+    let v = (c * 10_000 + n / 2) / n;
+    (v / 100, v % 100)
 }
 
 #[cfg(target_arch = "arm")]
@@ -363,13 +383,20 @@ fn run() -> ! {
     let mut expected = HostFile::open(concat!(env!("TINYMLP_FINETUNE_EXPECTED"), "\0"));
     let run = read_run(&mut expected);
     banner(&run, &mut out);
-    let tally = match run.update {
-        Update::Sgd(_) => with_sgd_state(&run, &mut expected, &mut out),
-        Update::Adam(_) => with_adam_state(&run, &mut expected, &mut out),
+    let mut checks = Checks {
+        expected: &mut expected,
+        out: &mut out,
+        passed: 0,
+        failed: 0,
     };
+    match run.update {
+        Update::Sgd(_) => with_sgd_state(&run, &mut checks),
+        Update::Adam(_) => with_adam_state(&run, &mut checks),
+    }
+    let (passed, failed) = (checks.passed, checks.failed);
     let _ = writeln!(out, "stack high-water: {} bytes", stack::high_water());
-    let _ = writeln!(out, "{} passed, {} failed", tally.passed, tally.failed);
-    semihosting::exit(tally.failed == 0 && tally.passed > 0)
+    let _ = writeln!(out, "{passed} passed, {failed} failed");
+    semihosting::exit(failed == 0 && passed > 0)
 }
 
 /// A network with every parameter zero, as a constant: `let x = Model::ZERO`
@@ -389,7 +416,7 @@ impl<const IN: usize, const H: usize, Next: Zero> Zero for Hidden<IN, H, Next> {
 
 /// The network, its gradients and SGD's momentum, in this frame; [`train`] steps them.
 #[inline(never)]
-fn with_sgd_state(run: &Run, expected: &mut HostFile, out: &mut Stdout) -> Tally {
+fn with_sgd_state(run: &Run, checks: &mut Checks<'_>) {
     let mut net = Model::ZERO;
     let (mut grads, mut first) = (Model::ZERO, Model::ZERO);
     let state = State {
@@ -398,12 +425,12 @@ fn with_sgd_state(run: &Run, expected: &mut HostFile, out: &mut Stdout) -> Tally
         second: None,
         step: 0,
     };
-    train(&mut net, state, run, expected, out)
+    train(&mut net, state, run, checks);
 }
 
 /// The network, its gradients and Adam's two moments, in this frame.
 #[inline(never)]
-fn with_adam_state(run: &Run, expected: &mut HostFile, out: &mut Stdout) -> Tally {
+fn with_adam_state(run: &Run, checks: &mut Checks<'_>) {
     let mut net = Model::ZERO;
     let (mut grads, mut first, mut second) = (Model::ZERO, Model::ZERO, Model::ZERO);
     let state = State {
@@ -412,7 +439,7 @@ fn with_adam_state(run: &Run, expected: &mut HostFile, out: &mut Stdout) -> Tall
         second: Some(&mut second),
         step: 0,
     };
-    train(&mut net, state, run, expected, out)
+    train(&mut net, state, run, checks);
 }
 
 fn banner(run: &Run, out: &mut Stdout) {
@@ -442,14 +469,7 @@ fn banner(run: &Run, out: &mut Stdout) {
 
 /// Starts the network (and the standardisation), trains it, and checks everything.
 #[inline(never)]
-fn train(
-    net: &mut Model,
-    mut state: State<'_>,
-    run: &Run,
-    expected: &mut HostFile,
-    out: &mut Stdout,
-) -> Tally {
-    let mut tally = Tally::default();
+fn train(net: &mut Model, mut state: State<'_>, run: &Run, checks: &mut Checks<'_>) {
     let (mut file, n) = open_samples(TRAIN);
     assert!(
         n == run.samples,
@@ -466,94 +486,68 @@ fn train(
             scale
         }
     };
-    check_bits(
-        expected,
-        run.scaling_at,
-        &scale.mean,
-        &mut tally,
-        out,
-        "mean",
-    );
-    check_bits(
-        expected,
-        run.scaling_at + 4 * INPUTS,
-        &scale.inv_std,
-        &mut tally,
-        out,
-        "1/std",
-    );
-    let before = evaluate(net, &scale, run.eval, None, out);
-    let bytes = core::mem::size_of::<Model>() * if state.second.is_some() { 4 } else { 3 };
-    let _ = writeln!(
-        out,
-        "training state in RAM: {bytes} bytes (network, gradients, {}: {} x {} parameters)",
-        if state.second.is_some() {
-            "Adam's two moments"
-        } else {
-            "momentum"
-        },
-        bytes / core::mem::size_of::<Model>(),
-        Model::parameter_count()
-    );
+    checks.bits(run.scaling_at, &scale.mean, "mean");
+    checks.bits(run.scaling_at + 4 * INPUTS, &scale.inv_std, "1/std");
+    let before = evaluate(net, &scale, run.eval, None);
+    report_state(state.second.is_some(), checks.out);
     let mut order = [0u16; MAX_SAMPLES];
     for (i, o) in order.iter_mut().enumerate().take(n) {
         *o = i as u16;
     }
-    let mut rng = Rng::new(run.seed.wrapping_add(1));
+    let mut stream = Stream {
+        file: &mut file,
+        order: &mut order[..n],
+        rng: Rng::new(run.seed.wrapping_add(1)),
+    };
     let (mut ticks, mut steps) = (0u64, 0u32);
     for e in 0..run.epochs {
-        let r = epoch(
-            net,
-            &mut state,
-            (run, &scale),
-            (&mut order[..n], &mut rng, &mut file),
-        );
-        expected.seek(run.losses_at() + 8 * e as usize);
-        let mut host = [0u8; 8];
-        expected.read_exact(&mut host);
-        let host = u64::from_le_bytes(host);
-        let ok = r.loss.to_bits() == host;
-        tally.check(
-            ok,
-            out,
-            format_args!(
-                "epoch {}: loss {:#018x} here, {host:#018x} on the host",
-                e + 1,
-                r.loss.to_bits()
-            ),
-        );
-        let _ = writeln!(
-            out,
-            "epoch {}: mean loss {} (x 1e-4)",
-            e + 1,
-            (r.loss * 1e4) as u32
-        );
+        let r = epoch(net, &mut state, run, &scale, &mut stream);
+        checks.loss(run, e, r.loss);
         (ticks, steps) = (ticks + r.ticks, steps + r.steps);
     }
-    report_cost(run, ticks, steps, out);
-    let passed = tally.passed;
+    report_cost(run, ticks, steps, checks.out);
+    check_parameters(net, run, checks);
+    checks.expected.seek(run.records_at());
+    let failed = checks.failed;
+    let after = evaluate(net, &scale, run.eval, Some(checks));
+    let _ = writeln!(
+        checks.out,
+        "predictions afterwards: {} of {} samples bit-identical to the host (every logit and the class)",
+        run.eval - (checks.failed - failed),
+        run.eval
+    );
+    report_accuracy(run, before, after, checks);
+}
+
+/// Every trained parameter against the host's, tensor after tensor.
+fn check_parameters(net: &Model, run: &Run, checks: &mut Checks<'_>) {
+    let passed = checks.passed;
     let mut at = run.params_at();
     for t in 0..Model::TENSORS {
-        check_bits(expected, at, net.tensor(t), &mut tally, out, "parameter");
+        checks.bits(at, net.tensor(t), "parameter");
         at += 4 * net.tensor(t).len();
     }
     let _ = writeln!(
-        out,
+        checks.out,
         "trained parameters: {} of {} bit-identical to the host",
-        tally.passed - passed,
+        checks.passed - passed,
         Model::parameter_count()
     );
-    expected.seek(run.records_at());
-    let failed = tally.failed;
-    let after = evaluate(net, &scale, run.eval, Some((expected, &mut tally)), out);
+}
+
+fn report_state(adam: bool, out: &mut Stdout) {
+    let copies = if adam { 4 } else { 3 };
     let _ = writeln!(
         out,
-        "predictions afterwards: {} of {} samples bit-identical to the host (every logit and the class)",
-        run.eval - (tally.failed - failed),
-        run.eval
+        "training state in RAM: {} bytes (network, gradients, {}: {copies} x {} parameters)",
+        copies * core::mem::size_of::<Model>(),
+        if adam {
+            "Adam's two moments"
+        } else {
+            "momentum"
+        },
+        Model::parameter_count()
     );
-    report_accuracy(run, before, after, &mut tally, out);
-    tally
 }
 
 fn report_cost(run: &Run, ticks: u64, steps: u32, out: &mut Stdout) {
@@ -570,21 +564,24 @@ fn report_cost(run: &Run, ticks: u64, steps: u32, out: &mut Stdout) {
     );
 }
 
-fn report_accuracy(run: &Run, before: u32, after: u32, tally: &mut Tally, out: &mut Stdout) {
+fn report_accuracy(run: &Run, before: u32, after: u32, checks: &mut Checks<'_>) {
     let m = run.eval;
     let (b, a) = (percent(before, m), percent(after, m));
+    let (hb, ha) = (run.host_before, run.host_after);
     let _ = writeln!(
-        out,
-        "accuracy before on target: {before}/{m} = {}.{:02}% (host {})",
-        b.0, b.1, run.host_before
+        checks.out,
+        "accuracy before on target: {before}/{m} = {}.{:02}% (host {hb})",
+        b.0, b.1
     );
     let _ = writeln!(
-        out,
-        "accuracy after on target: {after}/{m} = {}.{:02}% (host {})",
-        a.0, a.1, run.host_after
+        checks.out,
+        "accuracy after on target: {after}/{m} = {}.{:02}% (host {ha})",
+        a.0, a.1
     );
-    let same = before == run.host_before && after == run.host_after;
-    tally.check(same, out, format_args!("accuracies differ from the host's"));
+    checks.check(
+        before == hb && after == ha,
+        format_args!("accuracies differ from the host's"),
+    );
 }
 
 /// A fault (HardFault on Cortex-M, any trap on RISC-V) ends the run as a failure.
