@@ -553,12 +553,15 @@ fn every_layer_files(
     ] {
         meta.insert(key.into(), value);
     }
-    let bytes = start.map_or(&[][..], |s| &s.bytes[..]);
-    let seed = start
-        .and_then(|s| s.metadata.get("seed")?.parse().ok())
-        .unwrap_or(0);
-    let source = layers::net_source(record.before, record.from_scratch, (bytes, seed))
-        .map_err(anyhow::Error::msg)?;
+    let origin = start.map_or(layers::Origin::Scratch, |s| layers::Origin::Checkpoint {
+        bytes: &s.bytes,
+        seed: s
+            .metadata
+            .get("seed")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+    });
+    let source = layers::net_source(record.before, origin).map_err(anyhow::Error::msg)?;
     Ok(vec![
         (
             "model.safetensors",
