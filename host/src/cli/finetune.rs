@@ -433,6 +433,13 @@ struct AllStart {
 fn start_all(args: &FinetuneArgs) -> Result<AllStart> {
     if !args.from_scratch {
         let start = read_start(args)?;
+        anyhow::ensure!(
+            matches!(start.model.scaling, Scaling::Standardize { .. }),
+            "{}: its inputs are scaled as {}; --layers all trains standardised numeric \
+             features on the chip (e.g. data/digits-8x8, data/iris)",
+            start.path.display(),
+            start.model.scaling.name()
+        );
         let (data, test) = load_for(args, &start.model, &start.path)?;
         return Ok(AllStart {
             model: start.model.clone(),
@@ -468,15 +475,6 @@ fn run_all(args: &FinetuneArgs, output: Output) -> Result<()> {
         streams: Streams { train, eval },
         checkpoint: start,
     } = start_all(args)?;
-    if !matches!(before.scaling, Scaling::Standardize { .. }) {
-        let origin = start.as_ref().map_or(args.data.clone(), |s| s.path.clone());
-        anyhow::bail!(
-            "{}: its inputs are scaled as {}; --layers all trains standardised numeric \
-             features on the chip (e.g. data/digits-8x8, data/iris)",
-            origin.display(),
-            before.scaling.name()
-        );
-    }
     let run = EveryLayer {
         optimizer: EveryLayer::optimizer(
             args.optimizer == OptimizerName::Adam,

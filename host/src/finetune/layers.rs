@@ -205,11 +205,35 @@ pub fn expected_every_layer(r: &EveryLayerRun<'_>) -> Result<Vec<u8>, String> {
     let Scaling::Standardize { mean, inv_std } = &r.after.scaling else {
         return Err("training every layer on the chip needs standardised numeric features".into());
     };
-    let u = |n: usize| u32::try_from(n).expect("fits in u32").to_le_bytes();
     let f = |v: f32| v.to_bits().to_le_bytes();
+    let mut out = header_every_layer(r);
+    for &v in mean.iter().chain(inv_std) {
+        out.extend_from_slice(&f(v));
+    }
+    for loss in r.losses {
+        out.extend_from_slice(&loss.to_bits().to_le_bytes());
+    }
     let net = &r.after.net;
-    let arch = net.architecture();
-    let mut out = EXPECTED_MAGIC_EVERY_LAYER.to_vec();
+    for &v in net.params() {
+        out.extend_from_slice(&f(v));
+    }
+    let mut x = vec![0.0; r.after.inputs()];
+    for i in 0..r.eval.len() {
+        r.after.input(r.eval, i, &mut x);
+        let logits = net.logits(&x);
+        for &l in &logits {
+            out.extend_from_slice(&f(l));
+        }
+        let class = u32::try_from(tinymlp::argmax(&logits)).expect("fits in u32");
+        out.extend_from_slice(&class.to_le_bytes());
+    }
+    Ok(out)
+}
+
+/// The header of [`expected_every_layer`], up to the widths.
+fn header_every_layer(r: &EveryLayerRun<'_>) -> Vec<u8> {
+    let u = |n: usize| u32::try_from(n).expect("fits in u32").to_le_bytes();
+    let arch = r.after.net.architecture();
     let (adam, hyper) = match r.run.optimizer {
         Optimizer::Sgd(s) => {
             let nesterov = if s.nesterov { flags::NESTEROV } else { 0 };
@@ -222,45 +246,27 @@ pub fn expected_every_layer(r: &EveryLayerRun<'_>) -> Result<Vec<u8>, String> {
     } else {
         0
     };
+    let mut out = EXPECTED_MAGIC_EVERY_LAYER.to_vec();
     out.extend_from_slice(&(scratch | adam).to_le_bytes());
-    let eval = r.eval.len();
     let (c0, c1) = (
         super::correct(r.before, r.eval),
         super::correct(r.after, r.eval),
     );
-    for n in [arch.layers(), net.params().len(), r.train_samples, eval] {
+    let params = r.after.net.params().len();
+    for n in [arch.layers(), params, r.train_samples, r.eval.len()] {
         out.extend_from_slice(&u(n));
     }
     for n in [r.run.epochs, r.run.batch, c0, c1] {
         out.extend_from_slice(&u(n));
     }
     out.extend_from_slice(&r.run.seed.to_le_bytes());
-    out.extend_from_slice(&f(r.run.learning_rate));
-    for v in hyper {
-        out.extend_from_slice(&f(v));
+    for v in [r.run.learning_rate].iter().chain(&hyper) {
+        out.extend_from_slice(&v.to_bits().to_le_bytes());
     }
     for &w in arch.widths() {
         out.extend_from_slice(&u(w));
     }
-    for &v in mean.iter().chain(inv_std) {
-        out.extend_from_slice(&f(v));
-    }
-    for loss in r.losses {
-        out.extend_from_slice(&loss.to_bits().to_le_bytes());
-    }
-    for &v in net.params() {
-        out.extend_from_slice(&f(v));
-    }
-    let mut x = vec![0.0; r.after.inputs()];
-    for i in 0..eval {
-        r.after.input(r.eval, i, &mut x);
-        let logits = net.logits(&x);
-        for &l in &logits {
-            out.extend_from_slice(&f(l));
-        }
-        out.extend_from_slice(&u(tinymlp::argmax(&logits)));
-    }
-    Ok(out)
+    out
 }
 
 /// Where an every-layer run's network comes from, for [`net_source`].
