@@ -450,9 +450,16 @@ fn start_all(args: &FinetuneArgs) -> Result<AllStart> {
     let data = args.read.load(&args.data, Role::Train, None)?;
     let test = match &args.test {
         Some(path) => {
-            let test = args
+            let mapped = args
                 .read
-                .load(path, Role::Test, Some(data.classes().clone()))?;
+                .load(path, Role::Test, Some(data.classes().clone()));
+            // Other columns usually mean other labels too: the shapes explain more.
+            if mapped.is_err() {
+                if let Ok(unmapped) = args.read.load(path, Role::Test, None) {
+                    host::data::check_compatible(&data, &unmapped)?;
+                }
+            }
+            let test = mapped?;
             host::data::check_compatible(&data, &test)?;
             Some(test)
         }
