@@ -62,6 +62,13 @@ fn main() {
     let memory = manifest.join("memory").join(format!("{core}.x"));
     std::fs::copy(&memory, out.join("memory.x")).unwrap();
     std::fs::copy(manifest.join("memory/riscv.x"), out.join("riscv.x")).unwrap();
+    // cortex-m-rt's `device` feature makes link.x include a device.x naming the
+    // interrupt handlers; src/vectors.rs has none to name.
+    std::fs::write(
+        out.join("device.x"),
+        "/* No interrupt handlers: see src/vectors.rs. */\n",
+    )
+    .unwrap();
     println!("cargo:rustc-link-search={}", out.display());
     println!("cargo:rerun-if-changed=memory");
 
