@@ -55,6 +55,11 @@ fn main() {
         "cargo::rustc-check-cfg=cfg(tinymlp_core, values(\"m0\", \"m4\", \"m33\", \"m55\", \"rv32\"))"
     );
     println!("cargo:rustc-cfg=tinymlp_core=\"{core}\"");
+    // The assembly kernels of tinymlp-m4 (feature `asm`) serve the M4 and the M33.
+    println!("cargo::rustc-check-cfg=cfg(tinymlp_asm)");
+    if std::env::var_os("CARGO_FEATURE_ASM").is_some() && matches!(core, "m4" | "m33") {
+        println!("cargo:rustc-cfg=tinymlp_asm");
+    }
     if core == "m55" && std::env::var_os("CARGO_FEATURE_HELIUM").is_none() {
         println!("cargo:warning=Cortex-M55 without feature `helium`: the int8 kernel stays scalar");
     }
