@@ -10,20 +10,25 @@
 //!
 //! The model directory is `$TINYMLP_MODEL_DIR` (relative to `firmware/`, or
 //! absolute), by default `../model`: any bundle written by `host train` or
-//! `host emit`. Its `test_inputs.bin.gz` is decompressed into `OUT_DIR`; the
-//! firmware includes `weights.rs` / `weights_int8.rs` and opens the test
-//! inputs and the predictions files through semihosting.
+//! `host emit`. Its `test_inputs.bin.gz` is decompressed into `OUT_DIR` (one
+//! file per model directory); the firmware includes `weights.rs` /
+//! `weights_int8.rs` and opens the test inputs and the predictions files
+//! through semihosting.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+/// Decompresses `from` into `to` through a temporary file and a rename, so a
+/// program already reading `to` (a queued QEMU run) keeps the file it opened.
 fn gunzip(from: &Path, to: &Path) {
     let file = std::fs::File::open(from).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
     let mut bytes = Vec::new();
     flate2::read::GzDecoder::new(file)
         .read_to_end(&mut bytes)
         .unwrap_or_else(|e| panic!("{}: {e}", from.display()));
-    std::fs::write(to, bytes).unwrap();
+    let tmp = to.with_extension("tmp");
+    std::fs::write(&tmp, bytes).unwrap();
+    std::fs::rename(&tmp, to).unwrap();
 }
 
 fn main() {
@@ -119,7 +124,14 @@ fn main() {
     }
 
     let gz = dir.join("test_inputs.bin.gz");
-    let raw = out.join("test_inputs.bin");
+    // One file per model directory: builds of one core and features for another model
+    // share this OUT_DIR while the ELFs of earlier ones may still be reading theirs.
+    let tag: String = dir
+        .to_string_lossy()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let raw = out.join(format!("test_inputs{tag}.bin"));
     gunzip(&gz, &raw);
     println!("cargo:rerun-if-changed={}", gz.display());
     println!("cargo:rustc-env=TINYMLP_TEST_INPUTS={}", raw.display());
