@@ -10,7 +10,7 @@
 # Then the fine-tuning program on the Cortex-M4F (see "Learning on the chip" below).
 #
 # The cores without an FPU (M0, RV32) compute f32 in software: ~6.6 M (M0) and ~3.7 M (RV32)
-# instructions per 784-64-10 image, about 2 minutes of QEMU each for the 10,000 images, so
+# instructions per 784-64-10 image, 2–2.5 minutes of QEMU each for the 10,000 images, so
 # those two runs are queued first and the builds go on while they run. SOFT_FLOAT_LIMIT=N
 # checks only their first N images (default 0: all).
 set -euo pipefail
