@@ -18,8 +18,10 @@
 //! - [`model`]: the emitted network and the kernel;
 //! - [`check`]: one timed inference and its comparison;
 //! - [`host_io`]: record decoding; [`semihosting`]: host files, console, exit;
+//! - [`console`]: output lines without `core::fmt`;
 //! - [`timer`], [`stack`]: the measurements;
-//! - `rt_riscv`: the RISC-V start-up (cortex-m-rt starts the Cortex-M cores).
+//! - `rt_riscv`: the RISC-V start-up (cortex-m-rt starts the Cortex-M cores,
+//!   with the interrupt vectors of `vectors`).
 #![no_std]
 #![no_main]
 
