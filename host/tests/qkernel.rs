@@ -11,7 +11,10 @@ use tinymlp::{QDense, QHidden, QMlp, QNetwork, QOutput, Requantize, Rng};
 
 /// The paths this CPU can run (always at least `Portable`).
 fn kernels() -> Vec<QFast> {
-    let available: Vec<QFast> = QPath::ALL.into_iter().filter_map(QFast::with_path).collect();
+    let available: Vec<QFast> = QPath::ALL
+        .into_iter()
+        .filter_map(QFast::with_path)
+        .collect();
     for path in QPath::ALL.into_iter().filter(|p| !p.is_available()) {
         eprintln!("qkernel: {} not on this CPU, not tested", path.name());
     }
@@ -47,7 +50,11 @@ fn every_path_equals_reference_on_random_shapes() {
             let bias: Vec<i32> = (0..rows).map(|_| rng.next_u64() as i32).collect();
             let mut acc = bias.clone();
             kernel.accumulate(&w, &x, &mut acc);
-            assert_eq!(acc, reference(&w, &x, &bias), "{kernel:?} n={n} rows={rows}");
+            assert_eq!(
+                acc,
+                reference(&w, &x, &bias),
+                "{kernel:?} n={n} rows={rows}"
+            );
         }
     }
 }
@@ -65,7 +72,11 @@ fn every_path_equals_reference_on_extreme_values() {
                     let bias = vec![i32::MAX; rows];
                     let mut acc = bias.clone();
                     kernel.accumulate(&w, &x, &mut acc);
-                    assert_eq!(acc, reference(&w, &x, &bias), "{kernel:?} n={n} w={wv} x={xv}");
+                    assert_eq!(
+                        acc,
+                        reference(&w, &x, &bias),
+                        "{kernel:?} n={n} w={wv} x={xv}"
+                    );
                 }
             }
         }
@@ -91,7 +102,10 @@ fn a_short_weight_matrix_is_refused() {
 #[test]
 fn detect_picks_an_available_path_and_with_path_refuses_missing_ones() {
     assert!(QFast::detect().path().is_available());
-    assert_eq!(QFast::with_path(QPath::Portable).map(QFast::path), Some(QPath::Portable));
+    assert_eq!(
+        QFast::with_path(QPath::Portable).map(QFast::path),
+        Some(QPath::Portable)
+    );
     for path in QPath::ALL {
         assert_eq!(QFast::with_path(path).is_some(), path.is_available());
     }
@@ -99,7 +113,10 @@ fn detect_picks_an_available_path_and_with_path_refuses_missing_ones() {
 
 fn random_dense<const IN: usize, const OUT: usize>(rng: &mut Rng) -> QDense<IN, OUT> {
     let mut layer = QDense::<IN, OUT>::zeroed();
-    layer.weights.as_flattened_mut().copy_from_slice(&weights(rng, IN * OUT));
+    layer
+        .weights
+        .as_flattened_mut()
+        .copy_from_slice(&weights(rng, IN * OUT));
     for b in &mut layer.bias {
         *b = rng.next_u64() as i32 >> 12;
     }
@@ -129,9 +146,15 @@ fn the_qkernel_of_every_path_equals_qreference_on_chains() {
             let x: [u8; 784] = bytes(&mut rng, 784).try_into().unwrap();
             let hidden = mnist.activations(&x);
             assert!(hidden.iter().any(|&h| h > 0) && hidden.iter().any(|&h| h < 255));
-            assert_eq!(mnist.accumulators_with(&x, &kernel), mnist.accumulators_ref(&x));
+            assert_eq!(
+                mnist.accumulators_with(&x, &kernel),
+                mnist.accumulators_ref(&x)
+            );
             let x: [u8; 100] = x[..100].try_into().unwrap();
-            assert_eq!(deep.accumulators_with(&x, &kernel), deep.accumulators_ref(&x));
+            assert_eq!(
+                deep.accumulators_with(&x, &kernel),
+                deep.accumulators_ref(&x)
+            );
         }
     }
 }
@@ -149,16 +172,24 @@ fn random_qnet(rng: &mut Rng, inputs: usize, hidden: &[usize], classes: usize) -
             bias: (0..o).map(|_| rng.next_u64() as i32 >> 16).collect(),
             inputs: i,
             rescale: if l == hidden.len() {
-                Rescale::Output { scale: vec![1.0; o] }
+                Rescale::Output {
+                    scale: vec![1.0; o],
+                }
             } else {
                 // A sum of i products of ~2^14 is ~2^14·√i: scaled by about
                 // 2^-8/√i it spreads over 0..=255.
                 let shift = 38 + (i.ilog2() as u8) / 2;
-                Rescale::Requantize { multiplier: vec![1 << 30; o], shift: vec![shift; o] }
+                Rescale::Requantize {
+                    multiplier: vec![1 << 30; o],
+                    shift: vec![shift; o],
+                }
             },
         })
         .collect();
-    QNet { input: QInput::Pixels, layers }
+    QNet {
+        input: QInput::Pixels,
+        layers,
+    }
 }
 
 /// The output accumulators of `q` with the reference dot product.
@@ -168,7 +199,9 @@ fn qnet_reference(q: &QNet, x: &[u8]) -> Vec<i32> {
         let acc = reference(&layer.weights, &current, &layer.bias);
         match &layer.rescale {
             Rescale::Requantize { multiplier, shift } => {
-                current = (0..acc.len()).map(|o| requantize_u8(acc[o], multiplier[o], shift[o])).collect();
+                current = (0..acc.len())
+                    .map(|o| requantize_u8(acc[o], multiplier[o], shift[o]))
+                    .collect();
             }
             Rescale::Output { .. } => return acc,
         }
@@ -189,7 +222,12 @@ fn qnet_of_any_depth_equals_reference_through_every_path() {
             for _ in 0..4 {
                 let x = bytes(&mut rng, inputs);
                 let expected = qnet_reference(&q, &x);
-                assert_eq!(q.accumulators_u8(&x), expected, "detected, widths {:?}", q.widths());
+                assert_eq!(
+                    q.accumulators_u8(&x),
+                    expected,
+                    "detected, widths {:?}",
+                    q.widths()
+                );
                 for &kernel in &kernels {
                     assert_eq!(q.accumulators_u8_with(&x, kernel), expected, "{kernel:?}");
                 }

@@ -9,7 +9,7 @@ use std::arch::x86_64::*;
 use bytemuck::cast;
 
 /// Rows per block: each input chunk is loaded once for this many rows.
-const ROWS: usize = 4;
+const ROWS: usize = 8;
 
 /// A module `$name` with `accumulate(weights, x, acc)`, `acc[o] += W[o]·x`,
 /// for vectors of `$chunk` input bytes.
@@ -137,9 +137,20 @@ fn window<const C: usize>(weights: &[i8], start: usize) -> [i8; C] {
     w
 }
 
-/// The lane sums of four accumulators (wrapping `i32`).
+/// The lane sums of the accumulators (wrapping `i32`), four at a time.
 #[target_feature(enable = "avx2")]
 fn reduce(v: [__m256i; ROWS]) -> [i32; ROWS] {
+    const { assert!(ROWS % 4 == 0) };
+    let mut out = [0; ROWS];
+    for (o, v) in out.chunks_exact_mut(4).zip(v.as_chunks::<4>().0) {
+        o.copy_from_slice(&reduce4(*v));
+    }
+    out
+}
+
+/// The lane sums of four accumulators (wrapping `i32`).
+#[target_feature(enable = "avx2")]
+fn reduce4(v: [__m256i; 4]) -> [i32; 4] {
     // hadd(a, b) = [a0+a1, a2+a3, b0+b1, b2+b3 | the same for lanes 4..8];
     // twice gives [Σa0..3, Σb0..3, Σc0..3, Σd0..3 | Σ…4..8], then add the halves.
     let ab = _mm256_hadd_epi32(v[0], v[1]);
