@@ -140,7 +140,7 @@ fn window<const C: usize>(weights: &[i8], start: usize) -> [i8; C] {
 /// The lane sums of the accumulators (wrapping `i32`), four at a time.
 #[target_feature(enable = "avx2")]
 fn reduce(v: [__m256i; ROWS]) -> [i32; ROWS] {
-    const { assert!(ROWS % 4 == 0) };
+    const { assert!(ROWS.is_multiple_of(4)) };
     let mut out = [0; ROWS];
     for (o, v) in out.chunks_exact_mut(4).zip(v.as_chunks::<4>().0) {
         o.copy_from_slice(&reduce4(*v));
