@@ -41,7 +41,9 @@ fn reference(w: &[i8], x: &[u8], acc: &[i32]) -> Vec<i32> {
 fn every_path_equals_reference_on_random_shapes() {
     let mut rng = Rng::new(14);
     let mut inputs: Vec<usize> = (1..=140).collect();
-    inputs.extend([191, 192, 193, 255, 257, 600, 783, 784, 785, 1000]);
+    inputs.extend([
+        191, 192, 193, 255, 257, 600, 783, 784, 785, 1000, 2047, 2049, 5000,
+    ]);
     for kernel in kernels() {
         for &n in &inputs {
             let rows = 1 + rng.below(37) as usize;
