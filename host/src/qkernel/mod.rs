@@ -5,7 +5,7 @@
 //! |---|---|---|
 //! | [`QPath::Avx512Vnni`] | `avx512f`, `avx512bw`, `avx512vnni` | `vpdpbusd` on 64 bytes (zmm) |
 //! | [`QPath::AvxVnni`] | `avxvnni` (Alder Lake and later Intel client parts) | `vpdpbusd` on 32 bytes (ymm, VEX) |
-//! | [`QPath::Avx2`] | `avx2` | bytes widened to `i16`, `vpmaddwd` on 16 pairs |
+//! | [`QPath::Avx2`] | `avx2` | `vpmaddubsw` on 32 bytes, the input split in 7 + 1 bits so no `i16` saturates |
 //! | [`QPath::Portable`] | — | `tinymlp`'s own loops ([`tinymlp::QPortable`]) |
 //!
 //! `vpdpbusd` multiplies *unsigned* bytes by *signed* bytes, which is exactly
@@ -13,16 +13,18 @@
 //! features with zero point 128 already folded into the bias) times `i8`
 //! weights. Each instruction adds four products (at most `4 · 255 · 128`, far
 //! inside `i32`) to an `i32` lane without saturating, and every later step
-//! (lane sums, bias) is a wrapping `i32` addition. Wrapping addition is
+//! (lane sums, bias) is a wrapping `i32` addition (the AVX2 path's `i16`
+//! partial sums are bounded so that they cannot overflow, see `x86.rs`).
+//! Wrapping addition is
 //! associative, so each path returns the same `i32`s as
 //! [`tinymlp::QReference`] for every input, including sums that wrap
 //! (`host/tests/qkernel.rs` checks this on random shapes and extreme values,
 //! for every path the CPU has).
 //!
-//! Rows are computed four at a time, sharing each load of the input. The
-//! input's last partial chunk is copied into a zero-filled one, so the
-//! weights read with it may run on into the next row: those are multiplied by
-//! zero.
+//! Rows are computed in blocks (8 with VNNI, 4 with AVX2), sharing each load
+//! of the input. The input's last partial chunk is copied into a zero-filled
+//! one, so the weights read with it may run on into the next row: those are
+//! multiplied by zero.
 //!
 //! Imports nothing from the rest of `host`; `export` runs its
 //! [`QNet`](crate::export::QNet) through it.
@@ -37,7 +39,7 @@ mod x86;
 pub enum QPath {
     /// `tinymlp`'s portable loops: every CPU.
     Portable,
-    /// AVX2: bytes widened to `i16`, `vpmaddwd`.
+    /// AVX2: `vpmaddubsw` and `vpmaddwd`.
     Avx2,
     /// AVX-VNNI: `vpdpbusd` on ymm registers.
     AvxVnni,
