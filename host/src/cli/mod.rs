@@ -273,7 +273,7 @@ impl TrainDataArgs {
         host::data::check_compatible(&train, &test)?;
         if let Some(limit) = self.limit {
             anyhow::ensure!(limit > 0, "--limit must be at least 1");
-            train = train.take(limit);
+            train.truncate(limit);
         }
         if self.val == 0 {
             return Ok(TrainData {
