@@ -24,7 +24,7 @@ use host::data::Role;
 use host::export::predictions::test_inputs;
 use host::finetune::{self, expected_file};
 use host::fs::write_atomic;
-use host::model::{checkpoint, Checkpoint};
+use host::model::checkpoint;
 use tinymlp::Sgd;
 
 use super::eval::load_for_model;
@@ -69,7 +69,9 @@ fn parse_shift(text: &str) -> Result<(i32, i32), String> {
 }
 
 pub(crate) fn run(args: FinetuneArgs, output: Output) -> Result<()> {
-    let checkpoint = Checkpoint::read(&args.model)?;
+    // Held to the end: a second run into --out fails at once.
+    let lock = host::fs::DirLock::acquire(&args.out, "host finetune").map_err(anyhow::Error::msg)?;
+    let checkpoint = super::read_checkpoint(&args.model, Some(&lock))?;
     let before = checkpoint.load()?;
     let mut data = load_for_model(&args.read, &args.data, Role::Test, &before, &args.model)?;
     if let Some((dx, dy)) = args.shift {

@@ -123,6 +123,26 @@ pub(crate) fn stream_failure() -> Option<String> {
     }
 }
 
+/// The folder of a file (`.` for a bare file name).
+pub(crate) fn folder_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Reads the checkpoint at `path` after making sure its folder holds one
+/// whole set of files ([`host::fs::settle`]: a set a killed `train` left
+/// half renamed is completed first, so the checkpoint read is the one its
+/// bundle describes). `held` is a folder lock the command already holds.
+pub(crate) fn read_checkpoint(
+    path: &Path,
+    held: Option<&host::fs::DirLock>,
+) -> Result<host::model::Checkpoint> {
+    host::fs::settle(&folder_of(path), held).map_err(anyhow::Error::msg)?;
+    Ok(host::model::Checkpoint::read(path)?)
+}
+
 /// How data files are read: the options `train`, `eval` and `predict --data` share.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct ReadArgs {

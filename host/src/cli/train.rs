@@ -17,8 +17,11 @@
 //! completes: Ctrl-C, SIGTERM, `kill -9`, a full disk or an error leaves it
 //! whole. A run killed during the renames leaves the manifest; the next
 //! `train` (or `emit`) into that folder completes them first, and removes
-//! the temporaries of killed runs. Before loading data it checks that every
-//! output can be written ([`host::fs::prepare_output_dir`]).
+//! the temporaries of killed runs; so does any command that reads a model
+//! from that folder ([`host::fs::settle`]). Before loading data it checks
+//! that every output can be written and takes the folder's lock
+//! ([`host::fs::prepare_output_dir`]): a second run into the same `--out`
+//! fails at once, naming this one.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -131,7 +134,9 @@ pub(crate) fn run(args: TrainArgs, output: Output) -> Result<()> {
     // Fail fast: the options and the output directory before the data,
     // the data and the existing model before training.
     config.check()?;
-    host::fs::prepare_output_dir(&args.out, OUTPUTS).map_err(anyhow::Error::msg)?;
+    // Held to the end: a second run into --out fails at once.
+    let _lock = host::fs::prepare_output_dir(&args.out, OUTPUTS, "host train")
+        .map_err(anyhow::Error::msg)?;
     let data = args.data.load(args.seed)?;
     let recipe = config.resolve(&data.train)?;
     guard_existing_model(&args.out.join("model.safetensors"), &recipe, args.force)?;
