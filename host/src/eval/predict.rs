@@ -196,6 +196,8 @@ pub fn read_rows(
     let text = read_text(path)?;
     let delimiter = options.delimiter.unwrap_or_else(|| detect_delimiter(&text));
     if *rule == LabelRule::Auto && first_row_columns(&text, delimiter) != Some(model.inputs()) {
+        // Not held while the samples are read.
+        drop(text);
         return labelled(LabelColumn::Auto);
     }
     // No label column: append a constant one, then read it as `train` would,
