@@ -16,8 +16,20 @@ use host::fs::{LOCK, MANIFEST};
 /// `host train` of a small 784-16-10 network into `out`.
 fn train_args<'a>(data: &'a Path, out: &'a Path, seed: &'a str, epochs: &'a str) -> Vec<&'a str> {
     vec![
-        "train", "--data", s(data), "--out", s(out), "--quiet", "--epochs", epochs, "--hidden",
-        "16", "--seed", seed, "--threads", "1",
+        "train",
+        "--data",
+        s(data),
+        "--out",
+        s(out),
+        "--quiet",
+        "--epochs",
+        epochs,
+        "--hidden",
+        "16",
+        "--seed",
+        seed,
+        "--threads",
+        "1",
     ]
 }
 
@@ -43,7 +55,10 @@ fn start_long_run(data: &Path, out: &Path) -> Killed {
     let mine = format!("process {} (host train)", child.0.id());
     let started = Instant::now();
     while std::fs::read_to_string(out.join(LOCK)).map_or(true, |t| !t.contains(&mine)) {
-        assert!(started.elapsed() < Duration::from_secs(60), "the run never took the lock");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the run never took the lock"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     child
@@ -61,29 +76,59 @@ fn a_second_writer_fails_at_once_and_a_killed_ones_lock_blocks_nothing() {
     let before = std::fs::read(&model).unwrap();
     // train, emit and finetune into that folder fail before any work.
     let started = Instant::now();
-    run_host(&train_args(&data, &out, "2", "100000"))
-        .assert_error(&[s(&out), "another run", &holder, "--out"]);
-    run_host(&["emit", "--model", s(&model), "--data", s(&data)])
-        .assert_error(&[s(&out), "another run", &holder]);
-    let finetune = ["finetune", "--model", s(&model), "--data", s(&data), "--out", s(&out)];
+    run_host(&train_args(&data, &out, "2", "100000")).assert_error(&[
+        s(&out),
+        "another run",
+        &holder,
+        "--out",
+    ]);
+    run_host(&["emit", "--model", s(&model), "--data", s(&data)]).assert_error(&[
+        s(&out),
+        "another run",
+        &holder,
+    ]);
+    let finetune = [
+        "finetune",
+        "--model",
+        s(&model),
+        "--data",
+        s(&data),
+        "--out",
+        s(&out),
+    ];
     run_host(&finetune).assert_error(&[s(&out), "another run", &holder]);
     assert!(started.elapsed() < Duration::from_secs(30), "not at once");
     // Into another folder, from the same model, is fine.
     let elsewhere = dir.path().join("elsewhere.rs");
-    run_host(&["emit", "--model", s(&model), "--data", s(&data), "--out", s(&elsewhere)])
-        .assert_ok();
+    run_host(&[
+        "emit",
+        "--model",
+        s(&model),
+        "--data",
+        s(&data),
+        "--out",
+        s(&elsewhere),
+    ])
+    .assert_ok();
     // A reader of a folder whose files a live run is renaming waits, then
     // says so (here the "renaming" never ends: a manifest planted under
     // the live run's lock).
     std::fs::write(out.join(MANIFEST), r#"{"pid":1,"rename":[],"remove":[]}"#).unwrap();
-    run_host(&["eval", "--model", s(&model), "--data", s(&data)])
-        .assert_error(&[s(&out), &holder, "replacing", "again when it has finished"]);
+    run_host(&["eval", "--model", s(&model), "--data", s(&data)]).assert_error(&[
+        s(&out),
+        &holder,
+        "replacing",
+        "again when it has finished",
+    ]);
     std::fs::remove_file(out.join(MANIFEST)).unwrap();
     assert_eq!(std::fs::read(&model).unwrap(), before);
     // Killed, its lock is gone with it: the next run proceeds.
     drop(first); // SIGKILL
     run_host(&train_args(&data, &out, "3", "1")).assert_ok();
-    assert!(out.join(LOCK).exists(), "the lock file stays (ignored by git)");
+    assert!(
+        out.join(LOCK).exists(),
+        "the lock file stays (ignored by git)"
+    );
 }
 
 /// A folder holding the set of a seed-1 run, half replaced by a seed-2 run
@@ -120,7 +165,10 @@ fn assert_whole_new_set(out: &Path) {
     assert!(!out.join(MANIFEST).exists(), "the commit was not completed");
     let sha = sha256_hex(&std::fs::read(out.join("model.safetensors")).unwrap());
     let weights = std::fs::read_to_string(out.join("weights.rs")).unwrap();
-    assert!(weights.contains(&format!("checkpoint sha256: {sha}")), "a mixed set");
+    assert!(
+        weights.contains(&format!("checkpoint sha256: {sha}")),
+        "a mixed set"
+    );
     let checkpoint = host::model::Checkpoint::read(&out.join("model.safetensors")).unwrap();
     assert_eq!(checkpoint.metadata()["seed"], "2");
 }

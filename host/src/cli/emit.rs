@@ -31,6 +31,7 @@ pub(crate) struct EmitArgs {
     /// Rust: write one file here (without it, the whole firmware bundle — weights.rs,
     /// weights_int8.rs, the predictions files and test_inputs.bin.gz — goes next to the
     /// checkpoint). CSV: the directory for the tensor files [default: next to the checkpoint].
+    /// A folder another train, emit or finetune is writing is refused at once, naming it.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Output format.

@@ -55,7 +55,8 @@ pub(crate) struct FinetuneArgs {
     /// Move every image DX columns right and DY rows down first (a distribution shift).
     #[arg(long, value_name = "DX,DY", value_parser = parse_shift, allow_hyphen_values = true)]
     shift: Option<(i32, i32)>,
-    /// Output directory.
+    /// Output directory. One run at a time: a run into a folder another train, emit or
+    /// finetune is writing fails at once, naming it.
     #[arg(long, default_value = "finetuned")]
     out: PathBuf,
 }
@@ -70,7 +71,8 @@ fn parse_shift(text: &str) -> Result<(i32, i32), String> {
 
 pub(crate) fn run(args: FinetuneArgs, output: Output) -> Result<()> {
     // Held to the end: a second run into --out fails at once.
-    let lock = host::fs::DirLock::acquire(&args.out, "host finetune").map_err(anyhow::Error::msg)?;
+    let lock =
+        host::fs::DirLock::acquire(&args.out, "host finetune").map_err(anyhow::Error::msg)?;
     let checkpoint = super::read_checkpoint(&args.model, Some(&lock))?;
     let before = checkpoint.load()?;
     let mut data = load_for_model(&args.read, &args.data, Role::Test, &before, &args.model)?;

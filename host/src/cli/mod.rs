@@ -208,14 +208,15 @@ pub(crate) struct TrainDataArgs {
     #[arg(long, value_name = "PATH", conflicts_with = "test_fraction")]
     pub(crate) test: Option<PathBuf>,
     /// Hold out this fraction of --data as the test set: stratified by class, seeded
-    /// by --seed (for a data set that comes as one file).
+    /// by --seed (for a data set that comes as one file). Split in place: memory is the
+    /// data plus the held-out part.
     #[arg(long, value_name = "F")]
     pub(crate) test_fraction: Option<f64>,
     /// Hold out the last N training samples as a validation set, reported per epoch
     /// instead of the test set.
     #[arg(long, default_value_t = 0)]
     pub(crate) val: usize,
-    /// Train on only the first N training samples (quick experiments).
+    /// Train on only the first N training samples (quick experiments; in place, no copy).
     #[arg(long)]
     pub(crate) limit: Option<usize>,
     #[command(flatten)]

@@ -10,7 +10,14 @@
 //!   `index,class,confidence[,label]` (row index, class name, probability).
 //!   With `--json`, one object whose `predictions` array holds, per row in
 //!   order, `row`, `index` (class index), `class` (class name),
-//!   `confidence`, `top`, and `label`/`label_index` when labelled.
+//!   `confidence`, `top`, and `label`/`label_index` when labelled; after
+//!   the array, `correct` and `accuracy` when labelled.
+//!
+//!   Memory: the rows are classified `BLOCK` (4096) at a time and each block is
+//!   written (lines, CSV, JSON) before the next, so nothing grows with the
+//!   row count beyond the data. A model whose output overflows is an error
+//!   at the first such row (exit 1; the lines before it may have been
+//!   printed, the `--out` file is not written).
 //! - `--index N` (sample N of `--data`'s `--set` split) and `--image FILE`
 //!   (image models only) classify one sample: drawn in the terminal for
 //!   image models, then `predicted: CLASS`, the top classes and
@@ -47,7 +54,9 @@ pub(crate) struct PredictArgs {
     #[arg(long, default_value = "model/model.safetensors")]
     model: PathBuf,
     /// Data to classify, every row (a CSV or IDX file, or an MNIST directory's --set
-    /// split); with --index, where sample N is [default: data].
+    /// split); with --index, where sample N is [default: data]. Rows are classified and
+    /// written as they go: memory is the data (at most --max-data-mb) plus a block of
+    /// 4096 rows, whatever the row count, also with --json and --out.
     #[arg(long, value_name = "PATH")]
     data: Option<PathBuf>,
     /// Classify only sample N of --data (0-based).
@@ -60,7 +69,8 @@ pub(crate) struct PredictArgs {
     /// on dark). It is cropped, scaled and centred like MNIST into the model's image size.
     #[arg(long, value_name = "FILE", conflicts_with = "data")]
     image: Option<PathBuf>,
-    /// With --data: write `index,class,confidence[,label]` rows to this CSV file.
+    /// With --data: write `index,class,confidence[,label]` rows to this CSV file (under a
+    /// temporary name, renamed over FILE.csv when complete: a failed run leaves the old one).
     #[arg(long, value_name = "FILE.csv")]
     out: Option<PathBuf>,
     /// How many of the most probable classes to show.
@@ -394,8 +404,8 @@ impl CsvOut {
     /// Starts the file with its header (checked writable before any row is
     /// classified).
     fn create(path: &Path, labelled: bool) -> Result<Self> {
-        let mut file =
-            AtomicWriter::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+        let mut file = AtomicWriter::create(path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
         let header: &[u8] = if labelled {
             b"index,class,confidence,label\n"
         } else {
@@ -412,7 +422,12 @@ impl CsvOut {
     /// `index,class,confidence[,label]`.
     fn row(&mut self, view: &RowView<'_>) -> Result<()> {
         let p = view.prediction;
-        let mut line = format!("{},{},{}", view.row, csv_cell(view.name(p.class)), p.confidence);
+        let mut line = format!(
+            "{},{},{}",
+            view.row,
+            csv_cell(view.name(p.class)),
+            p.confidence
+        );
         if let Some(label) = view.label {
             let _ = write!(line, ",{}", csv_cell(view.name(label)));
         }
@@ -461,7 +476,12 @@ impl JsonOut {
         }
         let mut text = String::from("{\n");
         for (key, value) in &fields {
-            let _ = writeln!(text, "  {}: {},", json_text(&key.as_str().into(), 1), json_text(value, 1));
+            let _ = writeln!(
+                text,
+                "  {}: {},",
+                json_text(&key.as_str().into(), 1),
+                json_text(value, 1)
+            );
         }
         text.push_str("  \"predictions\": [");
         Self { text, rows: 0 }

@@ -68,7 +68,9 @@ pub(crate) struct TrainArgs {
     /// one, a run replaces the previous run's files only when it completes, all together (the
     /// checkpoint and the bundle always describe one model); a failed or interrupted run
     /// leaves them as they were, a model of another architecture needs --force, and other
-    /// files stay. Checked before the data is read.
+    /// files stay. Checked before the data is read. One run at a time: a second run into
+    /// the same --out (train, emit, finetune) fails at once, naming this one (a lock on
+    /// .tinymlp.lock there, released when the run ends, however it ends).
     #[arg(long, default_value = "model")]
     out: PathBuf,
     /// Hidden layer widths, input side first: `64`, `100`, `64,32,16` (up to 16 layers),

@@ -329,7 +329,7 @@ mod tests {
         let (mut train, test) = d.stratified_split(0.25, 5).unwrap();
         assert_eq!(buffer(&train), original, "the training part was copied");
         // The same parts as a copy of each would give, in file order.
-        let mut in_test = vec![false; 40];
+        let mut in_test = [false; 40];
         for i in ids(&test) {
             in_test[i] = true;
         }

@@ -103,7 +103,10 @@ pub fn predict_range(
     range: std::ops::Range<usize>,
     k: usize,
 ) -> Vec<Prediction> {
-    assert!(range.end <= data.len(), "predict_range: samples out of range");
+    assert!(
+        range.end <= data.len(),
+        "predict_range: samples out of range"
+    );
     range
         .into_par_iter()
         .map_init(

@@ -146,7 +146,7 @@ fn apply(dir: &Path, manifest: &Manifest) -> Result<(), String> {
 /// half done (its manifest is present), so the files are again one whole
 /// set. Returns whether there was one. A commit of a live process (by the
 /// process id in the manifest) is left to it; a caller that holds the
-/// folder's [`DirLock`] uses [`complete_commit`], which needs no such guess.
+/// folder's [`DirLock`] completes the commit without that guess.
 pub fn recover(dir: &Path) -> Result<bool, String> {
     let Some(manifest) = read_manifest(dir)? else {
         return Ok(false);

@@ -48,12 +48,8 @@ impl DirLock {
     /// when another live run holds it.
     pub fn acquire(dir: &Path, command: &str) -> Result<DirLock, String> {
         let created = missing_folders(dir);
-        std::fs::create_dir_all(dir).map_err(|e| {
-            format!(
-                "{}: cannot create the output directory: {e}",
-                dir.display()
-            )
-        })?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("{}: cannot create the output directory: {e}", dir.display()))?;
         match Self::try_take(dir, created) {
             Ok(mut lock) => {
                 lock.record(command);
@@ -87,9 +83,7 @@ impl DirLock {
                 .map_err(LockFailure::Io)?;
             match fs4::FileExt::try_lock(&file) {
                 Ok(()) => {}
-                Err(fs4::TryLockError::WouldBlock) => {
-                    return Err(LockFailure::Busy(holder(&path)))
-                }
+                Err(fs4::TryLockError::WouldBlock) => return Err(LockFailure::Busy(holder(&path))),
                 Err(fs4::TryLockError::Error(e)) => return Err(LockFailure::Io(e)),
             }
             if same_file(&file, &path) {
