@@ -312,7 +312,10 @@ fn all_rows(
         ));
     }
     if let Some(csv) = csv {
-        csv.finish()?;
+        let written = csv.finish()?;
+        if output.chatty() {
+            super::say!("wrote {}", written.display());
+        }
     }
     if let Some(json) = json {
         json.finish(rows.labelled.then_some(Correct {
@@ -404,6 +407,12 @@ impl CsvOut {
     /// Starts the file with its header (checked writable before any row is
     /// classified).
     fn create(path: &Path, labelled: bool) -> Result<Self> {
+        if path.is_dir() {
+            bail!(
+                "{}: is a directory; give --out a file name, e.g. predictions.csv",
+                path.display()
+            );
+        }
         let mut file = AtomicWriter::create(path)
             .with_context(|| format!("cannot write {}", path.display()))?;
         let header: &[u8] = if labelled {
@@ -437,11 +446,12 @@ impl CsvOut {
             .with_context(|| format!("cannot write {}", self.path.display()))
     }
 
-    /// Moves the complete file into place.
-    fn finish(self) -> Result<()> {
+    /// Moves the complete file into place; returns its path.
+    fn finish(self) -> Result<PathBuf> {
         self.file
             .finish()
-            .with_context(|| format!("cannot write {}", self.path.display()))
+            .with_context(|| format!("cannot write {}", self.path.display()))?;
+        Ok(self.path)
     }
 }
 
