@@ -25,7 +25,8 @@ pub(crate) enum EmitFormat {
 
 #[derive(Debug, Args)]
 pub(crate) struct EmitArgs {
-    /// Checkpoint written by `host train`.
+    /// Checkpoint written by `host train`. If a run was killed while it replaced the files in
+    /// its folder, that set is completed first (never read half replaced).
     #[arg(long, default_value = "model/model.safetensors")]
     model: PathBuf,
     /// Rust: write one file here (without it, the whole firmware bundle — weights.rs,

@@ -25,7 +25,8 @@ use super::{print, Output, ReadArgs};
 
 #[derive(Debug, Args)]
 pub(crate) struct EvalArgs {
-    /// Checkpoint written by `host train`.
+    /// Checkpoint written by `host train`. If a run was killed while it replaced the files in
+    /// its folder, that set is completed first (never read half replaced).
     #[arg(long, default_value = "model/model.safetensors")]
     model: PathBuf,
     /// Labelled data to evaluate on: a CSV or IDX file, or a directory of MNIST files

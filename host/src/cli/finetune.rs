@@ -32,7 +32,8 @@ use super::{Output, ReadArgs};
 
 #[derive(Debug, Args)]
 pub(crate) struct FinetuneArgs {
-    /// Checkpoint to fine-tune.
+    /// Checkpoint to fine-tune (a set of files a killed run left half replaced in its folder
+    /// is completed first).
     #[arg(long, default_value = "model/model.safetensors")]
     model: PathBuf,
     /// Labelled samples: a CSV or IDX file, or a directory of MNIST files (its test split).

@@ -50,13 +50,14 @@ fn parse_set(text: &str) -> Result<Role, String> {
 
 #[derive(Debug, Args)]
 pub(crate) struct PredictArgs {
-    /// Checkpoint written by `host train`.
+    /// Checkpoint written by `host train`. If a run was killed while it replaced the files in
+    /// its folder, that set is completed first (never read half replaced).
     #[arg(long, default_value = "model/model.safetensors")]
     model: PathBuf,
     /// Data to classify, every row (a CSV or IDX file, or an MNIST directory's --set
-    /// split); with --index, where sample N is [default: data]. Rows are classified and
-    /// written as they go: memory is the data (at most --max-data-mb) plus a block of
-    /// 4096 rows, whatever the row count, also with --json and --out.
+    /// split), classified and written as they go: memory is the data (at most
+    /// --max-data-mb) plus a block of 4096 rows, whatever the row count, also with --json
+    /// and --out. With --index, where sample N is [default: data].
     #[arg(long, value_name = "PATH")]
     data: Option<PathBuf>,
     /// Classify only sample N of --data (0-based).
