@@ -24,7 +24,7 @@ use host::data::Role;
 use host::export::predictions::test_inputs;
 use host::finetune::{self, expected_file};
 use host::fs::write_atomic;
-use host::model::{checkpoint, Checkpoint};
+use host::model::checkpoint;
 use tinymlp::Sgd;
 
 use super::eval::load_for_model;
@@ -32,7 +32,8 @@ use super::{Output, ReadArgs};
 
 #[derive(Debug, Args)]
 pub(crate) struct FinetuneArgs {
-    /// Checkpoint to fine-tune.
+    /// Checkpoint to fine-tune (a set of files a killed run left half replaced in its folder
+    /// is completed first).
     #[arg(long, default_value = "model/model.safetensors")]
     model: PathBuf,
     /// Labelled samples: a CSV or IDX file, or a directory of MNIST files (its test split).
@@ -55,7 +56,8 @@ pub(crate) struct FinetuneArgs {
     /// Move every image DX columns right and DY rows down first (a distribution shift).
     #[arg(long, value_name = "DX,DY", value_parser = parse_shift, allow_hyphen_values = true)]
     shift: Option<(i32, i32)>,
-    /// Output directory.
+    /// Output directory. One run at a time: a run into a folder another train, emit or
+    /// finetune is writing fails at once, naming it.
     #[arg(long, default_value = "finetuned")]
     out: PathBuf,
 }
@@ -69,7 +71,10 @@ fn parse_shift(text: &str) -> Result<(i32, i32), String> {
 }
 
 pub(crate) fn run(args: FinetuneArgs, output: Output) -> Result<()> {
-    let checkpoint = Checkpoint::read(&args.model)?;
+    // Held to the end: a second run into --out fails at once.
+    let lock =
+        host::fs::DirLock::acquire(&args.out, "host finetune").map_err(anyhow::Error::msg)?;
+    let checkpoint = super::read_checkpoint(&args.model, Some(&lock))?;
     let before = checkpoint.load()?;
     let mut data = load_for_model(&args.read, &args.data, Role::Test, &before, &args.model)?;
     if let Some((dx, dy)) = args.shift {
