@@ -10,20 +10,25 @@
 //!
 //! The model directory is `$TINYMLP_MODEL_DIR` (relative to `firmware/`, or
 //! absolute), by default `../model`: any bundle written by `host train` or
-//! `host emit`. Its `test_inputs.bin.gz` is decompressed into `OUT_DIR`; the
-//! firmware includes `weights.rs` / `weights_int8.rs` and opens the test
-//! inputs and the predictions files through semihosting.
+//! `host emit`. Its `test_inputs.bin.gz` is decompressed into `OUT_DIR` (one
+//! file per model directory); the firmware includes `weights.rs` /
+//! `weights_int8.rs` and opens the test inputs and the predictions files
+//! through semihosting.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+/// Decompresses `from` into `to` through a temporary file and a rename, so a
+/// program already reading `to` (a queued QEMU run) keeps the file it opened.
 fn gunzip(from: &Path, to: &Path) {
     let file = std::fs::File::open(from).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
     let mut bytes = Vec::new();
     flate2::read::GzDecoder::new(file)
         .read_to_end(&mut bytes)
         .unwrap_or_else(|e| panic!("{}: {e}", from.display()));
-    std::fs::write(to, bytes).unwrap();
+    let tmp = to.with_extension("tmp");
+    std::fs::write(&tmp, bytes).unwrap();
+    std::fs::rename(&tmp, to).unwrap();
 }
 
 fn main() {
@@ -55,6 +60,11 @@ fn main() {
         "cargo::rustc-check-cfg=cfg(tinymlp_core, values(\"m0\", \"m4\", \"m33\", \"m55\", \"rv32\"))"
     );
     println!("cargo:rustc-cfg=tinymlp_core=\"{core}\"");
+    // The assembly kernels of tinymlp-m4 (feature `asm`) serve the M4 and the M33.
+    println!("cargo::rustc-check-cfg=cfg(tinymlp_asm)");
+    if std::env::var_os("CARGO_FEATURE_ASM").is_some() && matches!(core, "m4" | "m33") {
+        println!("cargo:rustc-cfg=tinymlp_asm");
+    }
     if core == "m55" && std::env::var_os("CARGO_FEATURE_HELIUM").is_none() {
         println!("cargo:warning=Cortex-M55 without feature `helium`: the int8 kernel stays scalar");
     }
@@ -62,6 +72,13 @@ fn main() {
     let memory = manifest.join("memory").join(format!("{core}.x"));
     std::fs::copy(&memory, out.join("memory.x")).unwrap();
     std::fs::copy(manifest.join("memory/riscv.x"), out.join("riscv.x")).unwrap();
+    // cortex-m-rt's `device` feature makes link.x include a device.x naming the
+    // interrupt handlers; src/vectors.rs has none to name.
+    std::fs::write(
+        out.join("device.x"),
+        "/* No interrupt handlers: see src/vectors.rs. */\n",
+    )
+    .unwrap();
     println!("cargo:rustc-link-search={}", out.display());
     println!("cargo:rerun-if-changed=memory");
 
@@ -119,7 +136,14 @@ fn main() {
     }
 
     let gz = dir.join("test_inputs.bin.gz");
-    let raw = out.join("test_inputs.bin");
+    // One file per model directory: builds of one core and features for another model
+    // share this OUT_DIR while the ELFs of earlier ones may still be reading theirs.
+    let tag: String = dir
+        .to_string_lossy()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let raw = out.join(format!("test_inputs{tag}.bin"));
     gunzip(&gz, &raw);
     println!("cargo:rerun-if-changed={}", gz.display());
     println!("cargo:rustc-env=TINYMLP_TEST_INPUTS={}", raw.display());

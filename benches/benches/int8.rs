@@ -1,6 +1,7 @@
 //! int8 inference: the integer dot product (reference vs unrolled) and a
 //! whole quantised 784-64-10 forward pass at batch 1, from u8 pixels,
-//! through the fast and the reference kernels.
+//! through the portable, the reference and the host's run-time-chosen
+//! kernels (`host::qkernel`: AVX-512 VNNI, AVX-VNNI, AVX2, those this CPU has).
 //!
 //! The network has random int8 weights and a requantisation that keeps the
 //! hidden activations in range: the cost does not depend on the values.
@@ -9,6 +10,7 @@ use std::hint::black_box;
 
 use benches::{config, pixels};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use host::qkernel::{QFast, QPath};
 use tinymlp::quant::{dot_i8_u8, dot_i8_u8_ref};
 use tinymlp::{QDense, QHidden, QMlp, QNetwork, QOutput, Requantize, Rng};
 
@@ -70,6 +72,15 @@ fn int8(c: &mut Criterion) {
             q.accumulators_ref(black_box(&images[i]))
         })
     });
+    for kernel in QPath::ALL[1..].iter().filter_map(|&p| QFast::with_path(p)) {
+        let id = format!("forward_int8_batch1_{}", kernel.path().name());
+        g.bench_function(id, |b| {
+            b.iter(|| {
+                i = (i + 1) % images.len();
+                q.dequantize(&q.accumulators_with(black_box(&images[i]), &kernel))
+            })
+        });
+    }
     g.finish();
 }
 

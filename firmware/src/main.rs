@@ -18,12 +18,15 @@
 //! - [`model`]: the emitted network and the kernel;
 //! - [`check`]: one timed inference and its comparison;
 //! - [`host_io`]: record decoding; [`semihosting`]: host files, console, exit;
+//! - [`console`]: output lines without `core::fmt`;
 //! - [`timer`], [`stack`]: the measurements;
-//! - `rt_riscv`: the RISC-V start-up (cortex-m-rt starts the Cortex-M cores).
+//! - `rt_riscv`: the RISC-V start-up (cortex-m-rt starts the Cortex-M cores,
+//!   with the interrupt vectors of `vectors`).
 #![no_std]
 #![no_main]
 
 mod check;
+mod console;
 mod host_io;
 mod model;
 #[cfg(target_arch = "riscv32")]
@@ -31,9 +34,10 @@ mod rt_riscv;
 mod semihosting;
 mod stack;
 mod timer;
+#[cfg(target_arch = "arm")]
+mod vectors;
 
-use core::fmt::Write as _;
-
+use console::Line;
 use host_io::{word, RawValue};
 use model::{Raw, CLASSES, INPUTS};
 use semihosting::{HostFile, Stdout};
@@ -77,28 +81,32 @@ fn run() -> ! {
     );
 
     if count < in_file {
-        let _ = writeln!(
-            out,
-            "checking the first {count} of {in_file} test samples (TINYMLP_LIMIT)"
-        );
+        Line::new(&mut out)
+            .s("checking the first ")
+            .n(count.into())
+            .s(" of ")
+            .n(in_file.into())
+            .s(" test samples (TINYMLP_LIMIT)")
+            .end();
     }
-    let _ = write!(out, "tinymlp firmware: {} network ", model::KIND);
-    for (i, w) in model::WIDTHS.iter().enumerate() {
-        let _ = write!(out, "{}{w}", if i == 0 { "" } else { "-" });
+    let mut line = Line::new(&mut out);
+    line.s("tinymlp firmware: ").s(model::KIND).s(" network ");
+    for (i, &w) in model::WIDTHS.iter().enumerate() {
+        line.s(if i == 0 { "" } else { "-" }).n(w as u64);
     }
-    let _ = writeln!(
-        out,
-        ", {} MACs per inference, kernel {}, core {}",
-        model::MACS,
-        model::KERNEL_NAME,
-        env!("TINYMLP_CORE")
-    );
-    let _ = writeln!(
-        out,
-        "timer check: a loop of {} instructions counts {}",
-        2 * CHECK_LOOP,
-        timer::check(CHECK_LOOP)
-    );
+    line.s(", ")
+        .n(model::MACS)
+        .s(" MACs per inference, kernel ")
+        .s(model::KERNEL_NAME)
+        .s(", core ")
+        .s(env!("TINYMLP_CORE"))
+        .end();
+    Line::new(&mut out)
+        .s("timer check: a loop of ")
+        .n(2 * u64::from(CHECK_LOOP))
+        .s(" instructions counts ")
+        .n(timer::check(CHECK_LOOP))
+        .end();
     let (mut passed, mut failed, mut correct) = (0u32, 0u32, 0u32);
     let (mut ticks, mut scaling_ticks) = (0u64, 0u64);
     let mut raw_bytes = [0u8; RAW_BYTES];
@@ -116,14 +124,26 @@ fn run() -> ! {
             Err(c) => {
                 failed += 1;
                 if failed <= 5 {
-                    let _ = writeln!(
-                        out,
-                        "sample {n}: class {}, host says {}; first differing value #{c}: {} here, {} on the host",
-                        outcome.class,
-                        word(&record, CLASSES),
-                        outcome.values.get(c).copied().unwrap_or(outcome.class as u32),
-                        word(&record, c)
-                    );
+                    Line::new(&mut out)
+                        .s("sample ")
+                        .n(n.into())
+                        .s(": class ")
+                        .n(outcome.class as u64)
+                        .s(", host says ")
+                        .n(word(&record, CLASSES).into())
+                        .s("; first differing value #")
+                        .n(c as u64)
+                        .s(": ")
+                        .n(outcome
+                            .values
+                            .get(c)
+                            .copied()
+                            .unwrap_or(outcome.class as u32)
+                            .into())
+                        .s(" here, ")
+                        .n(word(&record, c).into())
+                        .s(" on the host")
+                        .end();
                 }
             }
         }
@@ -133,29 +153,46 @@ fn run() -> ! {
     let n = u64::from(count.max(1));
     let per_inference = timer::instructions(ticks) / n;
     let per_mac_x100 = timer::instructions(ticks) * 100 / (n * model::MACS.max(1));
-    let _ = writeln!(
-        out,
-        "accuracy on target: {correct}/{count} = {}.{:02}%",
-        correct * 100 / count.max(1),
-        correct * 10_000 / count.max(1) % 100
-    );
-    let _ = writeln!(
-        out,
-        "instructions per inference: {per_inference} ({per_mac_x100} per 100 MACs), input scaling included"
-    );
-    let _ = writeln!(
-        out,
-        "  of which input scaling: {} instructions per sample",
-        timer::instructions(scaling_ticks) / n
-    );
-    let _ = writeln!(out, "stack high-water: {} bytes", stack::high_water());
-    let _ = writeln!(out, "{passed} passed, {failed} failed");
+    Line::new(&mut out)
+        .s("accuracy on target: ")
+        .n(correct.into())
+        .s("/")
+        .n(count.into())
+        .s(" = ")
+        .n((correct * 100 / count.max(1)).into())
+        .s(".")
+        .padded((correct * 10_000 / count.max(1) % 100).into(), 2)
+        .s("%")
+        .end();
+    Line::new(&mut out)
+        .s("instructions per inference: ")
+        .n(per_inference)
+        .s(" (")
+        .n(per_mac_x100)
+        .s(" per 100 MACs), input scaling included")
+        .end();
+    Line::new(&mut out)
+        .s("  of which input scaling: ")
+        .n(timer::instructions(scaling_ticks) / n)
+        .s(" instructions per sample")
+        .end();
+    Line::new(&mut out)
+        .s("stack high-water: ")
+        .n(stack::high_water() as u64)
+        .s(" bytes")
+        .end();
+    Line::new(&mut out)
+        .n(passed.into())
+        .s(" passed, ")
+        .n(failed.into())
+        .s(" failed")
+        .end();
     semihosting::exit(failed == 0 && passed == count)
 }
 
 /// A fault (HardFault on Cortex-M, any trap on RISC-V) ends the run as a failure.
 pub fn fault(what: &str) -> ! {
-    let _ = writeln!(Stdout::open(), "{what}");
+    Line::new(&mut Stdout::open()).s(what).end();
     semihosting::exit(false)
 }
 
@@ -165,8 +202,19 @@ unsafe fn HardFault(_frame: &cortex_m_rt::ExceptionFrame) -> ! {
     fault("HardFault")
 }
 
+/// Prints where the panic happened and its message if it is a plain string
+/// (formatting one, such as an index's bounds, would cost `core::fmt`'s ~3 KB
+/// of flash; the location finds it).
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
-    let _ = writeln!(Stdout::open(), "{info}");
+    let mut out = Stdout::open();
+    let mut line = Line::new(&mut out);
+    line.s("panicked");
+    if let Some(at) = info.location() {
+        line.s(" at ").s(at.file()).s(":").n(at.line().into());
+    }
+    line.s(": ")
+        .s(info.message().as_str().unwrap_or("(formatted message)"))
+        .end();
     semihosting::exit(false)
 }

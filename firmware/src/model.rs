@@ -32,23 +32,21 @@ pub const KIND: &str = "f32";
 #[cfg(feature = "int8")]
 pub const KIND: &str = "int8";
 
-/// The kernel every layer runs through: the Cortex-M4 assembly with feature
-/// `asm` on the M4, else the portable `tinymlp` kernels.
-#[cfg(all(feature = "asm", tinymlp_core = "m4"))]
+/// The kernel every layer runs through: the Cortex-M4/M33 assembly of
+/// `tinymlp-m4` with feature `asm` on those cores (`cfg(tinymlp_asm)`, set by
+/// `build.rs`), else the portable `tinymlp` kernels.
+#[cfg(tinymlp_asm)]
 pub const KERNEL: tinymlp_m4::M4 = tinymlp_m4::M4;
-#[cfg(all(not(all(feature = "asm", tinymlp_core = "m4")), not(feature = "int8")))]
+#[cfg(all(not(tinymlp_asm), not(feature = "int8")))]
 pub const KERNEL: tinymlp::Portable = tinymlp::Portable;
-#[cfg(all(not(all(feature = "asm", tinymlp_core = "m4")), feature = "int8"))]
+#[cfg(all(not(tinymlp_asm), feature = "int8"))]
 pub const KERNEL: tinymlp::QPortable = tinymlp::QPortable;
 
-#[cfg(all(feature = "asm", tinymlp_core = "m4"))]
-pub const KERNEL_NAME: &str = "tinymlp-m4 (Cortex-M4 assembly)";
-#[cfg(all(
-    not(all(feature = "asm", tinymlp_core = "m4")),
-    not(feature = "helium")
-))]
+#[cfg(tinymlp_asm)]
+pub const KERNEL_NAME: &str = "tinymlp-m4 (Cortex-M4/M33 DSP and FPU assembly)";
+#[cfg(all(not(tinymlp_asm), not(feature = "helium")))]
 pub const KERNEL_NAME: &str = "tinymlp (portable Rust)";
-#[cfg(all(not(all(feature = "asm", tinymlp_core = "m4")), feature = "helium"))]
+#[cfg(all(not(tinymlp_asm), feature = "helium"))]
 pub const KERNEL_NAME: &str = "tinymlp (portable Rust, int8 in the Helium form)";
 
 /// The predictions file of this form, nul-terminated for semihosting.

@@ -78,7 +78,7 @@ pub struct HostFile(usize);
 impl HostFile {
     /// Opens the nul-terminated `path` ("rb").
     pub fn open(path: &str) -> Self {
-        Self(open(path, 1).expect("cannot open a host file"))
+        Self(open(path, 1).unwrap_or_else(|| panic!("cannot open a host file")))
     }
 
     /// Fills `buf` entirely.
@@ -121,17 +121,24 @@ pub struct Stdout(usize);
 impl Stdout {
     /// Opens the console.
     pub fn open() -> Self {
-        Self(open(":tt\0", 4).expect("no semihosting console"))
+        Self(open(":tt\0", 4).unwrap_or_else(|| panic!("no semihosting console")))
+    }
+}
+
+impl Stdout {
+    /// Writes `bytes` (UTF-8 text, or pieces of it); `false` if the host refused.
+    pub fn write_bytes(&mut self, bytes: &[u8]) -> bool {
+        let block = [self.0, bytes.as_ptr() as usize, bytes.len()];
+        // SAFETY: WRITE reads `bytes.len()` bytes of `bytes`.
+        unsafe { call(SYS_WRITE, block.as_ptr() as usize) == 0 }
     }
 }
 
 impl fmt::Write for Stdout {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        let block = [self.0, s.as_ptr() as usize, s.len()];
-        // SAFETY: WRITE reads `s.len()` bytes of `s`.
-        match unsafe { call(SYS_WRITE, block.as_ptr() as usize) } {
-            0 => Ok(()),
-            _ => Err(fmt::Error),
+        match self.write_bytes(s.as_bytes()) {
+            true => Ok(()),
+            false => Err(fmt::Error),
         }
     }
 }

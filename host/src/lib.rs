@@ -27,6 +27,8 @@
 //!   bundle and CSV tensors.
 //! - [`finetune`]: fine-tuning the output layer step for step as the firmware does.
 //! - [`fs`]: atomic file writes, used by every stage that writes.
+//! - [`qkernel`]: int8 accumulators with AVX-512 VNNI, AVX-VNNI or AVX2,
+//!   chosen at run time (`export` runs the int8 network through it).
 //!
 //! ## Example
 //!
@@ -48,7 +50,9 @@
 //!
 //! Readers never trust sizes declared in a file for allocation: a 40-byte file
 //! claiming four billion images fails at once, without reserving memory.
-#![forbid(unsafe_code)]
+// `deny`, not `forbid`: `qkernel` has the one `unsafe` block of the crate (a
+// run-time-dispatched call of a `#[target_feature]` function), allowed there alone.
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod data;
@@ -57,5 +61,6 @@ pub mod export;
 pub mod finetune;
 pub mod fs;
 pub mod model;
+pub mod qkernel;
 pub mod report;
 pub mod train;

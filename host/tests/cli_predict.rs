@@ -98,6 +98,17 @@ fn rows_without_labels() {
     let written = std::fs::read_to_string(&csv).unwrap();
     assert_eq!(written.lines().next(), Some("index,class,confidence"));
     assert_eq!(written.lines().count(), 151);
+    // A folder as --out is refused before any row is classified.
+    run_host(&[
+        "predict",
+        "--model",
+        s(&model),
+        "--data",
+        s(&file),
+        "--out",
+        s(dir.path()),
+    ])
+    .assert_error(&[s(dir.path()), "is a directory", "--out"]);
     let summary = json(&ok(&[
         "predict",
         "--json",

@@ -1,11 +1,14 @@
-//! Cortex-M4F assembly kernels for tinymlp inference.
+//! Cortex-M4F and Cortex-M33 assembly kernels for tinymlp inference.
 //!
-//! Stable Rust reaches neither of the M4 instructions that make a
-//! multiply-accumulate cheap, so the two inner loops are written with
-//! `core::arch::asm!`:
+//! Stable Rust reaches neither of the instructions that make a
+//! multiply-accumulate cheap on these cores (ARMv7E-M and ARMv8-M Mainline
+//! with the DSP extension and a single-precision FPU: both have the same
+//! `vldm`/`vmla.f32` and `sxtb16`/`smlad`), so the two inner loops are written
+//! with `core::arch::asm!`:
 //!
 //! - **f32**: `vldmia` loads 8 floats in one instruction and `vmla.f32` does a
-//!   multiply-accumulate. On FPv4-SP `vmla` is *chained*, not fused: the product
+//!   multiply-accumulate. `vmla` is *chained* (FPv4-SP and FPv5-SP alike; the
+//!   fused one is `vfma`), not fused: the product
 //!   is rounded to `f32`, then the sum is rounded, exactly like a separate
 //!   `vmul` + `vadd`. The loop keeps tinymlp's canonical order (see
 //!   [`tinymlp::kernels`]): eight lane accumulators in `s0..s7` starting at
@@ -25,7 +28,11 @@
 //!
 //! Elements past the last multiple of 16 (none for 784 or 64 inputs) go through
 //! portable Rust in the same order. On other targets the functions fall back to
-//! the portable kernels, so the crate also builds (and means the same) on a host.
+//! the portable kernels, so the crate also builds (and means the same) on a host:
+//! `build.rs` turns the int8 assembly on for targets with the DSP extension
+//! (`thumbv7em-*`; `thumbv8m.main-*` with `-C target-cpu=cortex-m33` or another
+//! DSP core, or `+dsp`) and the f32 assembly where they also have a hard-float
+//! FPU (`*-eabihf`); [`ASM_INT8`] and [`ASM_F32`] say which.
 //!
 //! # Safety
 //!
@@ -45,6 +52,12 @@ use tinymlp::{Kernel, QDense, QKernel};
 /// Elements per iteration of the assembly loops.
 pub const BLOCK: usize = 16;
 
+/// Whether the int8 kernel is the `sxtb16`/`smlad` assembly on this target
+/// (else the portable loop).
+pub const ASM_INT8: bool = cfg!(tinymlp_m4_dsp);
+/// Whether the f32 kernel is the `vldm`/`vmla.f32` assembly on this target.
+pub const ASM_F32: bool = cfg!(tinymlp_m4_fpu);
+
 /// The eight lane sums of `w·x` in the canonical order (before the reduction).
 ///
 /// # Panics
@@ -61,7 +74,7 @@ pub fn dot_lanes_f32(w: &[f32], x: &[f32]) -> [f32; LANES] {
     acc
 }
 
-#[cfg(target_arch = "arm")]
+#[cfg(tinymlp_m4_fpu)]
 #[inline(always)]
 fn lanes_f32_blocks(w: &[f32], x: &[f32], blocks: usize) -> [f32; LANES] {
     let mut acc = [0.0f32; LANES];
@@ -69,8 +82,8 @@ fn lanes_f32_blocks(w: &[f32], x: &[f32], blocks: usize) -> [f32; LANES] {
         return acc;
     }
     // Rust's `asm!` offers `s` registers as operands only with the `vfp2`
-    // (double-precision) target feature, which the M4's FPv4-SP lacks: so the
-    // block saves the `s` registers it uses on the stack itself and passes the
+    // (double-precision) target feature, which the single-precision FPUs of
+    // the M4 (FPv4-SP) and M33 (FPv5-SP) lack: so the block saves the `s` registers it uses on the stack itself and passes the
     // accumulators through memory (2 × 4 instructions per row, not per MAC).
     //
     // SAFETY: `blocks * 16 <= w.len() == x.len()` (see the callers), so every
@@ -114,7 +127,7 @@ fn lanes_f32_blocks(w: &[f32], x: &[f32], blocks: usize) -> [f32; LANES] {
     acc
 }
 
-#[cfg(not(target_arch = "arm"))]
+#[cfg(not(tinymlp_m4_fpu))]
 #[inline(always)]
 fn lanes_f32_blocks(w: &[f32], x: &[f32], blocks: usize) -> [f32; LANES] {
     let mut acc = [0.0f32; LANES];
@@ -186,7 +199,7 @@ pub fn dot_i8<const N: usize>(w: &[i8; N], x: &Interleaved<N>, x_bytes: &[u8; N]
     acc
 }
 
-#[cfg(target_arch = "arm")]
+#[cfg(tinymlp_m4_dsp)]
 #[inline(always)]
 fn dot_i8_blocks(w: &[i8], x: &[u16], blocks: usize) -> i32 {
     let mut acc = 0i32;
@@ -233,7 +246,7 @@ fn dot_i8_blocks(w: &[i8], x: &[u16], blocks: usize) -> i32 {
     acc
 }
 
-#[cfg(not(target_arch = "arm"))]
+#[cfg(not(tinymlp_m4_dsp))]
 #[inline(always)]
 fn dot_i8_blocks(w: &[i8], x: &[u16], blocks: usize) -> i32 {
     // The same interleaved pairing as the assembly, in portable Rust.
@@ -252,7 +265,7 @@ fn dot_i8_blocks(w: &[i8], x: &[u16], blocks: usize) -> i32 {
     acc
 }
 
-/// The Cortex-M4 kernels as a [`tinymlp::Kernel`] (f32, [`matvec_f32`]) and a
+/// The Cortex-M4/M33 kernels as a [`tinymlp::Kernel`] (f32, [`matvec_f32`]) and a
 /// [`tinymlp::QKernel`] (int8, [`dot_i8`]): pass `&M4` to
 /// `Network::forward_with`, `QNetwork::accumulators_with` or an emitted
 /// model's `logits_with` / `accumulators_with`, at any depth.

@@ -35,6 +35,9 @@ mod semihosting;
 mod stack;
 #[path = "../timer.rs"]
 mod timer;
+#[cfg(target_arch = "arm")]
+#[path = "../vectors.rs"]
+mod vectors;
 
 #[cfg(feature = "int8")]
 compile_error!("the finetune program trains the f32 model: build it without `int8`");

@@ -38,6 +38,9 @@ mod semihosting;
 mod stack;
 #[path = "../timer.rs"]
 mod timer;
+#[cfg(target_arch = "arm")]
+#[path = "../vectors.rs"]
+mod vectors;
 
 /// The network of `host finetune --layers all`: its type, sizes and start.
 // The emitted weights file offers more than training uses (`classify`, class names).

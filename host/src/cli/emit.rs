@@ -25,12 +25,14 @@ pub(crate) enum EmitFormat {
 
 #[derive(Debug, Args)]
 pub(crate) struct EmitArgs {
-    /// Checkpoint written by `host train`.
+    /// Checkpoint written by `host train`. If a run was killed while it replaced the files in
+    /// its folder, that set is completed first (never read half replaced).
     #[arg(long, default_value = "model/model.safetensors")]
     model: PathBuf,
     /// Rust: write one file here (without it, the whole firmware bundle — weights.rs,
     /// weights_int8.rs, the predictions files and test_inputs.bin.gz — goes next to the
     /// checkpoint). CSV: the directory for the tensor files [default: next to the checkpoint].
+    /// A folder another train, emit or finetune is writing is refused at once, naming it.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Output format.
@@ -85,18 +87,19 @@ impl EmitArgs {
 }
 
 pub(crate) fn run(args: EmitArgs, output: Output) -> Result<()> {
+    let beside_checkpoint = super::folder_of(&args.model);
+    let target = match (&args.out, args.format) {
+        (None, _) => beside_checkpoint.clone(),
+        (Some(dir), EmitFormat::Csv) => dir.clone(),
+        (Some(file), EmitFormat::Rust) => super::folder_of(file),
+    };
+    // Held to the end: a second run writing into that folder fails at once.
+    let lock = host::fs::DirLock::acquire(&target, "host emit").map_err(anyhow::Error::msg)?;
     // A `train` killed while it renamed its files into place: complete that
     // set first, so the checkpoint read is the one its bundle describes.
-    if let Some(dir) = args.model.parent().filter(|d| d.is_dir()) {
-        host::fs::recover(dir).map_err(anyhow::Error::msg)?;
-    }
-    let checkpoint = Checkpoint::read(&args.model)?;
+    let checkpoint = super::read_checkpoint(&args.model, Some(&lock))?;
     let model = checkpoint.load()?;
     let arch = model.net.architecture().to_string();
-    let beside_checkpoint = match args.model.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
     if args.format == EmitFormat::Csv {
         let dir = args.out.clone().unwrap_or(beside_checkpoint);
         let written = tensors::write_tensors_csv(&dir, &model.net)?;

@@ -16,7 +16,7 @@ use clap::Args;
 use host::data::{Dataset, Role};
 use host::eval::{accuracy_line, Evaluation};
 use host::fs::write_atomic;
-use host::model::{Checkpoint, Model};
+use host::model::Model;
 use host::report::pictures::{self, Misclassified};
 use host::report::render::to_pixels;
 use host::train;
@@ -25,7 +25,8 @@ use super::{print, Output, ReadArgs};
 
 #[derive(Debug, Args)]
 pub(crate) struct EvalArgs {
-    /// Checkpoint written by `host train`.
+    /// Checkpoint written by `host train`. If a run was killed while it replaced the files in
+    /// its folder, that set is completed first (never read half replaced).
     #[arg(long, default_value = "model/model.safetensors")]
     model: PathBuf,
     /// Labelled data to evaluate on: a CSV or IDX file, or a directory of MNIST files
@@ -79,7 +80,7 @@ pub(crate) fn load_for_model(
 }
 
 pub(crate) fn run(args: EvalArgs, output: Output) -> Result<()> {
-    let checkpoint = Checkpoint::read(&args.model)?;
+    let checkpoint = super::read_checkpoint(&args.model, None)?;
     let arch = checkpoint.architecture().clone();
     let model = checkpoint.load()?;
     let path = args.test.as_ref().unwrap_or(&args.data);

@@ -37,7 +37,8 @@ use host::export::predictions::test_inputs;
 use host::finetune::layers::{self, EveryLayer, EveryLayerRun};
 use host::finetune::{self, expected_file, Drift};
 use host::fs::write_atomic;
-use host::model::{checkpoint, Architecture, Checkpoint, HiddenLayers, Model, Scaling};
+use host::fs::DirLock;
+use host::model::{checkpoint, Architecture, HiddenLayers, Model, Scaling};
 use tinymlp::Sgd;
 
 use super::eval::load_for_model;
@@ -52,7 +53,8 @@ const MAX_EPOCHS: usize = 10_000;
 
 #[derive(Debug, Args)]
 pub(crate) struct FinetuneArgs {
-    /// Checkpoint to train [default: model/model.safetensors; none with --from-scratch].
+    /// Checkpoint to train [default: model/model.safetensors; none with --from-scratch]. A set
+    /// of files a killed run left half replaced in its folder is completed first.
     #[arg(long)]
     model: Option<PathBuf>,
     /// Labelled samples: a CSV or IDX file, or a directory of MNIST files (its test split;
@@ -113,7 +115,8 @@ pub(crate) struct FinetuneArgs {
     /// sensor's drift).
     #[arg(long, value_name = "GAIN,OFFSET", value_parser = parse_drift, allow_hyphen_values = true)]
     drift: Option<Drift>,
-    /// Output directory.
+    /// Output directory. One run at a time: a run into a folder another train, emit or
+    /// finetune is writing fails at once, naming it.
     #[arg(long, default_value = "finetuned")]
     out: PathBuf,
 }
@@ -264,9 +267,12 @@ fn streams(args: &FinetuneArgs, mut data: Dataset, mut test: Option<Dataset>) ->
 
 pub(crate) fn run(args: FinetuneArgs, output: Output) -> Result<()> {
     check_options(&args)?;
+    // Held to the end: a second run into --out fails at once.
+    let lock =
+        host::fs::DirLock::acquire(&args.out, "host finetune").map_err(anyhow::Error::msg)?;
     match args.layers {
-        Layers::Last => run_last(&args, output),
-        Layers::All => run_all(&args, output),
+        Layers::Last => run_last(&args, &lock, output),
+        Layers::All => run_all(&args, &lock, output),
     }
 }
 
@@ -278,12 +284,12 @@ struct Start {
     bytes: Vec<u8>,
 }
 
-fn read_start(args: &FinetuneArgs) -> Result<Start> {
+fn read_start(args: &FinetuneArgs, lock: &DirLock) -> Result<Start> {
     let path = args
         .model
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_MODEL));
-    let checkpoint = Checkpoint::read(&path)?;
+    let checkpoint = super::read_checkpoint(&path, Some(lock))?;
     let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
     Ok(Start {
         model: checkpoint.load()?,
@@ -303,8 +309,8 @@ fn load_for(args: &FinetuneArgs, model: &Model, path: &Path) -> Result<(Dataset,
     Ok((data, test))
 }
 
-fn run_last(args: &FinetuneArgs, output: Output) -> Result<()> {
-    let start = read_start(args)?;
+fn run_last(args: &FinetuneArgs, lock: &DirLock, output: Output) -> Result<()> {
+    let start = read_start(args, lock)?;
     let before = &start.model;
     let (mut data, test) = load_for(args, before, &start.path)?;
     if let Some((dx, dy)) = args.shift {
@@ -430,9 +436,9 @@ struct AllStart {
     checkpoint: Option<Start>,
 }
 
-fn start_all(args: &FinetuneArgs) -> Result<AllStart> {
+fn start_all(args: &FinetuneArgs, lock: &DirLock) -> Result<AllStart> {
     if !args.from_scratch {
-        let start = read_start(args)?;
+        let start = read_start(args, lock)?;
         anyhow::ensure!(
             matches!(start.model.scaling, Scaling::Standardize { .. }),
             "{}: its inputs are scaled as {}; --layers all trains standardised numeric \
@@ -476,12 +482,12 @@ fn start_all(args: &FinetuneArgs) -> Result<AllStart> {
     })
 }
 
-fn run_all(args: &FinetuneArgs, output: Output) -> Result<()> {
+fn run_all(args: &FinetuneArgs, lock: &DirLock, output: Output) -> Result<()> {
     let AllStart {
         model: before,
         streams: Streams { train, eval },
         checkpoint: start,
-    } = start_all(args)?;
+    } = start_all(args, lock)?;
     let run = EveryLayer {
         optimizer: EveryLayer::optimizer(
             args.optimizer == OptimizerName::Adam,

@@ -17,6 +17,8 @@ pub(crate) struct InspectArgs {
 }
 
 pub(crate) fn run(args: InspectArgs, output: Output) -> Result<()> {
+    // A file in a model's folder (its test inputs) is read from a whole set.
+    host::fs::settle(&super::folder_of(&args.file), None).map_err(anyhow::Error::msg)?;
     let inspection = host::report::inspect(&args.file, &args.read.options(None))?;
     if output.json {
         output.summary(&serde_json::to_value(&inspection)?)

@@ -123,6 +123,26 @@ pub(crate) fn stream_failure() -> Option<String> {
     }
 }
 
+/// The folder of a file (`.` for a bare file name).
+pub(crate) fn folder_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Reads the checkpoint at `path` after making sure its folder holds one
+/// whole set of files ([`host::fs::settle`]: a set a killed `train` left
+/// half renamed is completed first, so the checkpoint read is the one its
+/// bundle describes). `held` is a folder lock the command already holds.
+pub(crate) fn read_checkpoint(
+    path: &Path,
+    held: Option<&host::fs::DirLock>,
+) -> Result<host::model::Checkpoint> {
+    host::fs::settle(&folder_of(path), held).map_err(anyhow::Error::msg)?;
+    Ok(host::model::Checkpoint::read(path)?)
+}
+
 /// How data files are read: the options `train`, `eval` and `predict --data` share.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct ReadArgs {
@@ -188,14 +208,15 @@ pub(crate) struct TrainDataArgs {
     #[arg(long, value_name = "PATH", conflicts_with = "test_fraction")]
     pub(crate) test: Option<PathBuf>,
     /// Hold out this fraction of --data as the test set: stratified by class, seeded
-    /// by --seed (for a data set that comes as one file).
+    /// by --seed (for a data set that comes as one file). Split in place: memory is the
+    /// data plus the held-out part.
     #[arg(long, value_name = "F")]
     pub(crate) test_fraction: Option<f64>,
     /// Hold out the last N training samples as a validation set, reported per epoch
     /// instead of the test set.
     #[arg(long, default_value_t = 0)]
     pub(crate) val: usize,
-    /// Train on only the first N training samples (quick experiments).
+    /// Train on only the first N training samples (quick experiments; in place, no copy).
     #[arg(long)]
     pub(crate) limit: Option<usize>,
     #[command(flatten)]
@@ -273,7 +294,7 @@ impl TrainDataArgs {
         host::data::check_compatible(&train, &test)?;
         if let Some(limit) = self.limit {
             anyhow::ensure!(limit > 0, "--limit must be at least 1");
-            train = train.take(limit);
+            train.truncate(limit);
         }
         if self.val == 0 {
             return Ok(TrainData {

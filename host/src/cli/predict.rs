@@ -10,13 +10,21 @@
 //!   `index,class,confidence[,label]` (row index, class name, probability).
 //!   With `--json`, one object whose `predictions` array holds, per row in
 //!   order, `row`, `index` (class index), `class` (class name),
-//!   `confidence`, `top`, and `label`/`label_index` when labelled.
+//!   `confidence`, `top`, and `label`/`label_index` when labelled; after
+//!   the array, `correct` and `accuracy` when labelled.
+//!
+//!   Memory: the rows are classified `BLOCK` (4096) at a time and each block is
+//!   written (lines, CSV, JSON) before the next, so nothing grows with the
+//!   row count beyond the data. A model whose output overflows is an error
+//!   at the first such row (exit 1; the lines before it may have been
+//!   printed, the `--out` file is not written).
 //! - `--index N` (sample N of `--data`'s `--set` split) and `--image FILE`
 //!   (image models only) classify one sample: drawn in the terminal for
 //!   image models, then `predicted: CLASS`, the top classes and
 //!   `label: CLASS`.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -24,9 +32,9 @@ use clap::Args;
 use serde_json::json;
 
 use host::data::{LabelColumn, Role};
-use host::eval::predict::{predict_dataset, read_rows, LabelRule, Prediction};
-use host::fs::write_atomic;
-use host::model::{Checkpoint, Model};
+use host::eval::predict::{predict_range, read_rows, LabelRule, Prediction, Rows};
+use host::fs::AtomicWriter;
+use host::model::Model;
 use host::report::preprocess;
 use host::report::render::{render_image, to_pixels};
 
@@ -42,11 +50,14 @@ fn parse_set(text: &str) -> Result<Role, String> {
 
 #[derive(Debug, Args)]
 pub(crate) struct PredictArgs {
-    /// Checkpoint written by `host train`.
+    /// Checkpoint written by `host train`. If a run was killed while it replaced the files in
+    /// its folder, that set is completed first (never read half replaced).
     #[arg(long, default_value = "model/model.safetensors")]
     model: PathBuf,
     /// Data to classify, every row (a CSV or IDX file, or an MNIST directory's --set
-    /// split); with --index, where sample N is [default: data].
+    /// split), classified and written as they go: memory is the data (at most
+    /// --max-data-mb) plus a block of 4096 rows, whatever the row count, also with --json
+    /// and --out. With --index, where sample N is [default: data].
     #[arg(long, value_name = "PATH")]
     data: Option<PathBuf>,
     /// Classify only sample N of --data (0-based).
@@ -59,7 +70,8 @@ pub(crate) struct PredictArgs {
     /// on dark). It is cropped, scaled and centred like MNIST into the model's image size.
     #[arg(long, value_name = "FILE", conflicts_with = "data")]
     image: Option<PathBuf>,
-    /// With --data: write `index,class,confidence[,label]` rows to this CSV file.
+    /// With --data: write `index,class,confidence[,label]` rows to this CSV file (under a
+    /// temporary name, renamed over FILE.csv when complete: a failed run leaves the old one).
     #[arg(long, value_name = "FILE.csv")]
     out: Option<PathBuf>,
     /// How many of the most probable classes to show.
@@ -105,7 +117,7 @@ fn finite(p: Prediction, model: &Path) -> Result<Prediction> {
 }
 
 pub(crate) fn run(args: PredictArgs, output: Output) -> Result<()> {
-    let checkpoint = Checkpoint::read(&args.model)?;
+    let checkpoint = super::read_checkpoint(&args.model, None)?;
     let arch = checkpoint.architecture().clone();
     let model = checkpoint.load()?;
     let k = args.top.clamp(1, model.classes.len().max(1));
@@ -235,15 +247,88 @@ fn top_json(model: &Model, p: &Prediction) -> serde_json::Value {
         .collect()
 }
 
-/// Classifies every row of `path`.
+/// Rows classified at a time: their predictions (and their text) are all
+/// `predict --data` holds besides the data, however many rows there are.
+const BLOCK: usize = 4096;
+
+/// Printed to stdout when this much text is waiting.
+const FLUSH_AT: usize = 1 << 16;
+
+/// Classifies every row of `path`, writing each block of rows as it goes
+/// (lines, `--out` CSV, `--json` array): memory does not grow with the rows.
 fn all_rows(
     args: &PredictArgs,
     path: &Path,
     model: &Model,
-    mut summary: serde_json::Value,
+    summary: serde_json::Value,
     k: usize,
     output: Output,
 ) -> Result<()> {
+    let rows = load_rows(args, path, model)?;
+    let data = &rows.data;
+    let mut csv = match &args.out {
+        Some(out) => Some(CsvOut::create(out, rows.labelled)?),
+        None => None,
+    };
+    let mut json = output.json.then(|| JsonOut::start(&summary, args, &rows));
+    let mut text = String::new();
+    let mut correct = 0;
+    for start in (0..data.len()).step_by(BLOCK) {
+        let block = predict_range(model, data, start..data.len().min(start + BLOCK), k);
+        if let Some(bad) = block
+            .iter()
+            .position(|p| !p.logits.iter().all(|v| v.is_finite()))
+        {
+            return Err(not_finite(&args.model, &format!("sample {}", start + bad)));
+        }
+        for (i, p) in block.iter().enumerate() {
+            let row = start + i;
+            let view = RowView {
+                model,
+                row,
+                prediction: p,
+                label: rows.labelled.then(|| data.label(row)),
+            };
+            correct += usize::from(view.label == Some(p.class));
+            if let Some(json) = &mut json {
+                json.row(&view);
+            } else {
+                view.write_line(&mut text);
+            }
+            if let Some(csv) = &mut csv {
+                csv.row(&view)?;
+            }
+        }
+        if text.len() > FLUSH_AT {
+            print(&text);
+            text.clear();
+        }
+    }
+    print(&text);
+    if rows.labelled && !data.is_empty() && !output.json {
+        output.result(&format!(
+            "accuracy: {:.2}% ({correct} of {})",
+            correct as f64 * 100.0 / data.len() as f64,
+            data.len()
+        ));
+    }
+    if let Some(csv) = csv {
+        let written = csv.finish()?;
+        if output.chatty() {
+            super::say!("wrote {}", written.display());
+        }
+    }
+    if let Some(json) = json {
+        json.finish(rows.labelled.then_some(Correct {
+            correct,
+            samples: data.len(),
+        }));
+    }
+    Ok(())
+}
+
+/// Reads the rows of `path` for `model` and checks their shape.
+fn load_rows(args: &PredictArgs, path: &Path, model: &Model) -> Result<Rows> {
     let rule = label_rule(&args.read);
     let options = args.read.options(None);
     let rows = match read_rows(path, &options, args.set, model, &rule) {
@@ -258,106 +343,194 @@ fn all_rows(
             return Err(error.into());
         }
     };
-    let data = &rows.data;
     model
-        .check_data(data, &args.model)
+        .check_data(&rows.data, &args.model)
         .map_err(anyhow::Error::msg)?;
-    let predictions = predict_dataset(model, data, k);
-    if let Some(bad) = predictions
-        .iter()
-        .position(|p| !p.logits.iter().all(|v| v.is_finite()))
-    {
-        return Err(not_finite(&args.model, &format!("sample {bad}")));
+    Ok(rows)
+}
+
+/// One row's prediction, as the outputs show it.
+struct RowView<'a> {
+    model: &'a Model,
+    row: usize,
+    prediction: &'a Prediction,
+    /// The row's label, when the file has labels.
+    label: Option<usize>,
+}
+
+impl RowView<'_> {
+    fn name(&self, class: usize) -> &str {
+        self.model.classes.name(class)
     }
-    let name = |c: usize| model.classes.name(c);
-    let correct = (0..data.len())
-        .filter(|&i| predictions[i].class == data.label(i))
-        .count();
-    if !output.json {
-        let mut text = String::new();
-        for (i, p) in predictions.iter().enumerate() {
-            let _ = write!(
-                text,
-                "{i}: {} ({:.2}%)",
-                name(p.class),
-                p.confidence * 100.0
-            );
-            if rows.labelled {
-                let _ = write!(text, " label: {}", name(data.label(i)));
-            }
-            text.push('\n');
-            // Printed as it goes: memory does not grow with the file.
-            if text.len() > 1 << 16 {
-                print(&text);
-                text.clear();
-            }
+
+    /// `ROW: CLASS (PP.PP%)[ label: LABEL]`.
+    fn write_line(&self, text: &mut String) {
+        let p = self.prediction;
+        let _ = write!(
+            text,
+            "{}: {} ({:.2}%)",
+            self.row,
+            self.name(p.class),
+            p.confidence * 100.0
+        );
+        if let Some(label) = self.label {
+            let _ = write!(text, " label: {}", self.name(label));
         }
-        print(&text);
-        if rows.labelled && !data.is_empty() {
-            output.result(&format!(
-                "accuracy: {:.2}% ({correct} of {})",
-                correct as f64 * 100.0 / data.len() as f64,
-                data.len()
-            ));
-        }
+        text.push('\n');
     }
-    if let Some(out) = &args.out {
-        let mut csv = String::from(if rows.labelled {
-            "index,class,confidence,label\n"
-        } else {
-            "index,class,confidence\n"
+
+    /// The row's object in the `--json` `predictions` array.
+    fn json(&self) -> serde_json::Value {
+        let p = self.prediction;
+        let mut row = json!({
+            "row": self.row,
+            "index": p.class,
+            "class": self.name(p.class),
+            "confidence": p.confidence,
+            "top": top_json(self.model, p),
         });
-        for (i, p) in predictions.iter().enumerate() {
-            let _ = write!(csv, "{i},{},{}", csv_cell(name(p.class)), p.confidence);
-            if rows.labelled {
-                let _ = write!(csv, ",{}", csv_cell(name(data.label(i))));
-            }
-            csv.push('\n');
+        if let Some(label) = self.label {
+            row["label_index"] = label.into();
+            row["label"] = self.name(label).into();
         }
-        write_atomic(out, csv.as_bytes())
-            .with_context(|| format!("cannot write {}", out.display()))?;
-        if output.chatty() {
-            super::say!("wrote {}", out.display());
-        }
+        row
     }
-    if !output.json {
-        return Ok(());
-    }
-    let list: Vec<serde_json::Value> = predictions
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let mut row = json!({
-                "row": i,
-                "index": p.class,
-                "class": name(p.class),
-                "confidence": p.confidence,
-                "top": top_json(model, p),
-            });
-            if rows.labelled {
-                row["label_index"] = data.label(i).into();
-                row["label"] = name(data.label(i)).into();
-            }
-            row
-        })
-        .collect();
-    if let Some(object) = summary.as_object_mut() {
-        object.insert("data".into(), data.name().into());
-        object.insert("labelled".into(), rows.labelled.into());
-        object.insert("samples".into(), data.len().into());
-        if rows.labelled {
-            object.insert("correct".into(), correct.into());
-            object.insert(
-                "accuracy".into(),
-                (correct as f64 / data.len().max(1) as f64).into(),
+}
+
+/// The `--out FILE.csv` of `predict --data`, written as the rows are
+/// classified into a temporary file that replaces FILE when complete.
+struct CsvOut {
+    path: PathBuf,
+    file: AtomicWriter,
+}
+
+impl CsvOut {
+    /// Starts the file with its header (checked writable before any row is
+    /// classified).
+    fn create(path: &Path, labelled: bool) -> Result<Self> {
+        if path.is_dir() {
+            bail!(
+                "{}: is a directory; give --out a file name, e.g. predictions.csv",
+                path.display()
             );
         }
-        if let Some(out) = &args.out {
-            object.insert("out".into(), out.display().to_string().into());
-        }
-        object.insert("predictions".into(), list.into());
+        let mut file = AtomicWriter::create(path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        let header: &[u8] = if labelled {
+            b"index,class,confidence,label\n"
+        } else {
+            b"index,class,confidence\n"
+        };
+        file.write_all(header)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            file,
+        })
     }
-    output.summary(&summary)
+
+    /// `index,class,confidence[,label]`.
+    fn row(&mut self, view: &RowView<'_>) -> Result<()> {
+        let p = view.prediction;
+        let mut line = format!(
+            "{},{},{}",
+            view.row,
+            csv_cell(view.name(p.class)),
+            p.confidence
+        );
+        if let Some(label) = view.label {
+            let _ = write!(line, ",{}", csv_cell(view.name(label)));
+        }
+        line.push('\n');
+        self.file
+            .write_all(line.as_bytes())
+            .with_context(|| format!("cannot write {}", self.path.display()))
+    }
+
+    /// Moves the complete file into place; returns its path.
+    fn finish(self) -> Result<PathBuf> {
+        self.file
+            .finish()
+            .with_context(|| format!("cannot write {}", self.path.display()))?;
+        Ok(self.path)
+    }
+}
+
+/// How many rows the model got right, when the file has labels.
+#[derive(Debug, Clone, Copy)]
+struct Correct {
+    correct: usize,
+    samples: usize,
+}
+
+/// The one `--json` object of `predict --data`, printed as it is made: the
+/// fields known before the rows, the `predictions` array a row at a time,
+/// then `correct` and `accuracy` (which need every row).
+struct JsonOut {
+    text: String,
+    rows: usize,
+}
+
+impl JsonOut {
+    /// Prints `{`, the fields of `summary` and of the data, and opens the
+    /// `predictions` array.
+    fn start(summary: &serde_json::Value, args: &PredictArgs, rows: &Rows) -> Self {
+        let mut fields: Vec<(String, serde_json::Value)> = summary
+            .as_object()
+            .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        fields.push(("data".into(), rows.data.name().into()));
+        fields.push(("labelled".into(), rows.labelled.into()));
+        fields.push(("samples".into(), rows.data.len().into()));
+        if let Some(out) = &args.out {
+            fields.push(("out".into(), out.display().to_string().into()));
+        }
+        let mut text = String::from("{\n");
+        for (key, value) in &fields {
+            let _ = writeln!(
+                text,
+                "  {}: {},",
+                json_text(&key.as_str().into(), 1),
+                json_text(value, 1)
+            );
+        }
+        text.push_str("  \"predictions\": [");
+        Self { text, rows: 0 }
+    }
+
+    /// Adds one row's object to the array.
+    fn row(&mut self, view: &RowView<'_>) {
+        let separator = if self.rows == 0 { "" } else { "," };
+        let _ = write!(self.text, "{separator}\n    {}", json_text(&view.json(), 2));
+        self.rows += 1;
+        if self.text.len() > FLUSH_AT {
+            print(&self.text);
+            self.text.clear();
+        }
+    }
+
+    /// Closes the array, adds `correct` and `accuracy` for labelled rows,
+    /// and closes the object.
+    fn finish(mut self, correct: Option<Correct>) {
+        self.text
+            .push_str(if self.rows == 0 { "]" } else { "\n  ]" });
+        if let Some(Correct { correct, samples }) = correct {
+            let accuracy = correct as f64 / samples.max(1) as f64;
+            let _ = write!(
+                self.text,
+                ",\n  \"correct\": {correct},\n  \"accuracy\": {}",
+                json_text(&accuracy.into(), 1)
+            );
+        }
+        self.text.push_str("\n}\n");
+        print(&self.text);
+    }
+}
+
+/// `value` as pretty JSON for a place `depth` levels deep in the object.
+fn json_text(value: &serde_json::Value, depth: usize) -> String {
+    let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into());
+    text.replace('\n', &format!("\n{}", "  ".repeat(depth)))
 }
 
 /// A CSV cell, quoted when it holds a comma, a quote or a line break.

@@ -17,8 +17,11 @@
 //! completes: Ctrl-C, SIGTERM, `kill -9`, a full disk or an error leaves it
 //! whole. A run killed during the renames leaves the manifest; the next
 //! `train` (or `emit`) into that folder completes them first, and removes
-//! the temporaries of killed runs. Before loading data it checks that every
-//! output can be written ([`host::fs::prepare_output_dir`]).
+//! the temporaries of killed runs; so does any command that reads a model
+//! from that folder ([`host::fs::settle`]). Before loading data it checks
+//! that every output can be written and takes the folder's lock
+//! ([`host::fs::prepare_output_dir`]): a second run into the same `--out`
+//! fails at once, naming this one.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -65,7 +68,9 @@ pub(crate) struct TrainArgs {
     /// one, a run replaces the previous run's files only when it completes, all together (the
     /// checkpoint and the bundle always describe one model); a failed or interrupted run
     /// leaves them as they were, a model of another architecture needs --force, and other
-    /// files stay. Checked before the data is read.
+    /// files stay. Checked before the data is read. One run at a time: a second run into
+    /// the same --out (train, emit, finetune) fails at once, naming this one (a lock on
+    /// .tinymlp.lock there, released when the run ends, however it ends).
     #[arg(long, default_value = "model")]
     out: PathBuf,
     /// Hidden layer widths, input side first: `64`, `100`, `64,32,16` (up to 16 layers),
@@ -131,7 +136,9 @@ pub(crate) fn run(args: TrainArgs, output: Output) -> Result<()> {
     // Fail fast: the options and the output directory before the data,
     // the data and the existing model before training.
     config.check()?;
-    host::fs::prepare_output_dir(&args.out, OUTPUTS).map_err(anyhow::Error::msg)?;
+    // Held to the end: a second run into --out fails at once.
+    let _lock = host::fs::prepare_output_dir(&args.out, OUTPUTS, "host train")
+        .map_err(anyhow::Error::msg)?;
     let data = args.data.load(args.seed)?;
     let recipe = config.resolve(&data.train)?;
     guard_existing_model(&args.out.join("model.safetensors"), &recipe, args.force)?;

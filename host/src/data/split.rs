@@ -1,5 +1,5 @@
 //! Splitting a [`Dataset`]: `--val` ([`Dataset::split_validation`]),
-//! `--limit` ([`Dataset::take`]), `--test-fraction`
+//! `--limit` ([`Dataset::truncate`]), `--test-fraction`
 //! ([`Dataset::stratified_split`]) and [`Dataset::select`].
 //!
 //! Contract: no sample is lost or duplicated by a split; every split is
@@ -58,11 +58,22 @@ impl Dataset {
         Ok((self, validation))
     }
 
-    /// A copy of the first `n` samples (all of them if `n >= self.len()`),
-    /// for `--limit`.
+    /// A copy of the first `n` samples (all of them if `n >= self.len()`).
     pub fn take(&self, n: usize) -> Dataset {
         let indices: Vec<usize> = (0..n.min(self.len())).collect();
         self.gather(&indices)
+    }
+
+    /// Keeps only the first `n` samples (all of them if `n >= self.len()`),
+    /// for `--limit`: in place, no copy of the samples kept.
+    pub fn truncate(&mut self, n: usize) {
+        let keep = n.min(self.len());
+        let f = self.shape.features;
+        match &mut self.raw {
+            Raw::Pixels(p) => p.truncate(keep * f),
+            Raw::Values(v) => v.truncate(keep * f),
+        }
+        self.labels.truncate(keep);
     }
 
     /// A copy of the given samples, in the order given (an index may repeat).
@@ -89,10 +100,14 @@ impl Dataset {
     /// shuffle seeded by `seed` (`Pcg64Mcg`): the same seed gives the same
     /// split. Both parts keep the file order.
     ///
+    /// In place: the test part is copied out, then the training samples are
+    /// moved to the front of `self`'s own buffers (no second copy of the
+    /// data set; the peak is the data plus the test part).
+    ///
     /// Errors name `--test-fraction` if `fraction` is not in `(0, 1)` or a
     /// part would be empty.
     pub fn stratified_split(
-        self,
+        mut self,
         fraction: f64,
         seed: u64,
     ) -> Result<(Dataset, Dataset), DataError> {
@@ -128,13 +143,13 @@ impl Dataset {
                 in_test[i] = true;
             }
         }
-        let (test, train): (Vec<usize>, Vec<usize>) = (0..self.len()).partition(|&i| in_test[i]);
-        if test.is_empty() || train.is_empty() {
+        let tested = in_test.iter().filter(|&&t| t).count();
+        if tested == 0 || tested == self.len() {
             return fail(
                 &self.name,
                 format!(
                     "the {} part would be empty ({} samples{}); use more data or no --test-fraction",
-                    if test.is_empty() { "test" } else { "training" },
+                    if tested == 0 { "test" } else { "training" },
                     self.len(),
                     if self.is_empty() {
                         ""
@@ -144,8 +159,39 @@ impl Dataset {
                 ),
             );
         }
-        Ok((self.gather(&train), self.gather(&test)))
+        let test_indices: Vec<usize> = (0..self.len()).filter(|&i| in_test[i]).collect();
+        let test = self.gather(&test_indices);
+        self.retain_samples(&in_test);
+        Ok((self, test))
     }
+
+    /// Keeps the samples `i` with `!remove[i]`, in order, moving them to the
+    /// front of the existing buffers (no copy of the data set).
+    fn retain_samples(&mut self, remove: &[bool]) {
+        let f = self.shape.features;
+        match &mut self.raw {
+            Raw::Pixels(p) => compact(p, f, remove),
+            Raw::Values(v) => compact(v, f, remove),
+        }
+        let mut i = 0;
+        self.labels.retain(|_| {
+            i += 1;
+            !remove[i - 1]
+        });
+    }
+}
+
+/// Moves the samples of `stride` elements not marked in `remove` to the
+/// front of `values`, in order, and truncates it to them.
+fn compact<T: Copy>(values: &mut Vec<T>, stride: usize, remove: &[bool]) {
+    let mut kept = 0;
+    for (i, _) in remove.iter().enumerate().filter(|(_, &d)| !d) {
+        if kept != i {
+            values.copy_within(i * stride..(i + 1) * stride, kept * stride);
+        }
+        kept += 1;
+    }
+    values.truncate(kept * stride);
 }
 
 #[cfg(test)]
@@ -263,6 +309,38 @@ mod tests {
         assert_eq!(ids(&again), ids(&test));
         let (_, other) = d.stratified_split(0.2, 8).unwrap();
         assert_ne!(ids(&other), ids(&test));
+    }
+
+    /// Where a data set's samples live (to tell a copy from the original).
+    fn buffer(d: &Dataset) -> *const u8 {
+        match &d.raw {
+            Raw::Pixels(p) => p.as_ptr(),
+            Raw::Values(v) => v.as_ptr().cast(),
+        }
+    }
+
+    #[test]
+    fn split_and_truncate_keep_the_training_samples_in_place() {
+        // 40 samples of 3 classes: the training part stays in the buffer
+        // the data was read into (no copy of the data set).
+        let labels: Vec<u16> = (0..40).map(|i| (i % 3) as u16).collect();
+        let d = data(&labels, 3);
+        let (original, expected) = (buffer(&d), d.clone());
+        let (mut train, test) = d.stratified_split(0.25, 5).unwrap();
+        assert_eq!(buffer(&train), original, "the training part was copied");
+        // The same parts as a copy of each would give, in file order.
+        let mut in_test = [false; 40];
+        for i in ids(&test) {
+            in_test[i] = true;
+        }
+        let kept: Vec<usize> = (0..40).filter(|&i| !in_test[i]).collect();
+        assert_eq!(train, expected.select(&kept));
+        let first = train.take(7);
+        train.truncate(7);
+        assert_eq!(buffer(&train), original, "--limit copied the samples");
+        assert_eq!(train, first);
+        train.truncate(99);
+        assert_eq!(train.len(), 7);
     }
 
     #[test]

@@ -89,7 +89,25 @@ impl Prediction {
 /// If `data.features()` is not the model's input count (check with
 /// [`Model::check_data`] first).
 pub fn predict_dataset(model: &Model, data: &Dataset, k: usize) -> Vec<Prediction> {
-    (0..data.len())
+    predict_range(model, data, 0..data.len(), k)
+}
+
+/// [`predict_dataset`] for the samples `range` of `data` only (to stream a
+/// large file's predictions a block at a time).
+///
+/// # Panics
+/// As [`predict_dataset`], and if `range` goes past `data.len()`.
+pub fn predict_range(
+    model: &Model,
+    data: &Dataset,
+    range: std::ops::Range<usize>,
+    k: usize,
+) -> Vec<Prediction> {
+    assert!(
+        range.end <= data.len(),
+        "predict_range: samples out of range"
+    );
+    range
         .into_par_iter()
         .map_init(
             || vec![0.0; model.inputs()],
@@ -181,6 +199,8 @@ pub fn read_rows(
     let text = read_text(path)?;
     let delimiter = options.delimiter.unwrap_or_else(|| detect_delimiter(&text));
     if *rule == LabelRule::Auto && first_row_columns(&text, delimiter) != Some(model.inputs()) {
+        // Not held while the samples are read.
+        drop(text);
         return labelled(LabelColumn::Auto);
     }
     // No label column: append a constant one, then read it as `train` would,

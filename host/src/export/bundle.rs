@@ -110,6 +110,7 @@ pub fn stage_bundle(
         &q,
         &Header::new(seed, checkpoint_bytes, Some(int8_accuracy)),
     )?;
+    let previous_inputs = set.dir().join("test_inputs.bin.gz");
     let mut add = |name: &str, bytes: &[u8]| set.add(name, bytes).map_err(ExportError::Files);
     add("weights.rs", f32_source.as_bytes())?;
     add("weights_int8.rs", int8_source.as_bytes())?;
@@ -123,7 +124,7 @@ pub fn stage_bundle(
     )?;
     add(
         "test_inputs.bin.gz",
-        &predictions::test_inputs_gz(model, test),
+        &predictions::test_inputs_gz_reusing(&previous_inputs, model, test),
     )?;
     Ok(int8_accuracy)
 }

@@ -1,11 +1,13 @@
 //! [`QNet`]: the int8 network of any depth at run time, as the emitted
 //! const-generic `QHidden … QOutput` chain computes it (the same `tinymlp`
-//! integer kernels, in the same order). [`quantize`](super::quantize) makes one.
+//! integer arithmetic; integer sums are exact, so the [`QFast`] path the CPU
+//! picks never changes a bit). [`quantize`](super::quantize) makes one.
 
-use tinymlp::quant::{dot_i8_u8, requantize_u8};
+use tinymlp::quant::requantize_u8;
 use tinymlp::quantize_input;
 
 use crate::data::Dataset;
+use crate::qkernel::QFast;
 
 /// How raw values become the `u8` input of a [`QNet`].
 #[derive(Clone, Debug, PartialEq)]
@@ -59,14 +61,13 @@ impl QLayer {
         self.bias.len()
     }
 
-    /// `acc[o] = bias[o] + Σ W[o][i]·x[i]` (wrapping `i32`, as `QDense`).
-    pub fn accumulate(&self, x: &[u8]) -> Vec<i32> {
+    /// `acc[o] = bias[o] + Σ W[o][i]·x[i]` (wrapping `i32`, as `QDense`),
+    /// through `kernel`.
+    pub fn accumulate(&self, x: &[u8], kernel: QFast) -> Vec<i32> {
         assert_eq!(x.len(), self.inputs, "layer input width");
-        self.weights
-            .chunks_exact(self.inputs.max(1))
-            .zip(&self.bias)
-            .map(|(row, &b)| b.wrapping_add(dot_i8_u8(&row[..self.inputs], x)))
-            .collect()
+        let mut acc = self.bias.clone();
+        kernel.accumulate(&self.weights, x, &mut acc);
+        acc
     }
 }
 
@@ -130,11 +131,17 @@ impl QNet {
         }
     }
 
-    /// The output accumulators for a `u8` input, as `QNetwork::accumulators`.
+    /// The output accumulators for a `u8` input, as `QNetwork::accumulators`,
+    /// through the fastest kernel of this CPU ([`QFast::detect`]).
     pub fn accumulators_u8(&self, x: &[u8]) -> Vec<i32> {
+        self.accumulators_u8_with(x, QFast::detect())
+    }
+
+    /// [`accumulators_u8`](Self::accumulators_u8) through `kernel`.
+    pub fn accumulators_u8_with(&self, x: &[u8], kernel: QFast) -> Vec<i32> {
         let mut current = x.to_vec();
         for layer in &self.layers {
-            let acc = layer.accumulate(&current);
+            let acc = layer.accumulate(&current, kernel);
             match &layer.rescale {
                 Rescale::Requantize { multiplier, shift } => {
                     current = acc

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{may_be_running, sync_dir, write_atomic, write_temporary};
+use super::{may_be_running, sync_dir, write_atomic, write_temporary, DirLock};
 
 /// The commit manifest of a [`FileSet`] in its directory, present only while
 /// a set is being renamed into place (or after a run was killed then).
@@ -144,13 +144,39 @@ fn apply(dir: &Path, manifest: &Manifest) -> Result<(), String> {
 }
 /// Completes a commit of a [`FileSet`] into `dir` that a killed run left
 /// half done (its manifest is present), so the files are again one whole
-/// set. Returns whether there was one. A commit of a live process is left
-/// to it.
+/// set. Returns whether there was one. A commit of a live process (by the
+/// process id in the manifest) is left to it; a caller that holds the
+/// folder's [`DirLock`] completes the commit without that guess.
 pub fn recover(dir: &Path) -> Result<bool, String> {
+    let Some(manifest) = read_manifest(dir)? else {
+        return Ok(false);
+    };
+    let path = dir.join(MANIFEST);
+    let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+    if manifest.pid != std::process::id() && may_be_running(manifest.pid, modified) {
+        return Ok(false);
+    }
+    apply(dir, &manifest)?;
+    Ok(true)
+}
+
+/// [`recover`] under the folder's lock: every writer holds that lock while
+/// it commits, so a manifest found by the holder is a killed run's, whatever
+/// process now has its id.
+pub(super) fn complete_commit(dir: &Path, _lock: &DirLock) -> Result<bool, String> {
+    let Some(manifest) = read_manifest(dir)? else {
+        return Ok(false);
+    };
+    apply(dir, &manifest)?;
+    Ok(true)
+}
+
+/// The manifest in `dir`, if any, checked to name files in `dir` only.
+fn read_manifest(dir: &Path) -> Result<Option<Manifest>, String> {
     let path = dir.join(MANIFEST);
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("{}: cannot read: {e}", path.display())),
     };
     let manifest: Manifest = serde_json::from_str(&text).map_err(|e| {
@@ -159,10 +185,6 @@ pub fn recover(dir: &Path) -> Result<bool, String> {
             path.display()
         )
     })?;
-    let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
-    if manifest.pid != std::process::id() && may_be_running(manifest.pid, modified) {
-        return Ok(false);
-    }
     // Names only: a manifest never moves files out of its directory.
     let plain = |n: &String| Path::new(n).file_name() == Some(std::ffi::OsStr::new(n));
     if !manifest.rename.iter().all(|(a, b)| plain(a) && plain(b))
@@ -173,8 +195,7 @@ pub fn recover(dir: &Path) -> Result<bool, String> {
             path.display()
         ));
     }
-    apply(dir, &manifest)?;
-    Ok(true)
+    Ok(Some(manifest))
 }
 #[cfg(test)]
 mod tests {

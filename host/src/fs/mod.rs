@@ -20,8 +20,15 @@
 //!   the next `train` or `emit` into that directory runs first) completes the
 //!   renames, so the set is again the new one, whole.
 //! - [`prepare_output_dir`]: what `train` checks before it trains: the
-//!   directory can be written, no output name is a directory; it also
-//!   completes an interrupted commit and removes stale temporaries.
+//!   directory can be written, no output name is a directory; then it takes
+//!   the folder's [`DirLock`] (a second run into the same folder fails at
+//!   once, naming this one), completes an interrupted commit and removes
+//!   stale temporaries.
+//! - [`settle`]: what a command that reads a model does first: a set a
+//!   killed run left half renamed is completed (under the lock), so no
+//!   reader ever uses a mix of two models' files.
+//! - [`AtomicWriter`]: one file written as it is computed (`predict
+//!   --out`), renamed into place when finished.
 //!
 //! A temporary is stale when the process named in it is gone (on Linux,
 //! checked in `/proc`; elsewhere when it is more than a minute old).
@@ -30,11 +37,14 @@
 //!
 //! - `mod.rs`: [`write_atomic`], [`prepare_output_dir`] and the temporary
 //!   files both use;
-//! - `fileset.rs`: [`FileSet`], its [`MANIFEST`] and [`recover`].
+//! - `fileset.rs`: [`FileSet`], its [`MANIFEST`] and [`recover`];
+//! - `lock.rs`: [`DirLock`] (the writer lock, file [`LOCK`]) and [`settle`].
 
 mod fileset;
+mod lock;
 
 pub use fileset::{recover, FileSet, MANIFEST};
+pub use lock::{settle, DirLock, LOCK};
 
 use std::io::Write;
 use std::path::Path;
@@ -48,6 +58,14 @@ fn parent_dir(path: &Path) -> &Path {
 /// Creates `.NAME.PID.XXXXXX.tmp` beside `path`, with the permissions a plain
 /// write would give, and writes and flushes `bytes` into it.
 fn write_temporary(path: &Path, bytes: &[u8]) -> std::io::Result<tempfile::NamedTempFile> {
+    let mut tmp = create_temporary(path)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    Ok(tmp)
+}
+
+/// Creates the empty temporary file of [`write_temporary`].
+fn create_temporary(path: &Path) -> std::io::Result<tempfile::NamedTempFile> {
     let dir = parent_dir(path);
     let file_name = path
         .file_name()
@@ -66,10 +84,7 @@ fn write_temporary(path: &Path, bytes: &[u8]) -> std::io::Result<tempfile::Named
     };
     #[cfg(unix)]
     builder.permissions(permissions);
-    let mut tmp = builder.tempfile_in(dir).map_err(plain)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    Ok(tmp)
+    builder.tempfile_in(dir).map_err(plain)
 }
 
 /// The OS error without the temporary file's path that `tempfile` adds (the
@@ -90,6 +105,45 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = write_temporary(path, bytes)?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// A file written piece by piece that replaces `path` only when
+/// [`finish`](Self::finish)ed: the pieces go into a temporary file beside
+/// it (as [`write_atomic`]'s), which is flushed and renamed over `path`.
+/// Dropped unfinished (an error on the way), it removes the temporary and
+/// leaves the old file.
+#[derive(Debug)]
+pub struct AtomicWriter {
+    path: std::path::PathBuf,
+    out: std::io::BufWriter<tempfile::NamedTempFile>,
+}
+
+impl AtomicWriter {
+    /// Starts the file that will replace `path`.
+    pub fn create(path: &Path) -> std::io::Result<Self> {
+        Ok(Self {
+            path: path.to_path_buf(),
+            out: std::io::BufWriter::with_capacity(1 << 16, create_temporary(path)?),
+        })
+    }
+
+    /// Flushes the file to disk and renames it over `path`.
+    pub fn finish(self) -> std::io::Result<()> {
+        let tmp = self.out.into_inner().map_err(|e| e.into_error())?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(&self.path).map_err(|e| e.error)?;
+        Ok(())
+    }
+}
+
+impl Write for AtomicWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.out.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
 }
 
 /// Flushes a directory's entries (the renames in it) to disk; best effort.
@@ -120,12 +174,15 @@ fn may_be_running(pid: u32, modified: Option<std::time::SystemTime>) -> bool {
 /// `dir`: none of them is a directory, and a probe file can be created and
 /// removed there (or, when `dir` does not exist yet, in the folder it will
 /// be created in: nothing is created before there is something to write).
-/// Then completes a commit a killed run left half done ([`recover`]) and
+/// Then takes the folder's [`DirLock`] for `command` (creating the folder;
+/// a folder created for a run that writes nothing is removed again when the
+/// lock is dropped), completes a commit a killed run left half done and
 /// removes the temporary files of [`write_atomic`] and [`FileSet`] for those
 /// names that a killed run left behind.
 ///
-/// The error names the path and what is wrong.
-pub fn prepare_output_dir(dir: &Path, names: &[&str]) -> Result<(), String> {
+/// The error names the path and what is wrong; when another live run holds
+/// the lock, it names that run.
+pub fn prepare_output_dir(dir: &Path, names: &[&str], command: &str) -> Result<DirLock, String> {
     let exists = match std::fs::metadata(dir) {
         Ok(meta) if meta.is_dir() => true,
         Ok(_) => {
@@ -156,8 +213,9 @@ pub fn prepare_output_dir(dir: &Path, names: &[&str]) -> Result<(), String> {
                 parent.display()
             ));
         }
-        return probe(parent)
-            .map_err(|e| format!("{}: cannot create the output directory: {e}", dir.display()));
+        probe(parent)
+            .map_err(|e| format!("{}: cannot create the output directory: {e}", dir.display()))?;
+        return DirLock::acquire(dir, command);
     }
     for name in names {
         let path = dir.join(name);
@@ -174,11 +232,12 @@ pub fn prepare_output_dir(dir: &Path, names: &[&str]) -> Result<(), String> {
             dir.display()
         )
     })?;
-    recover(dir)?;
+    let lock = DirLock::acquire(dir, command)?;
+    fileset::complete_commit(dir, &lock)?;
     let mut names = names.to_vec();
     names.push(MANIFEST);
     remove_stale_temporaries(dir, &names);
-    Ok(())
+    Ok(lock)
 }
 
 /// Creates and removes a file in `dir`.
@@ -268,13 +327,16 @@ mod tests {
     fn output_dir_checks_and_cleans_up() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("new");
-        // A directory yet to be made is checked, not made.
-        prepare_output_dir(&out.join("sub"), &["a.bin"]).unwrap();
+        // A directory yet to be made is made for the lock, and goes again
+        // when the run writes nothing.
+        let lock = prepare_output_dir(&out.join("sub"), &["a.bin"], "test").unwrap();
+        assert!(out.join("sub").join(LOCK).exists());
+        drop(lock);
         assert!(!out.exists());
         std::fs::create_dir(&out).unwrap();
-        prepare_output_dir(&out, &["a.bin"]).unwrap();
+        drop(prepare_output_dir(&out, &["a.bin"], "test").unwrap());
         std::fs::create_dir(out.join("a.bin")).unwrap();
-        let err = prepare_output_dir(&out, &["a.bin"]).unwrap_err();
+        let err = prepare_output_dir(&out, &["a.bin"], "test").unwrap_err();
         assert!(err.contains("a.bin: is a directory"), "{err}");
         std::fs::remove_dir(out.join("a.bin")).unwrap();
         // Temporaries of a dead process (and old ones without a process id)
@@ -301,16 +363,16 @@ mod tests {
             .unwrap()
             .set_modified(old)
             .unwrap();
-        prepare_output_dir(&out, &["a.bin"]).unwrap();
+        drop(prepare_output_dir(&out, &["a.bin"], "test").unwrap());
         assert!(!stale.exists() && !dead.exists() && !probe.exists());
         assert!(fresh.exists() && other.exists() && ours.exists());
         // A file where the directory should be.
         let file = dir.path().join("file");
         std::fs::write(&file, b"x").unwrap();
-        assert!(prepare_output_dir(&file, &["a.bin"])
+        assert!(prepare_output_dir(&file, &["a.bin"], "test")
             .unwrap_err()
             .contains("is a file, not a directory"));
-        assert!(prepare_output_dir(&file.join("below"), &["a.bin"])
+        assert!(prepare_output_dir(&file.join("below"), &["a.bin"], "test")
             .unwrap_err()
             .contains("cannot create the output directory"));
     }
