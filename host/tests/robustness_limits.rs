@@ -286,6 +286,45 @@ fn csv_files_of_other_separators_and_line_ends() {
 }
 
 #[test]
+fn predict_reads_a_file_without_labels_as_a_stream() {
+    let dir = common::tempdir();
+    // A one-input model, and 3,000,000 rows without a label column (15 MB
+    // of text, 18 MB of samples and their constant labels): holding the
+    // text and a copy of it with a label column added took 77 MB.
+    let small: String = std::iter::once("label,x\n".to_string())
+        .chain((0..400).map(|i| {
+            let x = (i % 199) as f32 / 99.0 - 1.0;
+            format!("{},{x:.2}\n", if x < 0.0 { "a" } else { "b" })
+        }))
+        .collect();
+    let small = common::write(dir.path(), "small.csv", small);
+    let model = common::train_small(
+        &dir.path().join("m"),
+        &["--data", s(&small), "--test-fraction", "0.25"],
+    );
+    let big: String = std::iter::once("x\n".to_string())
+        .chain((0..3_000_000).map(|i| format!("{:.2}\n", (i % 199) as f32 / 99.0 - 1.0)))
+        .collect();
+    let big = common::write(dir.path(), "big.csv", big);
+    let run = run_host(&["predict", "--model", s(&model), "--data", s(&big)]);
+    run.assert_ok().assert_peak_rss_below(50 << 20);
+    assert_eq!(run.stdout.lines().count(), 3_000_000);
+    assert!(run.stdout.lines().last().unwrap().starts_with("2999999: "));
+    // Over the cap, the cap is what the message names (it used to be
+    // masked by a second reading of the file with a label column).
+    let over = [
+        "predict",
+        "--max-data-mb",
+        "8",
+        "--model",
+        s(&model),
+        "--data",
+        s(&big),
+    ];
+    run_host(&over).assert_error(&["big.csv", "limit of 8 MiB", "pass --max-data-mb 16"]);
+}
+
+#[test]
 fn predict_memory_does_not_grow_with_the_rows() {
     let dir = common::tempdir();
     // A model of one input, and 300,000 rows of it (2 MB of CSV, 1.8 MB of

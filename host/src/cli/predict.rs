@@ -31,7 +31,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde_json::json;
 
-use host::data::{LabelColumn, Role};
+use host::data::{DataError, LabelColumn, Role};
 use host::eval::predict::{predict_range, read_rows, LabelRule, Prediction, Rows};
 use host::fs::AtomicWriter;
 use host::model::Model;
@@ -334,8 +334,14 @@ fn load_rows(args: &PredictArgs, path: &Path, model: &Model) -> Result<Rows> {
     let rows = match read_rows(path, &options, args.set, model, &rule) {
         Ok(rows) => rows,
         Err(error) => {
-            // A file of the wrong shape: say so rather than which label is unknown.
-            if let Ok(data) = args.read.load(path, args.set, None) {
+            // A file of the wrong shape: say so rather than which label is
+            // unknown (only then: a file too large to read, say, is not
+            // another shape, whatever reading it otherwise would give).
+            let about_labels = matches!(
+                error,
+                DataError::UnknownLabel { .. } | DataError::TooManyClasses { .. }
+            );
+            if let (true, Ok(data)) = (about_labels, args.read.load(path, args.set, None)) {
                 model
                     .check_data(&data, &args.model)
                     .map_err(anyhow::Error::msg)?;

@@ -5,6 +5,7 @@
 //! |---|---|
 //! | [`metrics`] | [`Evaluation`]: confusion matrix of K classes, accuracy, per-class accuracy, the report table with class names |
 //! | [`predict`] | [`Prediction`]: per-sample class and top-k softmax probabilities, for a data set ([`predict_dataset`]) or raw rows ([`predict_raw`]) |
+//! | `unlabelled` | a CSV file without a label column, streamed with a constant one added (`predict --data`) |
 //!
 //! ```
 //! use host::eval::Evaluation;
@@ -18,6 +19,7 @@
 
 pub mod metrics;
 pub mod predict;
+mod unlabelled;
 
 pub use metrics::{accuracy_line, Evaluation};
 pub use predict::{predict_dataset, predict_raw, Prediction, Ranked};

@@ -21,11 +21,11 @@
 //! Labels are mapped into the model's classes by name; a label the model
 //! does not know is an error naming it.
 
-use std::io::Read;
 use std::path::Path;
 
 use rayon::prelude::*;
 
+use super::unlabelled::{first_line, AppendColumn};
 use crate::data::idx::{read_idx_samples, IdxValues};
 use crate::data::load::has_labels_file;
 use crate::data::source::{open_file, Source};
@@ -196,17 +196,19 @@ pub fn read_rows(
         }
         return read_idx_unlabelled(path);
     }
-    let text = read_text(path)?;
-    let delimiter = options.delimiter.unwrap_or_else(|| detect_delimiter(&text));
-    if *rule == LabelRule::Auto && first_row_columns(&text, delimiter) != Some(model.inputs()) {
-        // Not held while the samples are read.
-        drop(text);
+    // The first line decides the delimiter and whether there is a label
+    // column; the file is then streamed, never held as text.
+    let mut head = Source::new(open_file(path)?, path)?;
+    let first = first_line(&mut head, FIRST_LINE_MOST).map_err(|e| head.error(e))?;
+    let delimiter = options
+        .delimiter
+        .unwrap_or_else(|| detect_delimiter(&first));
+    if *rule == LabelRule::Auto && first_row_columns(&first, delimiter) != Some(model.inputs()) {
         return labelled(LabelColumn::Auto);
     }
     // No label column: append a constant one, then read it as `train` would,
     // so header, MNIST layout and error messages (columns keep their
     // positions) are the same.
-    let with_label = append_column(&text, delimiter, path)?;
     let unlabelled_options = DataOptions {
         format: Format::Csv,
         label_column: LabelColumn::Last,
@@ -214,13 +216,17 @@ pub fn read_rows(
         classes: None,
         ..options.clone()
     };
-    let data =
-        crate::data::csv::parse_csv(std::io::Cursor::new(with_label), path, &unlabelled_options)?;
+    let stream = AppendColumn::new(Source::new(open_file(path)?, path)?, delimiter);
+    let data = crate::data::csv::parse_csv(stream, path, &unlabelled_options)?;
     Ok(Rows {
         data,
         labelled: false,
     })
 }
+
+/// Most bytes read to find a CSV file's first line (a line of 16 MiB holds
+/// some two million numbers).
+const FIRST_LINE_MOST: u64 = 16 << 20;
 
 /// The one class of unlabelled rows, `"0"` (what a constant label `0` reads as).
 fn unlabelled_classes() -> Classes {
@@ -244,14 +250,6 @@ fn read_idx_unlabelled(path: &Path) -> Result<Rows, DataError> {
         data,
         labelled: false,
     })
-}
-
-/// The whole file as bytes, gunzipped when gzipped.
-fn read_text(path: &Path) -> Result<Vec<u8>, DataError> {
-    let mut src = Source::new(open_file(path)?, path)?;
-    let mut bytes = Vec::new();
-    src.read_to_end(&mut bytes).map_err(|e| src.error(e))?;
-    Ok(bytes)
 }
 
 /// The most frequent of `,`, `;` and tab outside quotes on the first
@@ -304,38 +302,6 @@ fn first_row_columns(text: &[u8], delimiter: u8) -> Option<usize> {
         }
     }
     None
-}
-
-/// The CSV with a last column `0` on every non-blank record.
-fn append_column(text: &[u8], delimiter: u8, path: &Path) -> Result<Vec<u8>, DataError> {
-    let mut rdr = reader(text, delimiter);
-    let mut out = csv::WriterBuilder::new()
-        .delimiter(delimiter)
-        .flexible(true)
-        .from_writer(Vec::with_capacity(text.len() + text.len() / 8));
-    let mut record = csv::ByteRecord::new();
-    let syntax = |line: u64, message: String| DataError::CsvSyntax {
-        path: path.to_path_buf(),
-        line,
-        message,
-    };
-    loop {
-        match rdr.read_byte_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                return Err(syntax(line, format!("{:?}", e.kind())));
-            }
-        }
-        if blank(&record) {
-            continue;
-        }
-        record.push_field(b"0");
-        out.write_byte_record(&record)
-            .map_err(|e| syntax(0, e.to_string()))?;
-    }
-    out.into_inner().map_err(|e| syntax(0, e.to_string()))
 }
 
 #[cfg(test)]
