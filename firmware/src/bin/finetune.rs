@@ -20,6 +20,10 @@
 #![no_std]
 #![no_main]
 
+#[path = "../console.rs"]
+mod console;
+#[path = "../fault.rs"]
+mod fault;
 #[path = "../host_io.rs"]
 mod host_io;
 // Shared with the checking program, which uses more of it.
@@ -38,6 +42,8 @@ mod timer;
 #[cfg(target_arch = "arm")]
 #[path = "../vectors.rs"]
 mod vectors;
+
+pub use fault::fault;
 
 #[cfg(feature = "int8")]
 compile_error!("the finetune program trains the f32 model: build it without `int8`");
@@ -353,22 +359,4 @@ fn run() -> ! {
     let _ = writeln!(out, "stack high-water: {} bytes", stack::high_water());
     let _ = writeln!(out, "{passed} passed, {failed} failed");
     semihosting::exit(failed == 0 && passed == params + m)
-}
-
-/// A fault (HardFault on Cortex-M, any trap on RISC-V) ends the run as a failure.
-pub fn fault(what: &str) -> ! {
-    let _ = writeln!(Stdout::open(), "{what}");
-    semihosting::exit(false)
-}
-
-#[cfg(target_arch = "arm")]
-#[cortex_m_rt::exception]
-unsafe fn HardFault(_frame: &cortex_m_rt::ExceptionFrame) -> ! {
-    fault("HardFault")
-}
-
-#[panic_handler]
-fn panic(info: &core::panic::PanicInfo) -> ! {
-    let _ = writeln!(Stdout::open(), "{info}");
-    semihosting::exit(false)
 }

@@ -27,6 +27,10 @@
 #![no_std]
 #![no_main]
 
+#[path = "../console.rs"]
+mod console;
+#[path = "../fault.rs"]
+mod fault;
 #[path = "../host_io.rs"]
 mod host_io;
 #[cfg(target_arch = "riscv32")]
@@ -41,6 +45,8 @@ mod timer;
 #[cfg(target_arch = "arm")]
 #[path = "../vectors.rs"]
 mod vectors;
+
+pub use fault::fault;
 
 /// The network of `host finetune --layers all`: its type, sizes and start.
 // The emitted weights file offers more than training uses (`classify`, class names).
@@ -585,22 +591,4 @@ fn report_accuracy(run: &Run, before: u32, after: u32, checks: &mut Checks<'_>) 
         before == hb && after == ha,
         format_args!("accuracies differ from the host's"),
     );
-}
-
-/// A fault (HardFault on Cortex-M, any trap on RISC-V) ends the run as a failure.
-pub fn fault(what: &str) -> ! {
-    let _ = writeln!(Stdout::open(), "{what}");
-    semihosting::exit(false)
-}
-
-#[cfg(target_arch = "arm")]
-#[cortex_m_rt::exception]
-unsafe fn HardFault(_frame: &cortex_m_rt::ExceptionFrame) -> ! {
-    fault("HardFault")
-}
-
-#[panic_handler]
-fn panic(info: &core::panic::PanicInfo) -> ! {
-    let _ = writeln!(Stdout::open(), "{info}");
-    semihosting::exit(false)
 }
