@@ -119,8 +119,12 @@ pub struct AtomicWriter {
 }
 
 impl AtomicWriter {
-    /// Starts the file that will replace `path`.
+    /// Starts the file that will replace `path`, first removing the
+    /// temporaries of `path` that a killed writer left behind.
     pub fn create(path: &Path) -> std::io::Result<Self> {
+        if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
+            remove_stale_temporaries(parent_dir(path), &[name]);
+        }
         Ok(Self {
             path: path.to_path_buf(),
             out: std::io::BufWriter::with_capacity(1 << 16, create_temporary(path)?),
@@ -291,6 +295,30 @@ fn remove_stale_temporaries(dir: &Path, names: &[&str]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_streamed_file_removes_what_a_killed_writer_of_it_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.csv");
+        // A process id that cannot be running (Linux allows at most 2^22).
+        let dead = dir.path().join(".p.csv.4000000000.x1y2.tmp");
+        let ours = dir
+            .path()
+            .join(format!(".p.csv.{}.x1y2.tmp", std::process::id()));
+        let other = dir.path().join(".q.csv.4000000000.x1y2.tmp");
+        for p in [&dead, &ours, &other] {
+            std::fs::write(p, b"half").unwrap();
+        }
+        let mut w = AtomicWriter::create(&path).unwrap();
+        w.write_all(b"rows").unwrap();
+        w.finish().unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"rows");
+        assert!(!dead.exists(), "the dead writer's temporary is removed");
+        assert!(
+            ours.exists() && other.exists(),
+            "a live writer's and another file's stay"
+        );
+    }
 
     #[test]
     fn replaces_content_and_leaves_no_temporary_files() {
