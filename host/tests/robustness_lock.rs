@@ -138,24 +138,7 @@ fn half_renamed(dir: &Path, data: &Path, name: &str) -> PathBuf {
     let (out, other) = (dir.join(name), dir.join(format!("{name}-other")));
     run_host(&train_args(data, &out, "1", "1")).assert_ok();
     run_host(&train_args(data, &other, "2", "1")).assert_ok();
-    std::fs::copy(other.join("weights.rs"), out.join("weights.rs")).unwrap();
-    let mut rename = Vec::new();
-    for name in [
-        "weights_int8.rs",
-        "predictions_f32.bin",
-        "predictions_int8.bin",
-        "test_inputs.bin.gz",
-        "metrics.json",
-        "timings.json",
-        "curves.svg",
-        "model.safetensors",
-    ] {
-        let tmp = format!(".{name}.4000000000.abcdef.tmp");
-        std::fs::copy(other.join(name), out.join(&tmp)).unwrap();
-        rename.push(serde_json::json!([tmp, name]));
-    }
-    let manifest = serde_json::json!({"pid": 4_000_000_000u32, "rename": rename, "remove": []});
-    std::fs::write(out.join(MANIFEST), manifest.to_string()).unwrap();
+    common::half_rename(&out, &other, &[]);
     out
 }
 

@@ -131,24 +131,7 @@ fn the_next_run_completes_a_half_renamed_set() {
     // state from a complete run in another folder.
     let other = dir.path().join("other");
     run_host(&train_args(&data, &other, "2")).assert_ok();
-    std::fs::copy(other.join("weights.rs"), out.join("weights.rs")).unwrap();
-    let mut rename = Vec::new();
-    for name in [
-        "weights_int8.rs",
-        "predictions_f32.bin",
-        "predictions_int8.bin",
-        "test_inputs.bin.gz",
-        "metrics.json",
-        "timings.json",
-        "curves.svg",
-        "model.safetensors",
-    ] {
-        let tmp = format!(".{name}.4000000000.abcdef.tmp");
-        std::fs::copy(other.join(name), out.join(&tmp)).unwrap();
-        rename.push(serde_json::json!([tmp, name]));
-    }
-    let manifest = serde_json::json!({"pid": 4_000_000_000u32, "rename": rename, "remove": ["model.partial.safetensors"]});
-    std::fs::write(out.join(MANIFEST), manifest.to_string()).unwrap();
+    common::half_rename(&out, &other, &["model.partial.safetensors"]);
     // `emit` next to the checkpoint completes it too; here `train` does,
     // before it checks the existing model.
     let run = run_host(&[

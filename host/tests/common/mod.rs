@@ -11,6 +11,7 @@
 //!   [`Run::assert_peak_rss_below`]; [`s`] turns a path into an argument;
 //!   [`ok`] runs it and returns stdout, [`json`] parses that.
 //! - Models: [`train_small`], [`iris_model`], [`digits_model`], [`image_model`].
+//! - Output folders: [`half_rename`] (the state a run killed mid-commit leaves).
 //!
 //! `fuzz_checks.rs` beside this file is *not* part of this module: it is
 //! included with `#[path]` by the fuzz targets and `fuzz_regressions.rs`.
@@ -350,4 +351,30 @@ impl<R: std::io::Read> std::io::Read for OneByte<R> {
             None => Ok(0),
         }
     }
+}
+
+/// Turns `out`, a complete `train` output folder, into what a run that was
+/// killed right after renaming `weights.rs` into it leaves: that run's files
+/// are taken from `other`, another complete folder (of another seed);
+/// `weights.rs` is already in place, the rest still under temporary names of
+/// a process that is gone, listed in the commit manifest with `remove`.
+pub(crate) fn half_rename(out: &Path, other: &Path, remove: &[&str]) {
+    std::fs::copy(other.join("weights.rs"), out.join("weights.rs")).unwrap();
+    let mut rename = Vec::new();
+    for name in [
+        "weights_int8.rs",
+        "predictions_f32.bin",
+        "predictions_int8.bin",
+        "test_inputs.bin.gz",
+        "metrics.json",
+        "timings.json",
+        "curves.svg",
+        "model.safetensors",
+    ] {
+        let tmp = format!(".{name}.4000000000.abcdef.tmp");
+        std::fs::copy(other.join(name), out.join(&tmp)).unwrap();
+        rename.push(serde_json::json!([tmp, name]));
+    }
+    let manifest = serde_json::json!({"pid": 4_000_000_000u32, "rename": rename, "remove": remove});
+    std::fs::write(out.join(host::fs::MANIFEST), manifest.to_string()).unwrap();
 }
