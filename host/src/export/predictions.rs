@@ -149,25 +149,32 @@ fn read_at_most(path: &Path, most: u64) -> Option<Vec<u8>> {
 
 /// Whether `gz` is one gzip stream of exactly the test-inputs file of `test`.
 fn same_samples(gz: &[u8], model: &Model, test: &Dataset) -> bool {
-    let mut inflated = Comparer(flate2::read::GzDecoder::new(gz));
+    let mut inflated = Comparer {
+        reader: flate2::read::GzDecoder::new(gz),
+        expected: Vec::new(),
+    };
     write_test_inputs(model, test, &mut inflated).is_ok() && inflated.at_end()
 }
 
 /// A writer that checks what is written against what its reader yields, and
 /// fails at the first difference.
-struct Comparer<R>(R);
+struct Comparer<R> {
+    reader: R,
+    /// The reader's bytes for the current write (kept to reuse its memory).
+    expected: Vec<u8>,
+}
 
 impl<R: Read> Comparer<R> {
     fn at_end(&mut self) -> bool {
-        matches!(self.0.read(&mut [0u8; 1]), Ok(0))
+        matches!(self.reader.read(&mut [0u8; 1]), Ok(0))
     }
 }
 
 impl<R: Read> Write for Comparer<R> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let mut expected = vec![0u8; buf.len()];
-        self.0.read_exact(&mut expected)?;
-        if expected != buf {
+        self.expected.resize(buf.len(), 0);
+        self.reader.read_exact(&mut self.expected)?;
+        if self.expected != buf {
             return Err(std::io::Error::other("different bytes"));
         }
         Ok(buf.len())
