@@ -1,6 +1,7 @@
 //! Batch kernels (`tinymlp::batch`, on `Rows` views) against per-sample
 //! loops of the plain `*_ref` definitions and of the unrolled slice
-//! kernels, and one whole mini-batch step of the trainer.
+//! kernels, the host's vector forms of them (`host::fkernel`, every path this
+//! CPU has, named by path), and one whole mini-batch step of the trainer.
 //!
 //! Kernel throughput is in multiply-accumulates (elem/s = MAC/s); the
 //! training steps report samples/s.
@@ -9,6 +10,7 @@ use std::hint::black_box;
 
 use benches::{config, labels, pixel_inputs, random_values, relu_like};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use host::fkernel::{FFast, FPath};
 use host::model::{Architecture, HiddenLayers, Net};
 use host::train::shard::{train_shard, ShardScratch};
 use host::train::Optimizer;
@@ -52,6 +54,14 @@ fn forward(c: &mut Criterion, rng: &mut Rng, (inputs, outputs): (usize, usize), 
                 forward_batch(black_box(&w), &b, rows, &mut ys[..n * outputs])
             })
         });
+        for fast in fast_paths() {
+            g.bench_function(BenchmarkId::new(fast.path().name(), n), |bench| {
+                bench.iter(|| {
+                    let rows = Rows::new(&xs[..n * inputs], inputs);
+                    fast.forward_batch(black_box(&w), &b, rows, &mut ys[..n * outputs])
+                })
+            });
+        }
     }
     g.finish();
 }
@@ -102,9 +112,28 @@ fn gradient(c: &mut Criterion, rng: &mut Rng, (inputs, outputs): (usize, usize))
                     )
                 })
             });
+            for fast in fast_paths() {
+                let id = BenchmarkId::new(format!("{}_{kind}", fast.path().name()), n);
+                g.bench_function(id, |bench| {
+                    bench.iter(|| {
+                        let dys = Rows::new(&dys[..n * outputs], outputs);
+                        let xs = Rows::new(&xs[..n * inputs], inputs);
+                        fast.rank_k(&mut grad, black_box(dys), xs)
+                    })
+                });
+            }
         }
     }
     g.finish();
+}
+
+/// The vector paths of `host::fkernel` this CPU has (the portable one is the
+/// `batch` row already).
+fn fast_paths() -> impl Iterator<Item = FFast> {
+    FPath::ALL
+        .into_iter()
+        .filter(|&p| p != FPath::Portable)
+        .filter_map(FFast::with_path)
 }
 
 fn transposed(c: &mut Criterion, rng: &mut Rng, (inputs, outputs): (usize, usize)) {

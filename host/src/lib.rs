@@ -29,6 +29,8 @@
 //! - [`fs`]: atomic file writes, used by every stage that writes.
 //! - [`qkernel`]: int8 accumulators with AVX-512 VNNI, AVX-VNNI or AVX2,
 //!   chosen at run time (`export` runs the int8 network through it).
+//! - [`fkernel`]: the `f32` training kernels with AVX-512 where the CPU has it,
+//!   the bits of `tinymlp::batch` (`train` runs through it).
 //!
 //! ## Example
 //!
@@ -50,8 +52,8 @@
 //!
 //! Readers never trust sizes declared in a file for allocation: a 40-byte file
 //! claiming four billion images fails at once, without reserving memory.
-// `deny`, not `forbid`: `qkernel` has the one `unsafe` block of the crate (a
-// run-time-dispatched call of a `#[target_feature]` function), allowed there alone.
+// `deny`, not `forbid`: `qkernel` and `fkernel` each have one `unsafe` block
+// (a run-time-dispatched call of a `#[target_feature]` function), allowed there alone.
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -59,6 +61,7 @@ pub mod data;
 pub mod eval;
 pub mod export;
 pub mod finetune;
+pub mod fkernel;
 pub mod fs;
 pub mod model;
 pub mod qkernel;

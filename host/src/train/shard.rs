@@ -1,5 +1,6 @@
 //! Forward and backward of one shard of samples through a [`Net`] of any
-//! depth, with `tinymlp`'s batch kernels.
+//! depth, with `tinymlp`'s batch kernels (the forward product and the
+//! rank-k gradient through [`FFast`], which gives the same bits faster).
 //!
 //! The gradients added into `grads` are bit-identical to calling
 //! `tinymlp::Network::train_sample` on the samples one by one, in order, with
@@ -7,9 +8,10 @@
 //! in `host/tests/model/shapes.rs`).
 
 use tinymlp::activation::{relu, relu_backward};
-use tinymlp::batch::{accumulate_bias, forward_batch, matvec_t_batch, rank_k, Rows};
+use tinymlp::batch::{accumulate_bias, matvec_t_batch, Rows};
 use tinymlp::{argmax, cross_entropy_grad};
 
+use crate::fkernel::FFast;
 use crate::model::Net;
 
 /// Per-layer activations and their gradients for up to `capacity` samples.
@@ -76,7 +78,7 @@ pub fn train_shard(
             Rows::new(&scratch.acts[l - 1][..n * inputs], inputs)
         };
         let g = grads.layer_mut(l);
-        rank_k(g.weights, dys, input);
+        FFast::detect().rank_k(g.weights, dys, input);
         accumulate_bias(g.bias, dys);
         if l > 0 {
             let (lower, upper) = scratch.deltas.split_at_mut(l);
@@ -100,6 +102,7 @@ pub fn forward_shard(net: &Net, xs: Rows<'_>, scratch: &mut ShardScratch) {
     assert!(n <= scratch.capacity, "shard of {n} samples");
     let widths = net.architecture().widths();
     let layers = widths.len() - 1;
+    let fast = FFast::detect();
     for l in 0..layers {
         let (done, rest) = scratch.acts.split_at_mut(l);
         let input = match done.last() {
@@ -108,7 +111,7 @@ pub fn forward_shard(net: &Net, xs: Rows<'_>, scratch: &mut ShardScratch) {
         };
         let out = &mut rest[0][..n * widths[l + 1]];
         let layer = net.layer(l);
-        forward_batch(layer.weights, layer.bias, input, out);
+        fast.forward_batch(layer.weights, layer.bias, input, out);
         if l + 1 < layers {
             relu(out);
         }

@@ -6,20 +6,20 @@ use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 
 use tinymlp::activation::{relu, relu_backward};
-use tinymlp::batch::{
-    accumulate_bias, forward_batch, forward_batch_rows, matvec_t_batch_add, matvec_t_batch_cols,
-    rank_k, rank_k_rows, Rows,
-};
+use tinymlp::batch::{accumulate_bias, matvec_t_batch_add, matvec_t_batch_cols, Rows};
 use tinymlp::{argmax, cross_entropy_grad, TensorKind};
 
 use super::parts::{OutputCopy, Owned, Part, Step};
 use super::sync::{gather, publish, PanicGuard, Shared, Slots};
+use crate::fkernel::FFast;
 use crate::train::inputs::Sample;
 use crate::train::observer::{Observer, TrainError};
 use crate::train::plan::{EpochPlan, EpochSums, SHARD};
 
 /// Per-thread buffers, for the whole batch.
 struct Buffers {
+    /// The forward and rank-k kernels for this CPU.
+    fast: FFast,
     inputs: Vec<f32>,
     labels: Vec<u16>,
     /// Per hidden layer: every row's activations (own rows computed, the
@@ -60,6 +60,7 @@ impl Buffers {
         let per_layer = || hidden.iter().map(|&w| vec![0.0; batch * w]).collect();
         let top = hidden.len();
         Self {
+            fast: FFast::detect(),
             inputs: vec![0.0; batch * inputs],
             labels: Vec::with_capacity(batch),
             acts: per_layer(),
@@ -180,7 +181,8 @@ fn forward(
                 .read()
                 .expect("no thread panics holding it");
             let xs = Rows::new(input, inputs);
-            forward_batch_rows(&weights, &own.bias, rows.start, xs, out, width);
+            buf.fast
+                .forward_batch_rows(&weights, &own.bias, rows.start, xs, out, width);
         }
         for sample in out.chunks_exact_mut(width) {
             relu(&mut sample[rows.clone()]);
@@ -210,7 +212,8 @@ fn output_layer(
     let top = buf.acts.last().expect("at least one hidden layer");
     let hidden = Rows::new(&top[..n * h], h);
     let logits = &mut buf.logits[..n * classes];
-    forward_batch(&output.weights, &output.bias, hidden, logits);
+    buf.fast
+        .forward_batch(&output.weights, &output.bias, hidden, logits);
     let mut batch_loss = 0.0f64;
     for (s0, shard_logits) in (0..n).step_by(SHARD).zip(logits.chunks(SHARD * classes)) {
         let mut shard_loss = 0.0f32;
@@ -234,7 +237,7 @@ fn output_layer(
         } else {
             &mut buf.shard_output_grads
         };
-        rank_k(&mut target.weights, ds, hs);
+        buf.fast.rank_k(&mut target.weights, ds, hs);
         accumulate_bias(&mut target.bias, ds);
         if shard > 0 {
             add_and_clear(
@@ -326,7 +329,7 @@ fn row_gradients(buf: &mut Buffers, l: usize, own: &Range<usize>, widths: &[usiz
             &mut *shard_grads
         };
         let (d, x) = (Rows::new(d, width), Rows::new(x, inputs));
-        rank_k_rows(&mut target.weights, own.start, d, x);
+        buf.fast.rank_k_rows(&mut target.weights, own.start, d, x);
         for s in 0..d.len() {
             for (b, d) in target.bias.iter_mut().zip(&d.get(s)[own.clone()]) {
                 *b += d;

@@ -1,0 +1,248 @@
+//! Fast `f32` training kernels on the host: [`FFast`] runs
+//! `tinymlp::batch`'s forward product and rank-k gradient on the widest
+//! vectors of the CPU it runs on, with the same bits.
+//!
+//! | path | needs | how |
+//! |---|---|---|
+//! | [`FPath::Avx512`] | `avx512f` | two samples' [`LANES`]-lane sums in one zmm register |
+//! | [`FPath::Portable`] | — | `tinymlp::batch` itself (LLVM's 256-bit vectors in a native build) |
+//!
+//! # Why a second form, and why it gives the same bits
+//!
+//! `tinymlp`'s canonical dot product keeps [`LANES`] = 8 partial sums: one
+//! 256-bit vector. LLVM keeps them there even on AVX-512 parts (Intel's are
+//! tuned for 256-bit vectors), so a core that could do sixteen `f32`
+//! multiplies and sixteen adds per instruction does eight. The order cannot
+//! change (the chips must agree), but nothing stops one zmm register from
+//! holding *two* independent 8-lane sums:
+//!
+//! - **forward**: the inputs of a pair of samples are interleaved chunk by
+//!   chunk, `[x_s[8c..8c+8] | x_{s+1}[8c..8c+8]]`, and each weight chunk is
+//!   broadcast to both halves (`vbroadcastf64x4`), so one `vmulps` + `vaddps`
+//!   advances the dot products of one row with two samples, each lane exactly
+//!   as `tinymlp::kernels::dot` advances it. The zero-padded tail, the
+//!   pairwise lane reduction `((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7))` (done in
+//!   both halves at once by in-register shuffles) and the bias follow.
+//! - **rank-k gradient**: every gradient element is its own chain of
+//!   additions in ascending sample order, zero gradients skipped; the zmm form
+//!   only advances sixteen such chains per instruction instead of eight.
+//!
+//! `host/tests/fkernel.rs` checks every path against `tinymlp::batch` with
+//! `to_bits` equality on random shapes (widths not multiples of 8 or 16,
+//! odd batch sizes, row offsets, zero and negative-zero gradients); the
+//! trainer's results (`model.safetensors` bytes) are therefore the same on
+//! every path, as the end-to-end tests also check.
+//!
+//! The transposed product ([`tinymlp::batch::matvec_t_batch`]) stays with the
+//! portable kernels: in the networks measured it is a few percent of an epoch.
+//!
+//! Imports nothing from the rest of `host`; `train` runs through it.
+//!
+//! [`LANES`]: tinymlp::kernels::LANES
+
+use tinymlp::batch::{self, Rows};
+
+#[cfg(target_arch = "x86_64")]
+mod x86;
+
+/// An instruction set for the `f32` training kernels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FPath {
+    /// `tinymlp::batch`: every CPU.
+    Portable,
+    /// AVX-512F: sixteen `f32` lanes per instruction.
+    Avx512,
+}
+
+impl FPath {
+    /// Every path, slowest first.
+    pub const ALL: [FPath; 2] = [FPath::Portable, FPath::Avx512];
+
+    /// Whether this CPU can run the path.
+    pub fn is_available(self) -> bool {
+        match self {
+            FPath::Portable => true,
+            #[cfg(target_arch = "x86_64")]
+            FPath::Avx512 => std::arch::is_x86_feature_detected!("avx512f"),
+            #[cfg(not(target_arch = "x86_64"))]
+            FPath::Avx512 => false,
+        }
+    }
+
+    /// A short name for reports and benchmark ids.
+    pub fn name(self) -> &'static str {
+        match self {
+            FPath::Portable => "portable",
+            FPath::Avx512 => "avx512",
+        }
+    }
+}
+
+/// The `f32` batch kernels through one [`FPath`] the CPU has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FFast {
+    path: FPath,
+}
+
+impl Default for FFast {
+    fn default() -> Self {
+        Self::detect()
+    }
+}
+
+impl FFast {
+    /// The fastest path this CPU has.
+    pub fn detect() -> Self {
+        let path = FPath::ALL
+            .into_iter()
+            .rev()
+            .find(|p| p.is_available())
+            .unwrap_or(FPath::Portable);
+        Self { path }
+    }
+
+    /// `path`, if this CPU can run it.
+    pub fn with_path(path: FPath) -> Option<Self> {
+        path.is_available().then_some(Self { path })
+    }
+
+    /// The path in use.
+    pub fn path(self) -> FPath {
+        self.path
+    }
+
+    /// [`tinymlp::batch::forward_batch`]: `ys[s] = W·xs[s] + b`, the same bits.
+    ///
+    /// # Panics
+    /// If the lengths do not fit together.
+    pub fn forward_batch(self, w: &[f32], b: &[f32], xs: Rows<'_>, ys: &mut [f32]) {
+        self.forward_batch_rows(w, b, 0, xs, ys, b.len());
+    }
+
+    /// [`tinymlp::batch::forward_batch_rows`]: the rows `row0..row0 + b.len()`
+    /// of a layer of `outputs` rows, the same bits.
+    ///
+    /// # Panics
+    /// If the lengths do not fit together or the rows do not fit in `outputs`.
+    pub fn forward_batch_rows(
+        self,
+        w: &[f32],
+        b: &[f32],
+        row0: usize,
+        xs: Rows<'_>,
+        ys: &mut [f32],
+        outputs: usize,
+    ) {
+        let (rows, cols, n) = (b.len(), xs.width, xs.len());
+        assert_eq!(
+            w.len(),
+            rows * cols,
+            "forward: weights are not rows × inputs"
+        );
+        assert_eq!(
+            ys.len(),
+            n * outputs,
+            "forward: outputs are not samples × rows"
+        );
+        assert!(row0 + rows <= outputs, "forward: rows out of range");
+        match self.path {
+            FPath::Portable => batch::forward_batch_rows(w, b, row0, xs, ys, outputs),
+            FPath::Avx512 => self.x86(Kernel::Forward {
+                w,
+                b,
+                row0,
+                xs,
+                ys,
+                outputs,
+            }),
+        }
+    }
+
+    /// [`tinymlp::batch::rank_k`]: `G[o][i] += Σ_s dys[s][o]·xs[s][i]`, the same bits.
+    ///
+    /// # Panics
+    /// If the lengths do not fit together.
+    pub fn rank_k(self, g: &mut [f32], dys: Rows<'_>, xs: Rows<'_>) {
+        self.rank_k_rows(g, 0, dys, xs);
+    }
+
+    /// [`tinymlp::batch::rank_k_rows`]: the rows `row0..` of `G` only, the same bits.
+    ///
+    /// # Panics
+    /// If the lengths do not fit together or the rows do not fit in `dys.width`.
+    pub fn rank_k_rows(self, g: &mut [f32], row0: usize, dys: Rows<'_>, xs: Rows<'_>) {
+        assert_eq!(dys.len(), xs.len(), "rank_k: length mismatch");
+        assert_eq!(
+            g.len() % xs.width,
+            0,
+            "rank_k: gradient is not rows × inputs"
+        );
+        assert!(
+            row0 + g.len() / xs.width <= dys.width,
+            "rank_k: rows out of range"
+        );
+        match self.path {
+            FPath::Portable => batch::rank_k_rows(g, row0, dys, xs),
+            FPath::Avx512 => self.x86(Kernel::RankK { g, row0, dys, xs }),
+        }
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    fn x86(self, _: Kernel<'_, '_>) {
+        unreachable!("only the portable path exists off x86_64")
+    }
+
+    /// Runs the `#[target_feature]` kernel: the second `unsafe` block of
+    /// `host`, with the same argument as `qkernel`'s.
+    ///
+    /// Calling a `#[target_feature]` function is safe only from code compiled
+    /// with those features; a binary that chooses at run time has to call it
+    /// from code without them, which Rust allows only in `unsafe`. The block
+    /// is sound because the call sits behind [`FPath::is_available`] of its
+    /// own path, checked here (a cached atomic load), and `is_available` tests
+    /// exactly the feature the called functions enable. Everything inside the
+    /// kernels is safe code (bounds-checked slices; vectors loaded by
+    /// `bytemuck` casts).
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    fn x86(self, kernel: Kernel<'_, '_>) {
+        assert!(
+            self.path.is_available(),
+            "{:?} on a CPU without it",
+            self.path
+        );
+        // SAFETY: `is_available()` held just above; it checks `avx512f`, the
+        // one feature `x86::forward_rows` and `x86::rank_k_rows` enable.
+        unsafe {
+            match kernel {
+                Kernel::Forward {
+                    w,
+                    b,
+                    row0,
+                    xs,
+                    ys,
+                    outputs,
+                } => x86::forward_rows(w, b, row0, xs, ys, outputs),
+                Kernel::RankK { g, row0, dys, xs } => x86::rank_k_rows(g, row0, dys, xs),
+            }
+        }
+    }
+}
+
+/// The arguments of one kernel call (checked by the public methods).
+enum Kernel<'a, 'x> {
+    Forward {
+        w: &'a [f32],
+        b: &'a [f32],
+        row0: usize,
+        xs: Rows<'x>,
+        ys: &'a mut [f32],
+        outputs: usize,
+    },
+    RankK {
+        g: &'a mut [f32],
+        row0: usize,
+        dys: Rows<'x>,
+        xs: Rows<'x>,
+    },
+}

@@ -1,0 +1,261 @@
+//! The AVX-512 kernels of [`FFast`](super::FFast). Safe code throughout: the
+//! intrinsics are safe inside `#[target_feature]` functions, and vectors are
+//! loaded and stored by `bytemuck` casts of `f32` arrays.
+
+use std::arch::x86_64::*;
+use std::cell::RefCell;
+
+use bytemuck::cast;
+use tinymlp::batch::{Rows, RANK_K_GROUP};
+use tinymlp::kernels::LANES;
+
+/// Sample pairs per block of [`forward_rows`] (each pair fills one zmm).
+const PAIRS: usize = 4;
+/// Weight rows per block of [`forward_rows`]: `ROWS × PAIRS` = 16 accumulators.
+const ROWS: usize = 4;
+/// One chunk of [`PAIRS`] sample pairs: `[pair][x_s chunk, x_{s+1} chunk]`.
+type PackedChunk = [[[f32; LANES]; 2]; PAIRS];
+
+thread_local! {
+    /// The interleaved inputs of one block of samples, reused between calls.
+    static PACKED: RefCell<Vec<PackedChunk>> = const { RefCell::new(Vec::new()) };
+}
+
+/// `ys[s][row0 + o] = dot(w[o], xs[s]) + b[o]` in `tinymlp`'s canonical
+/// order (shapes checked by the caller).
+#[target_feature(enable = "avx512f")]
+pub(super) fn forward_rows(
+    w: &[f32],
+    b: &[f32],
+    row0: usize,
+    xs: Rows<'_>,
+    ys: &mut [f32],
+    outputs: usize,
+) {
+    let (rows, cols, n) = (b.len(), xs.width, xs.len());
+    PACKED.with_borrow_mut(|packed| {
+        packed.resize(cols.div_ceil(LANES), [[[0.0; LANES]; 2]; PAIRS]);
+        for s0 in (0..n).step_by(2 * PAIRS) {
+            let count = (n - s0).min(2 * PAIRS);
+            pack(xs, s0, count, packed);
+            let mut store = |o: usize, sums: &[[f32; 2 * PAIRS]]| {
+                for (r, sums) in sums.iter().enumerate() {
+                    for (k, sum) in sums[..count].iter().enumerate() {
+                        ys[(s0 + k) * outputs + row0 + o + r] = sum + b[o + r];
+                    }
+                }
+            };
+            let mut o = 0;
+            while o + ROWS <= rows {
+                store(o, &block::<ROWS>(w, cols, o, packed));
+                o += ROWS;
+            }
+            while o < rows {
+                store(o, &block::<1>(w, cols, o, packed));
+                o += 1;
+            }
+        }
+    });
+}
+
+/// Samples `s0..s0 + count` of `xs` interleaved in pairs, chunk by chunk
+/// (`packed` holds `xs.width.div_ceil(LANES)` chunks); missing samples and
+/// the tail past `xs.width` are zeros.
+fn pack(xs: Rows<'_>, s0: usize, count: usize, packed: &mut [PackedChunk]) {
+    let (full, tail) = (xs.width / LANES, xs.width % LANES);
+    for k in 0..2 * PAIRS {
+        let (pair, half) = (k / 2, k % 2);
+        if k >= count {
+            packed.iter_mut().for_each(|c| c[pair][half] = [0.0; LANES]);
+            continue;
+        }
+        let (chunks, rest) = xs.get(s0 + k).as_chunks::<LANES>();
+        for (c, x) in packed.iter_mut().zip(chunks) {
+            c[pair][half] = *x;
+        }
+        if tail > 0 {
+            let mut last = [0.0; LANES];
+            last[..tail].copy_from_slice(rest);
+            packed[full][pair][half] = last;
+        }
+    }
+}
+
+/// The canonical dot products of rows `o..o + R` with the (up to) eight
+/// packed samples: `sums[r][k]` for sample `k` of the block.
+#[target_feature(enable = "avx512f")]
+fn block<const R: usize>(
+    w: &[f32],
+    cols: usize,
+    o: usize,
+    packed: &[PackedChunk],
+) -> [[f32; 2 * PAIRS]; R] {
+    let full = cols / LANES;
+    let rows: [&[[f32; LANES]]; R] =
+        core::array::from_fn(|r| w[(o + r) * cols..][..full * LANES].as_chunks().0);
+    let packed_full = &packed[..full];
+    // Lets LLVM drop the bounds checks of `rows[r][c]` below.
+    assert!(rows.iter().all(|r| r.len() == full));
+    let mut acc = [[_mm512_setzero_ps(); PAIRS]; R];
+    for (c, x) in packed_full.iter().enumerate() {
+        let x = x.map(cast::<[[f32; LANES]; 2], __m512>);
+        for r in 0..R {
+            mac(&mut acc[r], broadcast(&rows[r][c]), &x);
+        }
+    }
+    if full * LANES < cols {
+        // The zero-padded tail, as `tinymlp::kernels::mac_tail`.
+        let x = packed[full].map(cast::<[[f32; LANES]; 2], __m512>);
+        for (r, acc) in acc.iter_mut().enumerate() {
+            let mut tail = [0.0f32; LANES];
+            let row = &w[(o + r) * cols..][..cols];
+            tail[..cols - full * LANES].copy_from_slice(&row[full * LANES..]);
+            mac(acc, broadcast(&tail), &x);
+        }
+    }
+    acc.map(|acc| {
+        let mut sums = [0.0; 2 * PAIRS];
+        for (pair, v) in acc.into_iter().enumerate() {
+            [sums[2 * pair], sums[2 * pair + 1]] = reduce_halves(v);
+        }
+        sums
+    })
+}
+
+/// `acc[p] += w · x[p]` lane by lane: a rounded product, then a rounded sum.
+#[target_feature(enable = "avx512f")]
+fn mac(acc: &mut [__m512; PAIRS], w: __m512, x: &[__m512; PAIRS]) {
+    for (a, x) in acc.iter_mut().zip(x) {
+        *a = _mm512_add_ps(*a, _mm512_mul_ps(w, *x));
+    }
+}
+
+/// One weight chunk in both 256-bit halves.
+#[target_feature(enable = "avx512f")]
+fn broadcast(chunk: &[f32; LANES]) -> __m512 {
+    let v = cast::<[f32; LANES], __m256>(*chunk);
+    _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_castps_pd(v)))
+}
+
+/// `tinymlp::kernels::reduce_lanes` of each 256-bit half:
+/// `((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7))`, the same additions on the same operands.
+#[target_feature(enable = "avx512f")]
+fn reduce_halves(a: __m512) -> [f32; 2] {
+    // Lane l of each half gets a_l + a_{l+4} (128-bit blocks swapped in pairs).
+    let s = _mm512_add_ps(a, _mm512_shuffle_f32x4::<0b10_11_00_01>(a, a));
+    // Lanes 0 and 1: s0 + s2 and s1 + s3.
+    let t = _mm512_add_ps(s, _mm512_permute_ps::<0b01_00_11_10>(s));
+    // Lane 0: t0 + t1.
+    let r = _mm512_add_ps(t, _mm512_permute_ps::<0b10_11_00_01>(t));
+    let lanes = cast::<__m512, [f32; 2 * LANES]>(r);
+    [lanes[0], lanes[LANES]]
+}
+
+/// Gradient rows whose sparse sample lists [`rank_k_rows`] keeps at once.
+const RANK_ROWS: usize = 64;
+/// Columns held in registers per pass of [`rank_k_rows`]: eight zmm, so eight
+/// independent add chains cover the add latency.
+const RANK_VECTORS: usize = 8;
+
+/// `G[o][i] += Σ_s dys[s][row0 + o]·xs[s][i]`, each element's samples in
+/// ascending order, zero gradients skipped (shapes checked by the caller):
+/// the additions of `tinymlp::batch::rank_k_rows`.
+#[target_feature(enable = "avx512f")]
+pub(super) fn rank_k_rows(g: &mut [f32], row0: usize, dys: Rows<'_>, xs: Rows<'_>) {
+    let cols = xs.width;
+    let rows = g.len() / cols;
+    for (first, block) in (0..rows)
+        .step_by(RANK_ROWS)
+        .zip(g.chunks_mut(RANK_ROWS * cols))
+    {
+        for s0 in (0..xs.len()).step_by(RANK_K_GROUP) {
+            let end = (s0 + RANK_K_GROUP).min(xs.len());
+            let dys = Rows::new(&dys.data[s0 * dys.width..end * dys.width], dys.width);
+            let xs = Rows::new(&xs.data[s0 * cols..end * cols], cols);
+            rank_k_group(block, row0 + first, dys, xs);
+        }
+    }
+}
+
+/// Per gradient row, the samples whose gradient is not zero, ascending.
+struct SampleLists {
+    count: [u8; RANK_ROWS],
+    idx: [[u8; RANK_K_GROUP]; RANK_ROWS],
+    val: [[f32; RANK_K_GROUP]; RANK_ROWS],
+}
+
+impl SampleLists {
+    fn new(dys: Rows<'_>, row0: usize, rows: usize) -> Self {
+        let mut lists = SampleLists {
+            count: [0; RANK_ROWS],
+            idx: [[0; RANK_K_GROUP]; RANK_ROWS],
+            val: [[0.0; RANK_K_GROUP]; RANK_ROWS],
+        };
+        for s in 0..dys.len() {
+            for (o, &d) in dys.get(s)[row0..row0 + rows].iter().enumerate() {
+                // Branch-free append; the slot is overwritten when `d == 0`.
+                let k = usize::from(lists.count[o]);
+                lists.idx[o][k] = s as u8;
+                lists.val[o][k] = d;
+                lists.count[o] += u8::from(d != 0.0);
+            }
+        }
+        lists
+    }
+
+    fn get(&self, o: usize) -> (&[u8], &[f32]) {
+        let k = usize::from(self.count[o]);
+        (&self.idx[o][..k], &self.val[o][..k])
+    }
+}
+
+/// One group of at most [`RANK_K_GROUP`] samples into at most [`RANK_ROWS`] rows.
+#[target_feature(enable = "avx512f")]
+fn rank_k_group(g: &mut [f32], row0: usize, dys: Rows<'_>, xs: Rows<'_>) {
+    let cols = xs.width;
+    let lists = SampleLists::new(dys, row0, g.len() / cols);
+    let mut col = 0;
+    while col + RANK_VECTORS * 2 * LANES <= cols {
+        for (o, g) in g.chunks_exact_mut(cols).enumerate() {
+            rank_cols::<RANK_VECTORS>(g, col, lists.get(o), xs);
+        }
+        col += RANK_VECTORS * 2 * LANES;
+    }
+    while col + 2 * LANES <= cols {
+        for (o, g) in g.chunks_exact_mut(cols).enumerate() {
+            rank_cols::<1>(g, col, lists.get(o), xs);
+        }
+        col += 2 * LANES;
+    }
+    for (o, g) in g.chunks_exact_mut(cols).enumerate() {
+        let (idx, val) = lists.get(o);
+        for (i, g) in g.iter_mut().enumerate().skip(col) {
+            for (&s, &d) in idx.iter().zip(val) {
+                *g += d * xs.get(usize::from(s))[i];
+            }
+        }
+    }
+}
+
+/// `g[col..col + 16·V] += Σ_k val[k]·xs[idx[k]][col..col + 16·V]`, `k`
+/// ascending, the sums held in `V` zmm registers for the whole list.
+#[target_feature(enable = "avx512f")]
+fn rank_cols<const V: usize>(g: &mut [f32], col: usize, (idx, val): (&[u8], &[f32]), xs: Rows<'_>) {
+    if idx.is_empty() {
+        return;
+    }
+    let g: &mut [[f32; 2 * LANES]] = g[col..col + V * 2 * LANES].as_chunks_mut().0;
+    let mut acc: [__m512; V] = core::array::from_fn(|v| cast(g[v]));
+    for (&s, &d) in idx.iter().zip(val) {
+        let x: &[[f32; 2 * LANES]] = xs.get(usize::from(s))[col..col + V * 2 * LANES]
+            .as_chunks()
+            .0;
+        let d = _mm512_set1_ps(d);
+        for v in 0..V {
+            acc[v] = _mm512_add_ps(acc[v], _mm512_mul_ps(d, cast(x[v])));
+        }
+    }
+    for (g, acc) in g.iter_mut().zip(acc) {
+        *g = cast(acc);
+    }
+}

@@ -1,0 +1,159 @@
+//! `host::fkernel::FFast`: every instruction-set path this CPU has gives the
+//! bits of `tinymlp::batch` for the forward product and the rank-k gradient,
+//! on random shapes (widths not multiples of 8 or 16, odd batch sizes, row
+//! offsets) and on zero, negative-zero and non-finite values. Paths the CPU
+//! lacks are skipped (and named on stderr).
+
+use host::fkernel::{FFast, FPath};
+use tinymlp::batch::{forward_batch_rows, rank_k_rows, Rows};
+use tinymlp::Rng;
+
+fn kernels() -> Vec<FFast> {
+    for path in FPath::ALL.into_iter().filter(|p| !p.is_available()) {
+        eprintln!("fkernel: {} not on this CPU, not tested", path.name());
+    }
+    FPath::ALL
+        .into_iter()
+        .filter_map(FFast::with_path)
+        .collect()
+}
+
+/// Values of mixed sign and magnitude; about one in `zeros` is `+0.0` or `-0.0`.
+fn values(rng: &mut Rng, n: usize, zeros: u32) -> Vec<f32> {
+    (0..n)
+        .map(|_| match rng.below(zeros) {
+            0 if rng.below(2) == 0 => 0.0,
+            0 => -0.0,
+            _ => rng.uniform(-2.0, 2.0) * 10f32.powi(rng.below(7) as i32 - 3),
+        })
+        .collect()
+}
+
+/// The bits of every value, except that all NaNs are one: Rust leaves a
+/// NaN's sign and payload unspecified (LLVM may swap the operands of an
+/// addition), so only "NaN or not" is part of the result.
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter()
+        .map(|x| {
+            if x.is_nan() {
+                f32::NAN.to_bits()
+            } else {
+                x.to_bits()
+            }
+        })
+        .collect()
+}
+
+/// Widths around the vector sizes and the block sizes of both paths.
+fn widths(rng: &mut Rng) -> Vec<usize> {
+    let mut w: Vec<usize> = (1..=40).collect();
+    w.extend([63, 64, 65, 127, 128, 129, 143, 144, 255, 257, 300, 784]);
+    w.extend((0..8).map(|_| 1 + rng.below(600) as usize));
+    w
+}
+
+#[test]
+fn forward_equals_tinymlp_batch_on_random_shapes() {
+    let mut rng = Rng::new(10);
+    for kernel in kernels() {
+        for cols in widths(&mut rng) {
+            let rows = 1 + rng.below(37) as usize;
+            let n = 1 + rng.below(41) as usize;
+            let extra = rng.below(5) as usize;
+            let (row0, outputs) = (rng.below(extra as u32 + 1) as usize, rows + extra);
+            let w = values(&mut rng, rows * cols, 9);
+            let b = values(&mut rng, rows, 5);
+            let x = values(&mut rng, n * cols, 4);
+            let xs = Rows::new(&x, cols);
+            let start = values(&mut rng, n * outputs, 3);
+            let (mut want, mut got) = (start.clone(), start);
+            forward_batch_rows(&w, &b, row0, xs, &mut want, outputs);
+            kernel.forward_batch_rows(&w, &b, row0, xs, &mut got, outputs);
+            assert_eq!(
+                bits(&got),
+                bits(&want),
+                "{kernel:?} rows={rows} cols={cols} n={n} row0={row0} outputs={outputs}"
+            );
+        }
+    }
+}
+
+#[test]
+fn rank_k_equals_tinymlp_batch_on_random_shapes() {
+    let mut rng = Rng::new(11);
+    for kernel in kernels() {
+        for cols in widths(&mut rng) {
+            // More than one block of gradient rows and of samples, sometimes.
+            let rows = 1 + rng.below(if cols < 64 { 150 } else { 37 }) as usize;
+            let n = 1 + rng.below(80) as usize;
+            let extra = rng.below(5) as usize;
+            let row0 = rng.below(extra as u32 + 1) as usize;
+            let dy = values(&mut rng, n * (rows + extra), 3);
+            let x = values(&mut rng, n * cols, 6);
+            let (dys, xs) = (Rows::new(&dy, rows + extra), Rows::new(&x, cols));
+            // Negative zeros in the gradient show whether zero terms are skipped.
+            let start = values(&mut rng, rows * cols, 2);
+            let (mut want, mut got) = (start.clone(), start);
+            rank_k_rows(&mut want, row0, dys, xs);
+            kernel.rank_k_rows(&mut got, row0, dys, xs);
+            assert_eq!(
+                bits(&got),
+                bits(&want),
+                "{kernel:?} rows={rows} cols={cols} n={n} row0={row0}"
+            );
+        }
+    }
+}
+
+#[test]
+fn non_finite_values_give_the_same_bits() {
+    let mut rng = Rng::new(12);
+    let specials = [
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        f32::MAX,
+        f32::MIN_POSITIVE,
+    ];
+    for kernel in kernels() {
+        for cols in [7, 8, 23, 784] {
+            let (rows, n) = (9, 11);
+            let mut w = values(&mut rng, rows * cols, 4);
+            let mut x = values(&mut rng, n * cols, 4);
+            let mut dy = values(&mut rng, n * rows, 4);
+            for (k, s) in specials.iter().enumerate() {
+                let (wi, xi, di) = (k * 31 % w.len(), (k * 17 + 3) % x.len(), k * 13 % dy.len());
+                (w[wi], x[xi], dy[di]) = (*s, *s, *s);
+            }
+            let b = values(&mut rng, rows, 4);
+            let xs = Rows::new(&x, cols);
+            let (mut want, mut got) = (vec![0.0; n * rows], vec![0.0; n * rows]);
+            forward_batch_rows(&w, &b, 0, xs, &mut want, rows);
+            kernel.forward_batch(&w, &b, xs, &mut got);
+            assert_eq!(bits(&got), bits(&want), "{kernel:?} forward cols={cols}");
+            let dys = Rows::new(&dy, rows);
+            let (mut want, mut got) = (vec![-0.0; rows * cols], vec![-0.0; rows * cols]);
+            rank_k_rows(&mut want, 0, dys, xs);
+            kernel.rank_k(&mut got, dys, xs);
+            assert_eq!(bits(&got), bits(&want), "{kernel:?} rank_k cols={cols}");
+        }
+    }
+}
+
+#[test]
+fn detect_picks_a_path_this_cpu_has() {
+    let fast = FFast::detect();
+    assert!(fast.path().is_available());
+    assert_eq!(
+        FFast::with_path(FPath::Portable).map(FFast::path),
+        Some(FPath::Portable)
+    );
+}
+
+#[test]
+#[should_panic(expected = "forward: weights are not rows × inputs")]
+fn forward_checks_shapes_on_every_path() {
+    let kernel = FFast::detect();
+    let x = [0.0; 8];
+    kernel.forward_batch(&[0.0; 7], &[0.0], Rows::new(&x, 8), &mut [0.0]);
+}
