@@ -8,9 +8,11 @@
 //! const-generic [`tinymlp::Hidden`] chain of the same widths, so the two
 //! give identical bits (`host/tests/model/shapes.rs` checks random shapes).
 
+use tinymlp::batch::Rows;
 use tinymlp::{kernels, Rng, TensorInfo, TensorKind};
 
 use super::architecture::Architecture;
+use crate::fkernel::FFast;
 
 /// A dense ReLU network of any depth, parameters on the heap.
 ///
@@ -206,6 +208,33 @@ impl Net {
         current
     }
 
+    /// The forward pass of a batch of (already scaled) inputs through the
+    /// batch kernels ([`FFast`]): `acts[l]` receives layer `l`'s outputs,
+    /// sample after sample (after ReLU for hidden layers; the logits last).
+    /// The same bits as [`logits`](Self::logits) of each sample.
+    ///
+    /// # Panics
+    /// If `xs` is not as wide as the input, or `acts` does not hold one buffer
+    /// of at least `xs.len()` samples per layer.
+    pub fn forward_batch(&self, xs: Rows<'_>, acts: &mut [Vec<f32>]) {
+        assert_eq!(xs.width, self.arch.inputs(), "input width");
+        assert_eq!(acts.len(), self.arch.layers(), "one buffer per layer");
+        let (n, widths, fast) = (xs.len(), self.arch.widths(), FFast::detect());
+        for l in 0..self.arch.layers() {
+            let (done, rest) = acts.split_at_mut(l);
+            let input = match done.last() {
+                None => xs,
+                Some(prev) => Rows::new(&prev[..n * widths[l]], widths[l]),
+            };
+            let out = &mut rest[0][..n * widths[l + 1]];
+            let layer = self.layer(l);
+            fast.forward_batch(layer.weights, layer.bias, input, out);
+            if l + 1 < self.arch.layers() {
+                tinymlp::activation::relu(out);
+            }
+        }
+    }
+
     /// The most likely class for one (already scaled) input.
     pub fn predict(&self, x: &[f32]) -> usize {
         tinymlp::argmax(&self.logits(x))
@@ -235,5 +264,20 @@ mod tests {
             logits.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
             chain.logits(&x).map(f32::to_bits)
         );
+    }
+
+    #[test]
+    fn batch_forward_equals_per_sample_logits() {
+        let arch = Architecture::new(19, &HiddenLayers(vec![13, 5]), 3).unwrap();
+        let net = Net::initialised(&arch, 4);
+        let mut rng = Rng::new(4);
+        let n = 11;
+        let xs: Vec<f32> = (0..n * 19).map(|_| rng.uniform(-1.0, 1.0)).collect();
+        let mut acts: Vec<Vec<f32>> = [13, 5, 3].iter().map(|w| vec![0.0; w * n]).collect();
+        net.forward_batch(Rows::new(&xs, 19), &mut acts);
+        for (x, batch) in xs.chunks_exact(19).zip(acts[2].chunks_exact(3)) {
+            let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(batch), bits(&net.logits(x)));
+        }
     }
 }

@@ -7,7 +7,7 @@
 //! the const-generic chain of the same widths (see `tinymlp::batch`; checked
 //! in `host/tests/model/shapes.rs`).
 
-use tinymlp::activation::{relu, relu_backward};
+use tinymlp::activation::relu_backward;
 use tinymlp::batch::{accumulate_bias, matvec_t_batch, Rows};
 use tinymlp::{argmax, cross_entropy_grad};
 
@@ -100,22 +100,7 @@ pub fn train_shard(
 pub fn forward_shard(net: &Net, xs: Rows<'_>, scratch: &mut ShardScratch) {
     let n = xs.len();
     assert!(n <= scratch.capacity, "shard of {n} samples");
-    let widths = net.architecture().widths();
-    let layers = widths.len() - 1;
-    let fast = FFast::detect();
-    for l in 0..layers {
-        let (done, rest) = scratch.acts.split_at_mut(l);
-        let input = match done.last() {
-            None => xs,
-            Some(prev) => Rows::new(&prev[..n * widths[l]], widths[l]),
-        };
-        let out = &mut rest[0][..n * widths[l + 1]];
-        let layer = net.layer(l);
-        fast.forward_batch(layer.weights, layer.bias, input, out);
-        if l + 1 < layers {
-            relu(out);
-        }
-    }
+    net.forward_batch(xs, &mut scratch.acts);
 }
 
 /// Softmax cross-entropy of every sample: the loss, the prediction and the
