@@ -1,11 +1,14 @@
 //! `host::fkernel::FFast`: every instruction-set path this CPU has gives the
-//! bits of `tinymlp::batch` for the forward product and the rank-k gradient,
+//! bits of `tinymlp::batch` for the forward product, the rank-k gradient and
+//! the transposed product (whole, by columns, and added by row blocks),
 //! on random shapes (widths not multiples of 8 or 16, odd batch sizes, row
 //! offsets) and on zero, negative-zero and non-finite values. Paths the CPU
 //! lacks are skipped (and named on stderr).
 
 use host::fkernel::{FFast, FPath};
-use tinymlp::batch::{forward_batch_rows, rank_k_rows, Rows};
+use tinymlp::batch::{
+    forward_batch_rows, matvec_t_batch_add, matvec_t_batch_cols, rank_k_rows, Rows,
+};
 use tinymlp::Rng;
 
 fn kernels() -> Vec<FFast> {
@@ -105,6 +108,45 @@ fn rank_k_equals_tinymlp_batch_on_random_shapes() {
     }
 }
 
+/// A random sub-range of `0..n` (sometimes empty, sometimes all of it).
+fn columns(rng: &mut Rng, n: usize) -> std::ops::Range<usize> {
+    if rng.below(3) == 0 {
+        return 0..n;
+    }
+    let a = rng.below(n as u32 + 1) as usize;
+    let b = rng.below(n as u32 + 1) as usize;
+    a.min(b)..a.max(b)
+}
+
+#[test]
+fn transposed_product_equals_tinymlp_batch_on_random_shapes() {
+    let mut rng = Rng::new(13);
+    for kernel in kernels() {
+        for inputs in widths(&mut rng) {
+            let rows = 1 + rng.below(37) as usize;
+            let n = 1 + rng.below(41) as usize;
+            let w = values(&mut rng, rows * inputs, 9);
+            let dy = values(&mut rng, n * rows, 3);
+            let dys = Rows::new(&dy, rows);
+            let cols = columns(&mut rng, inputs);
+            let start = values(&mut rng, n * inputs, 3);
+            let (mut want, mut got) = (start.clone(), start.clone());
+            matvec_t_batch_cols(&w, dys, &mut want, inputs, cols.clone());
+            kernel.matvec_t_batch_cols(&w, dys, &mut got, inputs, cols.clone());
+            let at = format!("{kernel:?} rows={rows} inputs={inputs} n={n} cols={cols:?}");
+            assert_eq!(bits(&got), bits(&want), "{at}");
+            // Rows `row0..row0 + part` added to what is stored.
+            let row0 = rng.below(rows as u32) as usize;
+            let part = 1 + rng.below((rows - row0) as u32) as usize;
+            let block = &w[row0 * inputs..(row0 + part) * inputs];
+            let (mut want, mut got) = (start.clone(), start);
+            matvec_t_batch_add(block, row0, dys, &mut want, (inputs, cols.clone()));
+            kernel.matvec_t_batch_add(block, row0, dys, &mut got, (inputs, cols.clone()));
+            assert_eq!(bits(&got), bits(&want), "{at} add row0={row0} part={part}");
+        }
+    }
+}
+
 #[test]
 fn non_finite_values_give_the_same_bits() {
     let mut rng = Rng::new(12);
@@ -136,6 +178,10 @@ fn non_finite_values_give_the_same_bits() {
             rank_k_rows(&mut want, 0, dys, xs);
             kernel.rank_k(&mut got, dys, xs);
             assert_eq!(bits(&got), bits(&want), "{kernel:?} rank_k cols={cols}");
+            let (mut want, mut got) = (vec![0.0; n * cols], vec![0.0; n * cols]);
+            matvec_t_batch_cols(&w, dys, &mut want, cols, 0..cols);
+            kernel.matvec_t_batch(&w, dys, &mut got, cols);
+            assert_eq!(bits(&got), bits(&want), "{kernel:?} matvec_t cols={cols}");
         }
     }
 }

@@ -23,9 +23,10 @@
 //!   as `tinymlp::kernels::dot` advances it. The zero-padded tail, the
 //!   pairwise lane reduction `((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7))` (done in
 //!   both halves at once by in-register shuffles) and the bias follow.
-//! - **rank-k gradient**: every gradient element is its own chain of
-//!   additions in ascending sample order, zero gradients skipped; the zmm form
-//!   only advances sixteen such chains per instruction instead of eight.
+//! - **rank-k gradient** and **transposed product**: every element is its
+//!   own chain of additions (in ascending sample order, zero gradients
+//!   skipped; in ascending row order), so the zmm forms only advance sixteen
+//!   such chains per instruction instead of eight.
 //!
 //! `host/tests/fkernel.rs` checks every path against `tinymlp::batch` with
 //! `to_bits` equality on random shapes (widths not multiples of 8 or 16,
@@ -33,12 +34,11 @@
 //! trainer's results (`model.safetensors` bytes) are therefore the same on
 //! every path, as the end-to-end tests also check.
 //!
-//! The transposed product ([`tinymlp::batch::matvec_t_batch`]) stays with the
-//! portable kernels: in the networks measured it is a few percent of an epoch.
-//!
 //! Imports nothing from the rest of `host`; `train` runs through it.
 //!
 //! [`LANES`]: tinymlp::kernels::LANES
+
+use std::ops::Range;
 
 use tinymlp::batch::{self, Rows};
 
@@ -187,6 +187,88 @@ impl FFast {
         }
     }
 
+    /// [`tinymlp::batch::matvec_t_batch`]: `dxs[s] = Wᵀ·dys[s]`, the same bits.
+    ///
+    /// # Panics
+    /// If the lengths do not fit together.
+    pub fn matvec_t_batch(self, w: &[f32], dys: Rows<'_>, dxs: &mut [f32], inputs: usize) {
+        self.matvec_t_batch_cols(w, dys, dxs, inputs, 0..inputs);
+    }
+
+    /// [`tinymlp::batch::matvec_t_batch_cols`]: the columns `cols` only, the same bits.
+    ///
+    /// # Panics
+    /// If the lengths do not fit together or `cols` is not within `0..inputs`.
+    pub fn matvec_t_batch_cols(
+        self,
+        w: &[f32],
+        dys: Rows<'_>,
+        dxs: &mut [f32],
+        inputs: usize,
+        cols: Range<usize>,
+    ) {
+        assert_eq!(
+            w.len(),
+            dys.width * inputs,
+            "matvec_t: weights are not rows × inputs"
+        );
+        self.transposed(w, dys, dxs, (0, inputs, false), cols);
+    }
+
+    /// [`tinymlp::batch::matvec_t_batch_add`]: the rows `row0..` of a
+    /// transposed product added to what `dxs` holds, the same bits.
+    ///
+    /// # Panics
+    /// If the lengths do not fit together, the rows do not fit in `dys.width`
+    /// or `cols` is not within `0..inputs`.
+    pub fn matvec_t_batch_add(
+        self,
+        w: &[f32],
+        row0: usize,
+        dys: Rows<'_>,
+        dxs: &mut [f32],
+        (inputs, cols): (usize, Range<usize>),
+    ) {
+        assert_eq!(
+            w.len() % inputs.max(1),
+            0,
+            "matvec_t: weights are not rows × inputs"
+        );
+        assert!(
+            row0 + w.len() / inputs <= dys.width,
+            "matvec_t: rows out of range"
+        );
+        self.transposed(w, dys, dxs, (row0, inputs, true), cols);
+    }
+
+    fn transposed(
+        self,
+        w: &[f32],
+        dys: Rows<'_>,
+        dxs: &mut [f32],
+        (row0, inputs, add): (usize, usize, bool),
+        cols: Range<usize>,
+    ) {
+        assert_eq!(dxs.len(), dys.len() * inputs, "matvec_t: length mismatch");
+        assert!(
+            cols.start <= cols.end && cols.end <= inputs,
+            "matvec_t: columns out of range"
+        );
+        match (self.path, add) {
+            (FPath::Portable, false) => batch::matvec_t_batch_cols(w, dys, dxs, inputs, cols),
+            (FPath::Portable, true) => {
+                batch::matvec_t_batch_add(w, row0, dys, dxs, (inputs, cols))
+            }
+            #[cfg(target_arch = "x86_64")]
+            (FPath::Avx512, _) => {
+                let t = x86::Transposed { inputs, row0, add };
+                self.x86(Kernel::Transposed { w, dys, dxs, t, cols })
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            (FPath::Avx512, _) => unreachable!("only the portable path exists off x86_64"),
+        }
+    }
+
     #[cfg(not(target_arch = "x86_64"))]
     fn x86(self, _: Kernel<'_, '_>) {
         unreachable!("only the portable path exists off x86_64")
@@ -212,7 +294,7 @@ impl FFast {
             self.path
         );
         // SAFETY: `is_available()` held just above; it checks `avx512f`, the
-        // one feature `x86::forward_rows` and `x86::rank_k_rows` enable.
+        // one feature every kernel of `x86` enables.
         unsafe {
             match kernel {
                 Kernel::Forward {
@@ -224,6 +306,13 @@ impl FFast {
                     outputs,
                 } => x86::forward_rows(w, b, row0, xs, ys, outputs),
                 Kernel::RankK { g, row0, dys, xs } => x86::rank_k_rows(g, row0, dys, xs),
+                Kernel::Transposed {
+                    w,
+                    dys,
+                    dxs,
+                    t,
+                    cols,
+                } => x86::matvec_t(w, dys, dxs, t, cols),
             }
         }
     }
@@ -244,5 +333,13 @@ enum Kernel<'a, 'x> {
         row0: usize,
         dys: Rows<'x>,
         xs: Rows<'x>,
+    },
+    #[cfg(target_arch = "x86_64")]
+    Transposed {
+        w: &'a [f32],
+        dys: Rows<'x>,
+        dxs: &'a mut [f32],
+        t: x86::Transposed,
+        cols: Range<usize>,
     },
 }

@@ -259,3 +259,110 @@ fn rank_cols<const V: usize>(g: &mut [f32], col: usize, (idx, val): (&[u8], &[f3
         *g = cast(acc);
     }
 }
+
+/// Where one transposed product reads and writes: a layer of `inputs`
+/// columns whose rows `row0..` are in `w`, and whether the sums continue
+/// from what `dxs` holds or start from zero.
+#[derive(Clone, Copy)]
+pub(super) struct Transposed {
+    pub(super) inputs: usize,
+    pub(super) row0: usize,
+    pub(super) add: bool,
+}
+
+/// Samples per block of [`matvec_t`].
+const T_SAMPLES: usize = 4;
+/// zmm vectors of columns per block of [`matvec_t`]: `T_SAMPLES × T_VECTORS`
+/// = 16 accumulators.
+const T_VECTORS: usize = 4;
+
+/// `dxs[s][i] (+)= Σ_r W[r][i]·dys[s][row0 + r]` for `i` in `cols`, each
+/// element one chain of additions in ascending `r` (shapes checked by the
+/// caller): the additions of `tinymlp::batch::matvec_t_batch_part`.
+#[target_feature(enable = "avx512f")]
+pub(super) fn matvec_t(
+    w: &[f32],
+    dys: Rows<'_>,
+    dxs: &mut [f32],
+    t: Transposed,
+    cols: core::ops::Range<usize>,
+) {
+    let n = dys.len();
+    let mut s = 0;
+    while s + T_SAMPLES <= n {
+        t_samples::<T_SAMPLES>(w, dys, dxs, t, (s, cols.clone()));
+        s += T_SAMPLES;
+    }
+    while s < n {
+        t_samples::<1>(w, dys, dxs, t, (s, cols.clone()));
+        s += 1;
+    }
+}
+
+/// The columns `cols` of samples `s0..s0 + C`: blocks of `16·T_VECTORS`,
+/// then of 16, then one column at a time.
+#[target_feature(enable = "avx512f")]
+fn t_samples<const C: usize>(
+    w: &[f32],
+    dys: Rows<'_>,
+    dxs: &mut [f32],
+    t: Transposed,
+    (s0, cols): (usize, core::ops::Range<usize>),
+) {
+    let mut col = cols.start;
+    while col + T_VECTORS * 2 * LANES <= cols.end {
+        t_block::<T_VECTORS, C>(w, dys, dxs, t, (col, s0));
+        col += T_VECTORS * 2 * LANES;
+    }
+    while col + 2 * LANES <= cols.end {
+        t_block::<1, C>(w, dys, dxs, t, (col, s0));
+        col += 2 * LANES;
+    }
+    let rows = w.len() / t.inputs;
+    for i in col..cols.end {
+        for s in s0..s0 + C {
+            let dx = &mut dxs[s * t.inputs + i];
+            let mut acc = if t.add { *dx } else { 0.0 };
+            for o in 0..rows {
+                acc += w[o * t.inputs + i] * dys.get(s)[t.row0 + o];
+            }
+            *dx = acc;
+        }
+    }
+}
+
+/// `16·V` columns from `col` of samples `s0..s0 + C`, in `C × V` zmm sums.
+#[target_feature(enable = "avx512f")]
+fn t_block<const V: usize, const C: usize>(
+    w: &[f32],
+    dys: Rows<'_>,
+    dxs: &mut [f32],
+    t: Transposed,
+    (col, s0): (usize, usize),
+) {
+    let width = V * 2 * LANES;
+    let slot = |s: usize| (s0 + s) * t.inputs + col..(s0 + s) * t.inputs + col + width;
+    let mut acc = [[_mm512_setzero_ps(); V]; C];
+    if t.add {
+        for (s, acc) in acc.iter_mut().enumerate() {
+            let stored: &[[f32; 2 * LANES]] = dxs[slot(s)].as_chunks().0;
+            *acc = core::array::from_fn(|v| cast(stored[v]));
+        }
+    }
+    for o in 0..w.len() / t.inputs {
+        let row: &[[f32; 2 * LANES]] = w[o * t.inputs + col..][..width].as_chunks().0;
+        let wv: [__m512; V] = core::array::from_fn(|v| cast(row[v]));
+        for (s, acc) in acc.iter_mut().enumerate() {
+            let d = _mm512_set1_ps(dys.get(s0 + s)[t.row0 + o]);
+            for (a, w) in acc.iter_mut().zip(&wv) {
+                *a = _mm512_add_ps(*a, _mm512_mul_ps(*w, d));
+            }
+        }
+    }
+    for (s, acc) in acc.iter().enumerate() {
+        let out: &mut [[f32; 2 * LANES]] = dxs[slot(s)].as_chunks_mut().0;
+        for (o, a) in out.iter_mut().zip(acc) {
+            *o = cast(*a);
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! Forward and backward of one shard of samples through a [`Net`] of any
 //! depth, with `tinymlp`'s batch kernels (the forward product and the
-//! rank-k gradient through [`FFast`], which gives the same bits faster).
+//! rank-k gradient and the transposed product through [`FFast`], which
+//! gives the same bits faster).
 //!
 //! The gradients added into `grads` are bit-identical to calling
 //! `tinymlp::Network::train_sample` on the samples one by one, in order, with
@@ -8,7 +9,7 @@
 //! in `host/tests/model/shapes.rs`).
 
 use tinymlp::activation::relu_backward;
-use tinymlp::batch::{accumulate_bias, matvec_t_batch, Rows};
+use tinymlp::batch::{accumulate_bias, Rows};
 use tinymlp::{argmax, cross_entropy_grad};
 
 use crate::fkernel::FFast;
@@ -84,7 +85,7 @@ pub fn train_shard(
             let (lower, upper) = scratch.deltas.split_at_mut(l);
             let dys = Rows::new(&upper[0][..n * outputs], outputs);
             let dxs = &mut lower[l - 1][..n * inputs];
-            matvec_t_batch(net.layer(l).weights, dys, dxs, inputs);
+            FFast::detect().matvec_t_batch(net.layer(l).weights, dys, dxs, inputs);
             relu_backward(&scratch.acts[l - 1][..n * inputs], dxs);
         }
     }

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 
 use tinymlp::activation::{relu, relu_backward};
-use tinymlp::batch::{accumulate_bias, matvec_t_batch_add, matvec_t_batch_cols, Rows};
+use tinymlp::batch::{accumulate_bias, Rows};
 use tinymlp::{argmax, cross_entropy_grad, TensorKind};
 
 use super::parts::{OutputCopy, Owned, Part, Step};
@@ -18,7 +18,7 @@ use crate::train::plan::{EpochPlan, EpochSums, SHARD};
 
 /// Per-thread buffers, for the whole batch.
 struct Buffers {
-    /// The forward and rank-k kernels for this CPU.
+    /// The batch kernels for this CPU.
     fast: FFast,
     inputs: Vec<f32>,
     labels: Vec<u16>,
@@ -261,7 +261,8 @@ fn backward(buf: &mut Buffers, part: &Part, widths: &[usize], at: Position<'_>) 
         let d_logits = Rows::new(&buf.d_logits[..n * classes], classes);
         let d_top = &mut buf.deltas[top][..n * h];
         let own = part.layers[top].range.clone();
-        matvec_t_batch_cols(&part.output.weights, d_logits, d_top, h, own);
+        buf.fast
+            .matvec_t_batch_cols(&part.output.weights, d_logits, d_top, h, own);
     }
     for l in (0..=top).rev() {
         let (inputs, width, own) = (widths[l], widths[l + 1], &part.layers[l].range);
@@ -301,7 +302,13 @@ fn backward(buf: &mut Buffers, part: &Part, widths: &[usize], at: Position<'_>) 
                 let weights = shared.weights[l][j]
                     .read()
                     .expect("no thread panics holding it");
-                matvec_t_batch_add(&weights, rows.start, dys, dxs, (inputs, below.clone()));
+                buf.fast.matvec_t_batch_add(
+                    &weights,
+                    rows.start,
+                    dys,
+                    dxs,
+                    (inputs, below.clone()),
+                );
             }
         }
     }
