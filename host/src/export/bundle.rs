@@ -34,13 +34,10 @@ pub struct BundleSummary {
 
 /// Fraction of `test` the f32 network classifies right.
 pub fn accuracy_f32(model: &Model, test: &Dataset) -> f64 {
-    let mut x = vec![0.0; model.inputs()];
-    let correct = (0..test.len())
-        .filter(|&i| {
-            model.input(test, i, &mut x);
-            model.net.predict(&x) == test.label(i)
-        })
-        .count();
+    let mut correct = 0usize;
+    model.forward_each(test, test.len(), |i, outputs| {
+        correct += usize::from(tinymlp::argmax(outputs.logits()) == test.label(i));
+    });
     correct as f64 / test.len().max(1) as f64
 }
 

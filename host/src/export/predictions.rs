@@ -33,8 +33,6 @@
 use std::io::{Read, Write};
 use std::path::Path;
 
-use tinymlp::batch::Rows;
-
 use super::qnet::QNet;
 use crate::data::Dataset;
 use crate::model::Model;
@@ -78,36 +76,17 @@ fn header(magic: [u8; 8], model: &Model, count: usize) -> Vec<u8> {
     out
 }
 
-/// Samples per forward pass of [`predictions_f32`].
-const PREDICT_BATCH: usize = 64;
-
 /// The f32 predictions file of `model` over `test` (format in the [module
-/// docs](self)), [`PREDICT_BATCH`] samples at a time through the batch
-/// kernels (the bits of `Net::logits` per sample).
+/// docs](self)), through the batch kernels (the bits of `Net::logits` per sample).
 pub fn predictions_f32(model: &Model, test: &Dataset) -> Vec<u8> {
     let mut out = header(PREDICTIONS_F32_MAGIC, model, test.len());
-    let (width, widths) = (model.inputs(), model.net.architecture().widths());
-    let mut xs = vec![0.0; PREDICT_BATCH * width];
-    let mut acts: Vec<Vec<f32>> = widths[1..]
-        .iter()
-        .map(|w| vec![0.0; w * PREDICT_BATCH])
-        .collect();
-    for start in (0..test.len()).step_by(PREDICT_BATCH) {
-        let n = PREDICT_BATCH.min(test.len() - start);
-        for (i, x) in (start..start + n).zip(xs.chunks_exact_mut(width)) {
-            model.input(test, i, x);
+    model.forward_each(test, test.len(), |_, outputs| {
+        let logits = outputs.logits();
+        for l in logits {
+            out.extend_from_slice(&l.to_bits().to_le_bytes());
         }
-        model
-            .net
-            .forward_batch(Rows::new(&xs[..n * width], width), &mut acts);
-        let classes = widths[widths.len() - 1];
-        for logits in acts[acts.len() - 1][..n * classes].chunks_exact(classes) {
-            for l in logits {
-                out.extend_from_slice(&l.to_bits().to_le_bytes());
-            }
-            out.extend_from_slice(&u32_of(tinymlp::argmax(logits)));
-        }
-    }
+        out.extend_from_slice(&u32_of(tinymlp::argmax(logits)));
+    });
     out
 }
 

@@ -23,7 +23,7 @@
 //! computes exactly what the emitted const-generic `QHidden … QOutput` chain
 //! computes (the same `tinymlp` integer kernels, in the same order).
 
-use tinymlp::{kernels, INPUT_ZERO_POINT};
+use tinymlp::INPUT_ZERO_POINT;
 
 use super::error::ExportError;
 use super::qnet::{QInput, QLayer, QNet, Rescale};
@@ -144,20 +144,6 @@ fn quantize_layer(net: &Net, l: usize, input_scale: f64) -> Result<QuantizedRows
     Ok((weights, bias, acc_scale))
 }
 
-/// The f32 network's hidden activations (after ReLU) of every layer for the
-/// scaled input `x`, through the kernels `Net::logits` uses.
-fn hidden_activations(net: &Net, x: &[f32], out: &mut [Vec<f32>]) {
-    let mut current = x.to_vec();
-    for (l, out) in out.iter_mut().enumerate() {
-        let layer = net.layer(l);
-        let mut next = vec![0.0; layer.outputs()];
-        kernels::matvec(layer.weights, layer.bias, &current, &mut next);
-        tinymlp::activation::relu(&mut next);
-        out.extend_from_slice(&next);
-        current = next;
-    }
-}
-
 /// Quantises `model` with given scales: `input` (with its scale `s_in`) and
 /// one activation scale `s_h` per hidden layer.
 pub fn quantize_with_scales(
@@ -233,11 +219,15 @@ pub fn quantize_calibrated(model: &Model, calibration: &Dataset) -> Result<QNet,
     let hidden = model.net.architecture().layers() - 1;
     let mut activations = vec![Vec::new(); hidden];
     let mut magnitudes = Vec::new();
-    let mut x = vec![0.0; model.inputs()];
-    for i in 0..n {
-        model.input(calibration, i, &mut x);
-        hidden_activations(&model.net, &x, &mut activations);
-        if !pixels {
+    model.forward_each(calibration, n, |_, outputs| {
+        for (l, activations) in activations.iter_mut().enumerate() {
+            activations.extend_from_slice(outputs.layer(l));
+        }
+    });
+    if !pixels {
+        let mut x = vec![0.0; model.inputs()];
+        for i in 0..n {
+            model.input(calibration, i, &mut x);
             magnitudes.extend(x.iter().map(|v| v.abs()));
         }
     }
@@ -247,7 +237,9 @@ pub fn quantize_calibrated(model: &Model, calibration: &Dataset) -> Result<QNet,
         let (mean, inv_std) = match &model.scaling {
             Scaling::Standardize { mean, inv_std } => (mean.clone(), inv_std.clone()),
             // Identity standardisation: (r − 0)·1 is r, bit for bit.
-            Scaling::Pixels | Scaling::None => (vec![0.0; x.len()], vec![1.0; x.len()]),
+            Scaling::Pixels | Scaling::None => {
+                (vec![0.0; model.inputs()], vec![1.0; model.inputs()])
+            }
         };
         if let Scaling::Pixels = model.scaling {
             // Pixel scaling over non-pixel data cannot happen for a checked

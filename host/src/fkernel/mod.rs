@@ -256,13 +256,17 @@ impl FFast {
         );
         match (self.path, add) {
             (FPath::Portable, false) => batch::matvec_t_batch_cols(w, dys, dxs, inputs, cols),
-            (FPath::Portable, true) => {
-                batch::matvec_t_batch_add(w, row0, dys, dxs, (inputs, cols))
-            }
+            (FPath::Portable, true) => batch::matvec_t_batch_add(w, row0, dys, dxs, (inputs, cols)),
             #[cfg(target_arch = "x86_64")]
             (FPath::Avx512, _) => {
                 let t = x86::Transposed { inputs, row0, add };
-                self.x86(Kernel::Transposed { w, dys, dxs, t, cols })
+                self.x86(Kernel::Transposed {
+                    w,
+                    dys,
+                    dxs,
+                    t,
+                    cols,
+                })
             }
             #[cfg(not(target_arch = "x86_64"))]
             (FPath::Avx512, _) => unreachable!("only the portable path exists off x86_64"),

@@ -21,6 +21,30 @@ pub use scaling::{ScaleMode, Scaling};
 
 use crate::data::{Classes, Dataset};
 
+/// Samples per forward pass of [`Model::forward_each`].
+pub const FORWARD_BATCH: usize = 64;
+
+/// Every layer's outputs for one sample of a batch (see [`Model::forward_each`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Outputs<'a> {
+    acts: &'a [Vec<f32>],
+    widths: &'a [usize],
+    sample: usize,
+}
+
+impl<'a> Outputs<'a> {
+    /// Layer `l`'s outputs (after ReLU for a hidden layer).
+    pub fn layer(&self, l: usize) -> &'a [f32] {
+        let width = self.widths[l + 1];
+        &self.acts[l][self.sample * width..][..width]
+    }
+
+    /// The logits.
+    pub fn logits(&self) -> &'a [f32] {
+        self.layer(self.acts.len() - 1)
+    }
+}
+
 /// A trained classifier: what a checkpoint holds.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Model {
@@ -48,6 +72,45 @@ impl Model {
         let mut x = vec![0.0; raw.len()];
         self.scaling.apply(raw, &mut x);
         self.net.logits(&x)
+    }
+
+    /// The forward pass of the first `count` samples of `data`, in order,
+    /// [`FORWARD_BATCH`] at a time through [`Net::forward_batch`] (the bits of
+    /// [`Net::logits`] per sample): `each(i, outputs)` sees every layer's
+    /// outputs of sample `i`.
+    ///
+    /// # Panics
+    /// If `data` has more than `count` samples or is not as wide as the input.
+    pub fn forward_each(
+        &self,
+        data: &Dataset,
+        count: usize,
+        mut each: impl FnMut(usize, Outputs<'_>),
+    ) {
+        let (width, widths) = (self.inputs(), self.net.architecture().widths());
+        let mut xs = vec![0.0; FORWARD_BATCH * width];
+        let mut acts: Vec<Vec<f32>> = widths[1..]
+            .iter()
+            .map(|w| vec![0.0; w * FORWARD_BATCH])
+            .collect();
+        for start in (0..count).step_by(FORWARD_BATCH) {
+            let n = FORWARD_BATCH.min(count - start);
+            for (i, x) in (start..start + n).zip(xs.chunks_exact_mut(width)) {
+                self.input(data, i, x);
+            }
+            let xs = net::Rows::new(&xs[..n * width], width);
+            self.net.forward_batch(xs, &mut acts);
+            for s in 0..n {
+                each(
+                    start + s,
+                    Outputs {
+                        acts: &acts,
+                        widths,
+                        sample: s,
+                    },
+                );
+            }
+        }
     }
 
     /// The network input of sample `i` of `data`.

@@ -8,7 +8,7 @@
 //! const-generic [`tinymlp::Hidden`] chain of the same widths, so the two
 //! give identical bits (`host/tests/model/shapes.rs` checks random shapes).
 
-use tinymlp::batch::Rows;
+pub(super) use tinymlp::batch::Rows;
 use tinymlp::{kernels, Rng, TensorInfo, TensorKind};
 
 use super::architecture::Architecture;
