@@ -96,14 +96,18 @@ fn rank_k_equals_tinymlp_batch_on_random_shapes() {
             let (dys, xs) = (Rows::new(&dy, rows + extra), Rows::new(&x, cols));
             // Negative zeros in the gradient show whether zero terms are skipped.
             let start = values(&mut rng, rows * cols, 2);
+            let mut set = start.clone();
             let (mut want, mut got) = (start.clone(), start);
             rank_k_rows(&mut want, row0, dys, xs);
             kernel.rank_k_rows(&mut got, row0, dys, xs);
-            assert_eq!(
-                bits(&got),
-                bits(&want),
-                "{kernel:?} rows={rows} cols={cols} n={n} row0={row0}"
-            );
+            let at = format!("{kernel:?} rows={rows} cols={cols} n={n} row0={row0}");
+            assert_eq!(bits(&got), bits(&want), "{at}");
+            // Written from zero: what `set` held must not matter.
+            set.iter_mut().step_by(3).for_each(|v| *v = f32::NAN);
+            kernel.set_rank_k_rows(&mut set, row0, dys, xs);
+            let mut want = vec![0.0; rows * cols];
+            rank_k_rows(&mut want, row0, dys, xs);
+            assert_eq!(bits(&set), bits(&want), "{at} set");
         }
     }
 }

@@ -171,6 +171,29 @@ impl FFast {
     /// # Panics
     /// If the lengths do not fit together or the rows do not fit in `dys.width`.
     pub fn rank_k_rows(self, g: &mut [f32], row0: usize, dys: Rows<'_>, xs: Rows<'_>) {
+        self.rank_k_part(g, row0, dys, xs, false);
+    }
+
+    /// The gradient of the batch *written* to `g` (whatever it held):
+    /// `G[o][i] = Σ_s dys[s][o]·xs[s][i]`, the bits of zeroing `g` and
+    /// calling [`rank_k`](Self::rank_k), without the pass that zeroes it or
+    /// the loads of the zeros.
+    ///
+    /// # Panics
+    /// If the lengths do not fit together.
+    pub fn set_rank_k(self, g: &mut [f32], dys: Rows<'_>, xs: Rows<'_>) {
+        self.set_rank_k_rows(g, 0, dys, xs);
+    }
+
+    /// [`set_rank_k`](Self::set_rank_k) for the rows `row0..` of `G` only.
+    ///
+    /// # Panics
+    /// If the lengths do not fit together or the rows do not fit in `dys.width`.
+    pub fn set_rank_k_rows(self, g: &mut [f32], row0: usize, dys: Rows<'_>, xs: Rows<'_>) {
+        self.rank_k_part(g, row0, dys, xs, true);
+    }
+
+    fn rank_k_part(self, g: &mut [f32], row0: usize, dys: Rows<'_>, xs: Rows<'_>, set: bool) {
         assert_eq!(dys.len(), xs.len(), "rank_k: length mismatch");
         assert_eq!(
             g.len() % xs.width,
@@ -182,8 +205,19 @@ impl FFast {
             "rank_k: rows out of range"
         );
         match self.path {
-            FPath::Portable => batch::rank_k_rows(g, row0, dys, xs),
-            FPath::Avx512 => self.x86(Kernel::RankK { g, row0, dys, xs }),
+            FPath::Portable => {
+                if set {
+                    g.fill(0.0);
+                }
+                batch::rank_k_rows(g, row0, dys, xs)
+            }
+            FPath::Avx512 => self.x86(Kernel::RankK {
+                g,
+                row0,
+                dys,
+                xs,
+                set,
+            }),
         }
     }
 
@@ -309,7 +343,13 @@ impl FFast {
                     ys,
                     outputs,
                 } => x86::forward_rows(w, b, row0, xs, ys, outputs),
-                Kernel::RankK { g, row0, dys, xs } => x86::rank_k_rows(g, row0, dys, xs),
+                Kernel::RankK {
+                    g,
+                    row0,
+                    dys,
+                    xs,
+                    set,
+                } => x86::rank_k_rows(g, row0, dys, xs, set),
                 Kernel::Transposed {
                     w,
                     dys,
@@ -337,6 +377,7 @@ enum Kernel<'a, 'x> {
         row0: usize,
         dys: Rows<'x>,
         xs: Rows<'x>,
+        set: bool,
     },
     #[cfg(target_arch = "x86_64")]
     Transposed {

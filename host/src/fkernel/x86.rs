@@ -159,11 +159,15 @@ const RANK_VECTORS: usize = 8;
 
 /// `G[o][i] += Σ_s dys[s][row0 + o]·xs[s][i]`, each element's samples in
 /// ascending order, zero gradients skipped (shapes checked by the caller):
-/// the additions of `tinymlp::batch::rank_k_rows`.
+/// the additions of `tinymlp::batch::rank_k_rows`. With `set`, the sums
+/// start from `+0.0` instead of what `g` holds (the bits of zeroing it first).
 #[target_feature(enable = "avx512f")]
-pub(super) fn rank_k_rows(g: &mut [f32], row0: usize, dys: Rows<'_>, xs: Rows<'_>) {
+pub(super) fn rank_k_rows(g: &mut [f32], row0: usize, dys: Rows<'_>, xs: Rows<'_>, set: bool) {
     let cols = xs.width;
     let rows = g.len() / cols;
+    if set && xs.is_empty() {
+        g.fill(0.0);
+    }
     for (first, block) in (0..rows)
         .step_by(RANK_ROWS)
         .zip(g.chunks_mut(RANK_ROWS * cols))
@@ -172,7 +176,7 @@ pub(super) fn rank_k_rows(g: &mut [f32], row0: usize, dys: Rows<'_>, xs: Rows<'_
             let end = (s0 + RANK_K_GROUP).min(xs.len());
             let dys = Rows::new(&dys.data[s0 * dys.width..end * dys.width], dys.width);
             let xs = Rows::new(&xs.data[s0 * cols..end * cols], cols);
-            rank_k_group(block, row0 + first, dys, xs);
+            rank_k_group(block, row0 + first, dys, xs, set && s0 == 0);
         }
     }
 }
@@ -209,27 +213,31 @@ impl SampleLists {
     }
 }
 
-/// One group of at most [`RANK_K_GROUP`] samples into at most [`RANK_ROWS`] rows.
+/// One group of at most [`RANK_K_GROUP`] samples into at most
+/// [`RANK_ROWS`] rows, added to `g` or (`set`) to `+0.0`.
 #[target_feature(enable = "avx512f")]
-fn rank_k_group(g: &mut [f32], row0: usize, dys: Rows<'_>, xs: Rows<'_>) {
+fn rank_k_group(g: &mut [f32], row0: usize, dys: Rows<'_>, xs: Rows<'_>, set: bool) {
     let cols = xs.width;
     let lists = SampleLists::new(dys, row0, g.len() / cols);
     let mut col = 0;
     while col + RANK_VECTORS * 2 * LANES <= cols {
         for (o, g) in g.chunks_exact_mut(cols).enumerate() {
-            rank_cols::<RANK_VECTORS>(g, col, lists.get(o), xs);
+            rank_cols::<RANK_VECTORS>(g, col, lists.get(o), xs, set);
         }
         col += RANK_VECTORS * 2 * LANES;
     }
     while col + 2 * LANES <= cols {
         for (o, g) in g.chunks_exact_mut(cols).enumerate() {
-            rank_cols::<1>(g, col, lists.get(o), xs);
+            rank_cols::<1>(g, col, lists.get(o), xs, set);
         }
         col += 2 * LANES;
     }
     for (o, g) in g.chunks_exact_mut(cols).enumerate() {
         let (idx, val) = lists.get(o);
         for (i, g) in g.iter_mut().enumerate().skip(col) {
+            if set {
+                *g = 0.0;
+            }
             for (&s, &d) in idx.iter().zip(val) {
                 *g += d * xs.get(usize::from(s))[i];
             }
@@ -238,14 +246,25 @@ fn rank_k_group(g: &mut [f32], row0: usize, dys: Rows<'_>, xs: Rows<'_>) {
 }
 
 /// `g[col..col + 16·V] += Σ_k val[k]·xs[idx[k]][col..col + 16·V]`, `k`
-/// ascending, the sums held in `V` zmm registers for the whole list.
+/// ascending, the sums held in `V` zmm registers for the whole list; with
+/// `set`, the sums start from `+0.0` instead of `g`.
 #[target_feature(enable = "avx512f")]
-fn rank_cols<const V: usize>(g: &mut [f32], col: usize, (idx, val): (&[u8], &[f32]), xs: Rows<'_>) {
-    if idx.is_empty() {
+fn rank_cols<const V: usize>(
+    g: &mut [f32],
+    col: usize,
+    (idx, val): (&[u8], &[f32]),
+    xs: Rows<'_>,
+    set: bool,
+) {
+    if idx.is_empty() && !set {
         return;
     }
     let g: &mut [[f32; 2 * LANES]] = g[col..col + V * 2 * LANES].as_chunks_mut().0;
-    let mut acc: [__m512; V] = core::array::from_fn(|v| cast(g[v]));
+    let mut acc: [__m512; V] = if set {
+        [_mm512_setzero_ps(); V]
+    } else {
+        core::array::from_fn(|v| cast(g[v]))
+    };
     for (&s, &d) in idx.iter().zip(val) {
         let x: &[[f32; 2 * LANES]] = xs.get(usize::from(s))[col..col + V * 2 * LANES]
             .as_chunks()

@@ -53,7 +53,8 @@ impl ShardScratch {
 }
 
 /// Forward and backward for `labels.len()` samples whose inputs are the rows
-/// of `xs`, *adding* the gradients into `grads`.
+/// of `xs`, *writing* their gradient, summed sample by sample from zero, into
+/// `grads` (what it held does not matter: no buffer needs clearing between steps).
 ///
 /// # Panics
 /// If there are more samples than the scratch holds, or a label is not a class.
@@ -79,7 +80,8 @@ pub fn train_shard(
             Rows::new(&scratch.acts[l - 1][..n * inputs], inputs)
         };
         let g = grads.layer_mut(l);
-        FFast::detect().rank_k(g.weights, dys, input);
+        FFast::detect().set_rank_k(g.weights, dys, input);
+        g.bias.fill(0.0);
         accumulate_bias(g.bias, dys);
         if l > 0 {
             let (lower, upper) = scratch.deltas.split_at_mut(l);

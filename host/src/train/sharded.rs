@@ -37,7 +37,7 @@ impl Shard {
         }
     }
 
-    /// Gradient of up to [`SHARD`] samples into the (zeroed) gradient buffer.
+    /// Gradient of up to [`SHARD`] samples, written into the gradient buffer.
     fn run(&mut self, net: &Net, plan: &EpochPlan<'_>, samples: &[Sample]) {
         let width = plan.inputs.width();
         plan.inputs.touch(samples);
@@ -107,25 +107,24 @@ fn gradients(
     let first_wave = SHARD * shards.len();
     run(shards, &batch[..first_wave]);
     let (first, rest) = shards.split_first_mut().expect("at least two buffers");
-    fold(first, &mut rest[..]);
+    fold(first, &rest[..]);
     for wave in batch[first_wave..].chunks(SHARD * rest.len()) {
         let used = run(rest, wave);
-        fold(first, &mut rest[..used]);
+        fold(first, &rest[..used]);
     }
     (loss, correct, 1)
 }
 
-/// `first += shard` for each shard in order, clearing each shard's gradient.
-fn fold(first: &mut Shard, shards: &mut [Shard]) {
+/// `first += shard` for each shard in order.
+fn fold(first: &mut Shard, shards: &[Shard]) {
     for shard in shards {
         for (total, part) in first
             .grads
             .params_mut()
             .iter_mut()
-            .zip(shard.grads.params_mut())
+            .zip(shard.grads.params())
         {
             *total += *part;
-            *part = 0.0;
         }
     }
 }
@@ -175,8 +174,8 @@ struct Update {
     scale: f32,
 }
 
-/// Elements per block of the fused reduce-update-clear pass: small enough that a
-/// block of every buffer stays in L1 between the three uses.
+/// Elements per block of the fused reduce-and-update pass: small enough that a
+/// block of every buffer stays in L1 between the two uses.
 const UPDATE_BLOCK: usize = 512;
 
 /// Tensors smaller than this are updated by the calling thread alone.
@@ -192,8 +191,8 @@ struct Piece<'a> {
 
 impl Piece<'_> {
     /// Sums the shard gradients into the first one (in shard order, element
-    /// by element: the same bits as successive additions), applies the
-    /// update and clears every gradient for the next step, block by block.
+    /// by element: the same bits as successive additions) and applies the
+    /// update, block by block. (The next step's shards overwrite the gradients.)
     fn update(mut self, update: &Update, kind: TensorKind) {
         let len = self.params.len();
         let mut start = 0;
@@ -201,12 +200,10 @@ impl Piece<'_> {
             let range = start..(start + UPDATE_BLOCK).min(len);
             let (first, rest) = self.grads.split_first_mut().expect("at least one shard");
             let total = &mut first[range.clone()];
-            for other in rest.iter_mut() {
-                let other = &mut other[range.clone()];
-                for (a, b) in total.iter_mut().zip(other.iter()) {
+            for other in rest.iter() {
+                for (a, b) in total.iter_mut().zip(&other[range.clone()]) {
                     *a += *b;
                 }
-                other.fill(0.0);
             }
             let (s0, s1) = match self.state.as_mut_slice() {
                 [a] => (&mut a[range.clone()], &mut [][..]),
@@ -221,7 +218,6 @@ impl Piece<'_> {
                 (s0, s1),
                 update.scale,
             );
-            total.fill(0.0);
             start = range.end;
         }
     }
@@ -239,8 +235,8 @@ fn cut<'a>(mut slice: &'a mut [f32], sizes: &[usize]) -> Vec<&'a mut [f32]> {
         .collect()
 }
 
-/// Adds the shard gradients `grads` (in shard order), applies the update to
-/// `net` and `state`, and leaves every gradient buffer zeroed. Large tensors
+/// Adds the shard gradients `grads` (in shard order) and applies the update to
+/// `net` and `state`. Large tensors
 /// are split into one piece per thread. Element-wise work, so the split never
 /// changes a bit.
 fn reduce_and_step(

@@ -38,8 +38,8 @@
 //! Every number is computed by the same kernels in the same order as in the
 //! sharded epoch, only for a subset of rows: the pre-activations by
 //! `forward_batch_rows` (per element `dot + b`), the weight gradient of each
-//! [`SHARD`](super::plan::SHARD) by `rank_k_rows` into a zeroed buffer
-//! (samples ascending, zero skipping per row), the shard gradients added in
+//! [`SHARD`](super::plan::SHARD) from zero (`set_rank_k_rows`: samples
+//! ascending, zero skipping per row), the shard gradients added in
 //! shard order, the bias gradients added sample by sample, the transposed
 //! product by `matvec_t_batch_add` over the row blocks in ascending order (one
 //! chain of additions per element, as in `matvec_t_batch`), the output layer

@@ -18,8 +18,8 @@ pub(super) struct Owned<'a> {
 }
 
 impl Owned<'_> {
-    /// Applies the update to the whole slice and clears `grads`.
-    pub(super) fn update(&mut self, step: Step, kind: TensorKind, grads: &mut [f32]) {
+    /// Applies the update to the whole slice.
+    pub(super) fn update(&mut self, step: Step, kind: TensorKind, grads: &[f32]) {
         let (s0, s1) = match self.state.as_mut_slice() {
             [a] => (&mut **a, &mut [][..]),
             [a, b] => (&mut **a, &mut **b),
@@ -33,7 +33,6 @@ impl Owned<'_> {
             (s0, s1),
             step.scale,
         );
-        grads.fill(0.0);
     }
 }
 
@@ -100,17 +99,17 @@ impl OutputCopy {
         }
     }
 
-    pub(super) fn update(&mut self, step: Step, grads: &mut Grads) {
+    pub(super) fn update(&mut self, step: Step, grads: &Grads) {
         let mut weights = Owned {
             params: &mut self.weights,
             state: self.weights_state.iter_mut().map(|s| &mut s[..]).collect(),
         };
-        weights.update(step, TensorKind::Weight, &mut grads.weights);
+        weights.update(step, TensorKind::Weight, &grads.weights);
         let mut bias = Owned {
             params: &mut self.bias,
             state: self.bias_state.iter_mut().map(|s| &mut s[..]).collect(),
         };
-        bias.update(step, TensorKind::Bias, &mut grads.bias);
+        bias.update(step, TensorKind::Bias, &grads.bias);
     }
 }
 

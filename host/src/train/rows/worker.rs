@@ -237,14 +237,15 @@ fn output_layer(
         } else {
             &mut buf.shard_output_grads
         };
-        buf.fast.rank_k(&mut target.weights, ds, hs);
+        buf.fast.set_rank_k(&mut target.weights, ds, hs);
+        target.bias.fill(0.0);
         accumulate_bias(&mut target.bias, ds);
         if shard > 0 {
-            add_and_clear(
+            add(
                 &mut buf.output_grads.weights,
-                &mut buf.shard_output_grads.weights,
+                &buf.shard_output_grads.weights,
             );
-            add_and_clear(&mut buf.output_grads.bias, &mut buf.shard_output_grads.bias);
+            add(&mut buf.output_grads.bias, &buf.shard_output_grads.bias);
         }
     }
     batch_loss
@@ -336,21 +337,23 @@ fn row_gradients(buf: &mut Buffers, l: usize, own: &Range<usize>, widths: &[usiz
             &mut *shard_grads
         };
         let (d, x) = (Rows::new(d, width), Rows::new(x, inputs));
-        buf.fast.rank_k_rows(&mut target.weights, own.start, d, x);
+        buf.fast
+            .set_rank_k_rows(&mut target.weights, own.start, d, x);
+        target.bias.fill(0.0);
         for s in 0..d.len() {
             for (b, d) in target.bias.iter_mut().zip(&d.get(s)[own.clone()]) {
                 *b += d;
             }
         }
         if shard > 0 {
-            add_and_clear(&mut grads.weights, &mut shard_grads.weights);
-            add_and_clear(&mut grads.bias, &mut shard_grads.bias);
+            add(&mut grads.weights, &shard_grads.weights);
+            add(&mut grads.bias, &shard_grads.bias);
         }
     }
 }
 
 /// The optimiser step on the own rows of every hidden layer and on the
-/// output copy; clears the gradients.
+/// output copy (the next step's shards overwrite the gradients).
 fn update(buf: &mut Buffers, part: &mut Part, shared: &Shared, k: usize, step: Step) {
     for (l, own) in part.layers.iter_mut().enumerate() {
         let mut weights = shared.weights[l][k]
@@ -360,20 +363,19 @@ fn update(buf: &mut Buffers, part: &mut Part, shared: &Shared, k: usize, step: S
             params: &mut weights[..],
             state: own.weights_state.iter_mut().map(|s| &mut s[..]).collect(),
         }
-        .update(step, TensorKind::Weight, &mut buf.grads[l].weights);
+        .update(step, TensorKind::Weight, &buf.grads[l].weights);
         Owned {
             params: &mut own.bias,
             state: own.bias_state.iter_mut().map(|s| &mut s[..]).collect(),
         }
-        .update(step, TensorKind::Bias, &mut buf.grads[l].bias);
+        .update(step, TensorKind::Bias, &buf.grads[l].bias);
     }
-    part.output.update(step, &mut buf.output_grads);
+    part.output.update(step, &buf.output_grads);
 }
 
-/// `total += part` element-wise, then `part = 0`.
-fn add_and_clear(total: &mut [f32], part: &mut [f32]) {
-    for (t, p) in total.iter_mut().zip(part.iter_mut()) {
+/// `total += part` element-wise.
+fn add(total: &mut [f32], part: &[f32]) {
+    for (t, p) in total.iter_mut().zip(part) {
         *t += *p;
-        *p = 0.0;
     }
 }
