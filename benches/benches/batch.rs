@@ -159,6 +159,12 @@ fn transposed(c: &mut Criterion, rng: &mut Rng, (inputs, outputs): (usize, usize
     g.bench_function(BenchmarkId::new("batch", 32), |bench| {
         bench.iter(|| matvec_t_batch(black_box(&w), Rows::new(&dys, outputs), &mut dxs, inputs))
     });
+    for fast in fast_paths() {
+        g.bench_function(BenchmarkId::new(fast.path().name(), 32), |bench| {
+            let dys = Rows::new(&dys, outputs);
+            bench.iter(|| fast.matvec_t_batch(black_box(&w), dys, &mut dxs, inputs))
+        });
+    }
     g.finish();
 }
 
