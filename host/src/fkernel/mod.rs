@@ -147,6 +147,9 @@ impl FFast {
         assert!(row0 + rows <= outputs, "forward: rows out of range");
         match self.path {
             FPath::Portable => batch::forward_batch_rows(w, b, row0, xs, ys, outputs),
+            #[cfg(not(target_arch = "x86_64"))]
+            FPath::Avx512 => unreachable!("only the portable path exists off x86_64"),
+            #[cfg(target_arch = "x86_64")]
             FPath::Avx512 => self.x86(Kernel::Forward {
                 w,
                 b,
@@ -211,6 +214,9 @@ impl FFast {
                 }
                 batch::rank_k_rows(g, row0, dys, xs)
             }
+            #[cfg(not(target_arch = "x86_64"))]
+            FPath::Avx512 => unreachable!("only the portable path exists off x86_64"),
+            #[cfg(target_arch = "x86_64")]
             FPath::Avx512 => self.x86(Kernel::RankK {
                 g,
                 row0,
@@ -307,11 +313,6 @@ impl FFast {
         }
     }
 
-    #[cfg(not(target_arch = "x86_64"))]
-    fn x86(self, _: Kernel<'_, '_>) {
-        unreachable!("only the portable path exists off x86_64")
-    }
-
     /// Runs the `#[target_feature]` kernel: the second `unsafe` block of
     /// `host`, with the same argument as `qkernel`'s.
     ///
@@ -363,6 +364,7 @@ impl FFast {
 }
 
 /// The arguments of one kernel call (checked by the public methods).
+#[cfg(target_arch = "x86_64")]
 enum Kernel<'a, 'x> {
     Forward {
         w: &'a [f32],
@@ -379,7 +381,6 @@ enum Kernel<'a, 'x> {
         xs: Rows<'x>,
         set: bool,
     },
-    #[cfg(target_arch = "x86_64")]
     Transposed {
         w: &'a [f32],
         dys: Rows<'x>,
