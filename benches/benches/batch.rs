@@ -4,13 +4,16 @@
 //! CPU has, named by path), and one whole mini-batch step of the trainer.
 //!
 //! Kernel throughput is in multiply-accumulates (elem/s = MAC/s); the
-//! training steps report samples/s.
+//! training steps report samples/s. Operands start on a cache line, as the
+//! trainer's buffers do (`host::fkernel::Floats`); the `_offset16` rank-k
+//! rows run the same call on inputs 16 bytes off one, which is what a plain
+//! `Vec<f32>` often gets.
 
 use std::hint::black_box;
 
 use benches::{config, labels, pixel_inputs, random_values, relu_like};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use host::fkernel::{FFast, FPath};
+use host::fkernel::{self, FFast, FPath, Floats};
 use host::model::{Architecture, HiddenLayers, Net};
 use host::train::shard::{train_shard, ShardScratch};
 use host::train::Optimizer;
@@ -19,9 +22,9 @@ use tinymlp::kernels::{matvec, matvec_ref, matvec_t, matvec_t_ref, rank1, rank1_
 use tinymlp::Rng;
 
 fn forward(c: &mut Criterion, rng: &mut Rng, (inputs, outputs): (usize, usize), batches: &[usize]) {
-    let w = random_values(rng, inputs * outputs);
+    let w = on_a_line(&random_values(rng, inputs * outputs), 0);
     let b = random_values(rng, outputs);
-    let xs = pixel_inputs(rng, 32, inputs);
+    let xs = on_a_line(&pixel_inputs(rng, 32, inputs), 0);
     let mut ys = vec![0.0; 32 * outputs];
     let mut g = c.benchmark_group(format!("forward_{inputs}x{outputs}"));
     for &n in batches {
@@ -67,8 +70,10 @@ fn forward(c: &mut Criterion, rng: &mut Rng, (inputs, outputs): (usize, usize), 
 }
 
 fn gradient(c: &mut Criterion, rng: &mut Rng, (inputs, outputs): (usize, usize)) {
-    let mut grad = random_values(rng, inputs * outputs);
-    let xs = pixel_inputs(rng, 32, inputs);
+    let mut grad = on_a_line(&random_values(rng, inputs * outputs), 0);
+    let pixels = pixel_inputs(rng, 32, inputs);
+    let xs = on_a_line(&pixels, 0);
+    let xs_off = on_a_line(&pixels, 4);
     let dense: Vec<f32> = random_values(rng, 32 * outputs)
         .iter()
         .map(|v| v * 1e-6)
@@ -113,18 +118,28 @@ fn gradient(c: &mut Criterion, rng: &mut Rng, (inputs, outputs): (usize, usize))
                 })
             });
             for fast in fast_paths() {
-                let id = BenchmarkId::new(format!("{}_{kind}", fast.path().name()), n);
-                g.bench_function(id, |bench| {
-                    bench.iter(|| {
-                        let dys = Rows::new(&dys[..n * outputs], outputs);
-                        let xs = Rows::new(&xs[..n * inputs], inputs);
-                        fast.rank_k(&mut grad, black_box(dys), xs)
-                    })
-                });
+                for (place, xs) in [("", &xs[..]), ("_offset16", &xs_off[4..])] {
+                    let name = format!("{}_{kind}{place}", fast.path().name());
+                    g.bench_function(BenchmarkId::new(name, n), |bench| {
+                        bench.iter(|| {
+                            let dys = Rows::new(&dys[..n * outputs], outputs);
+                            let xs = Rows::new(&xs[..n * inputs], inputs);
+                            fast.rank_k(&mut grad, black_box(dys), xs)
+                        })
+                    });
+                }
             }
         }
     }
     g.finish();
+}
+
+/// `values` in [`Floats`] after `skip` zeros (so they start `4·skip` bytes
+/// past a cache line).
+fn on_a_line(values: &[f32], skip: usize) -> Floats {
+    let mut floats = fkernel::zeros(skip + values.len());
+    floats[skip..].copy_from_slice(values);
+    floats
 }
 
 /// The vector paths of `host::fkernel` this CPU has (the portable one is the
@@ -137,9 +152,9 @@ fn fast_paths() -> impl Iterator<Item = FFast> {
 }
 
 fn transposed(c: &mut Criterion, rng: &mut Rng, (inputs, outputs): (usize, usize)) {
-    let w = random_values(rng, inputs * outputs);
+    let w = on_a_line(&random_values(rng, inputs * outputs), 0);
     let dys = relu_like(rng, 32 * outputs);
-    let mut dxs = vec![0.0; 32 * inputs];
+    let mut dxs = fkernel::zeros(32 * inputs);
     let mut g = c.benchmark_group(format!("matvec_t_{inputs}x{outputs}"));
     g.throughput(Throughput::Elements((inputs * outputs * 32) as u64));
     g.bench_function(BenchmarkId::new("reference", 32), |bench| {

@@ -5,6 +5,7 @@
 use std::arch::x86_64::*;
 use std::cell::RefCell;
 
+use aligned_vec::{AVec, ConstAlign};
 use bytemuck::cast;
 use tinymlp::batch::{Rows, RANK_K_GROUP};
 use tinymlp::kernels::LANES;
@@ -17,8 +18,10 @@ const ROWS: usize = 4;
 type PackedChunk = [[[f32; LANES]; 2]; PAIRS];
 
 thread_local! {
-    /// The interleaved inputs of one block of samples, reused between calls.
-    static PACKED: RefCell<Vec<PackedChunk>> = const { RefCell::new(Vec::new()) };
+    /// The interleaved inputs of one block of samples, reused between calls;
+    /// on a cache line, so each 512-bit load of a pair sits in one.
+    static PACKED: RefCell<AVec<PackedChunk, ConstAlign<{ super::CACHE_LINE }>>> =
+        RefCell::new(AVec::new(0));
 }
 
 /// `ys[s][row0 + o] = dot(w[o], xs[s]) + b[o]` in `tinymlp`'s canonical

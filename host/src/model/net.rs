@@ -12,7 +12,7 @@ pub(super) use tinymlp::batch::Rows;
 use tinymlp::{kernels, Rng, TensorInfo, TensorKind};
 
 use super::architecture::Architecture;
-use crate::fkernel::FFast;
+use crate::fkernel::{self, FFast, Floats};
 
 /// A dense ReLU network of any depth, parameters on the heap.
 ///
@@ -20,7 +20,9 @@ use crate::fkernel::FFast;
 #[derive(Clone, PartialEq)]
 pub struct Net {
     arch: Architecture,
-    params: Vec<f32>,
+    /// On a cache line ([`Floats`]), so the kernels' vector loads of its
+    /// rows do not straddle two.
+    params: Floats,
     /// Start of tensor `t` in `params`; one more entry for the end.
     offsets: Vec<usize>,
 }
@@ -72,7 +74,7 @@ impl Net {
         }
         Self {
             arch: arch.clone(),
-            params: vec![0.0; arch.parameter_count()],
+            params: fkernel::zeros(arch.parameter_count()),
             offsets,
         }
     }
@@ -106,7 +108,7 @@ impl Net {
     pub fn from_params(arch: &Architecture, params: Vec<f32>) -> Self {
         let mut net = Self::zeros(arch);
         assert_eq!(params.len(), net.params.len(), "parameter count");
-        net.params = params;
+        net.params = Floats::from_slice(fkernel::CACHE_LINE, &params);
         net
     }
 
@@ -215,8 +217,11 @@ impl Net {
     ///
     /// # Panics
     /// If `xs` is not as wide as the input, or `acts` does not hold one buffer
-    /// of at least `xs.len()` samples per layer.
-    pub fn forward_batch(&self, xs: Rows<'_>, acts: &mut [Vec<f32>]) {
+    /// of at least `xs.len()` samples per layer (`Vec<f32>` or [`Floats`]).
+    pub fn forward_batch<B>(&self, xs: Rows<'_>, acts: &mut [B])
+    where
+        B: std::ops::DerefMut<Target = [f32]>,
+    {
         assert_eq!(xs.width, self.arch.inputs(), "input width");
         assert_eq!(acts.len(), self.arch.layers(), "one buffer per layer");
         let (n, widths, fast) = (xs.len(), self.arch.widths(), FFast::detect());
@@ -279,5 +284,16 @@ mod tests {
             let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(batch), bits(&net.logits(x)));
         }
+    }
+
+    #[test]
+    fn parameters_start_on_a_cache_line() {
+        let arch = Architecture::new(784, &HiddenLayers(vec![64]), 10).unwrap();
+        let on_a_line = |net: &Net| net.params().as_ptr().align_offset(64) == 0;
+        assert!(on_a_line(&Net::zeros(&arch)));
+        assert!(on_a_line(&Net::initialised(&arch, 1)));
+        let params = vec![0.5; arch.parameter_count()];
+        assert!(on_a_line(&Net::from_params(&arch, params)));
+        assert!(on_a_line(&Net::zeros(&arch).clone()));
     }
 }

@@ -12,16 +12,16 @@ use tinymlp::activation::relu_backward;
 use tinymlp::batch::{accumulate_bias, Rows};
 use tinymlp::{argmax, cross_entropy_grad};
 
-use crate::fkernel::FFast;
+use crate::fkernel::{self, FFast, Floats};
 use crate::model::Net;
 
 /// Per-layer activations and their gradients for up to `capacity` samples.
 #[derive(Clone, Debug)]
 pub struct ShardScratch {
     /// Output of layer `l` for each sample (after ReLU for hidden layers; the logits last).
-    acts: Vec<Vec<f32>>,
+    acts: Vec<Floats>,
     /// Gradient of the loss with respect to layer `l`'s pre-activations.
-    deltas: Vec<Vec<f32>>,
+    deltas: Vec<Floats>,
     capacity: usize,
 }
 
@@ -38,7 +38,12 @@ impl ShardScratch {
     /// Buffers for `net`'s shape and up to `capacity` samples.
     pub fn new(net: &Net, capacity: usize) -> Self {
         let widths = &net.architecture().widths()[1..];
-        let buffers = || widths.iter().map(|&w| vec![0.0; w * capacity]).collect();
+        let buffers = || {
+            widths
+                .iter()
+                .map(|&w| fkernel::zeros(w * capacity))
+                .collect()
+        };
         Self {
             acts: buffers(),
             deltas: buffers(),

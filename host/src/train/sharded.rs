@@ -11,6 +11,7 @@ use super::observer::{Observer, TrainError};
 use super::optimizer::Optimizer;
 use super::plan::{EpochPlan, EpochSums, SHARD};
 use super::shard::{train_shard, ShardScratch};
+use crate::fkernel::{self, Floats};
 use crate::model::Net;
 
 /// One shard's worker state: its own gradient buffer, inputs and scratch.
@@ -18,7 +19,7 @@ use crate::model::Net;
 pub struct Shard {
     grads: Net,
     scratch: ShardScratch,
-    inputs: Vec<f32>,
+    inputs: Floats,
     labels: Vec<u16>,
     loss: f64,
     correct: usize,
@@ -30,7 +31,7 @@ impl Shard {
         Self {
             grads: Net::zeros(net.architecture()),
             scratch: ShardScratch::new(net, SHARD),
-            inputs: vec![0.0; SHARD * net.architecture().inputs()],
+            inputs: fkernel::zeros(SHARD * net.architecture().inputs()),
             labels: Vec::with_capacity(SHARD),
             loss: 0.0,
             correct: 0,

@@ -8,6 +8,7 @@ use tinymlp::TensorKind;
 
 use super::sync::Shared;
 use super::worker::Grads;
+use crate::fkernel::{self, Floats};
 use crate::model::Net;
 use crate::train::optimizer::Optimizer;
 
@@ -50,7 +51,7 @@ pub(super) struct Step {
 pub(super) struct RowPart {
     pub(super) range: Range<usize>,
     pub(super) bias: Vec<f32>,
-    pub(super) weights_state: Vec<Vec<f32>>,
+    pub(super) weights_state: Vec<Floats>,
     pub(super) bias_state: Vec<Vec<f32>>,
 }
 
@@ -127,16 +128,18 @@ pub(super) fn row_ranges(h: usize, parts: usize) -> Vec<Range<usize>> {
     ranges
 }
 
+/// A copy on a cache line.
+fn aligned(values: &[f32]) -> Floats {
+    Floats::from_slice(fkernel::CACHE_LINE, values)
+}
+
 /// The element range of rows `rows` of a matrix with `width` columns.
 fn elements(rows: &Range<usize>, width: usize) -> Range<usize> {
     rows.start * width..rows.end * width
 }
 
 /// Every thread's rows of every hidden layer's weights, to share.
-pub(super) fn shared_weights(
-    net: &Net,
-    ranges: &[Vec<Range<usize>>],
-) -> Vec<Vec<RwLock<Vec<f32>>>> {
+pub(super) fn shared_weights(net: &Net, ranges: &[Vec<Range<usize>>]) -> Vec<Vec<RwLock<Floats>>> {
     let widths = net.architecture().widths();
     ranges
         .iter()
@@ -145,7 +148,7 @@ pub(super) fn shared_weights(
             let weights = net.layer(l).weights;
             ranges
                 .iter()
-                .map(|r| RwLock::new(weights[elements(r, widths[l])].to_vec()))
+                .map(|r| RwLock::new(aligned(&weights[elements(r, widths[l])])))
                 .collect()
         })
         .collect()
@@ -170,7 +173,7 @@ pub(super) fn parts(
                         bias: net.layer(l).bias[r.clone()].to_vec(),
                         weights_state: state
                             .iter()
-                            .map(|s| s.layer(l).weights[w.clone()].to_vec())
+                            .map(|s| aligned(&s.layer(l).weights[w.clone()]))
                             .collect(),
                         bias_state: state
                             .iter()

@@ -5,6 +5,8 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, RwLock};
 
+use crate::fkernel::Floats;
+
 /// A barrier for a fixed number of threads that spins briefly, then yields.
 ///
 /// If a thread panics, its [`PanicGuard`] poisons the barrier and the threads
@@ -27,16 +29,49 @@ impl SpinBarrier {
     }
 
     pub(super) fn wait(&self) {
+        self.arrive().wait();
+    }
+
+    /// The first half of [`wait`](Self::wait): counts this thread in and
+    /// returns at once, so it can do work of its own (that no other thread
+    /// waits for) before [`Arrival::wait`]. Nothing the other threads do
+    /// after the barrier is visible before `Arrival::wait` returns.
+    pub(super) fn arrive(&self) -> Arrival<'_> {
         let generation = self.generation.load(Ordering::Acquire);
         if self.arrived.fetch_add(1, Ordering::AcqRel) + 1 == self.threads {
             self.arrived.store(0, Ordering::Relaxed);
             self.generation.fetch_add(1, Ordering::Release);
-            return;
+            return Arrival {
+                barrier: self,
+                generation: None,
+            };
         }
+        Arrival {
+            barrier: self,
+            generation: Some(generation),
+        }
+    }
+}
+
+/// A thread counted in at a [`SpinBarrier`], not yet through it.
+#[must_use = "a thread that arrived must wait before it reads what the others wrote"]
+pub(super) struct Arrival<'a> {
+    barrier: &'a SpinBarrier,
+    /// The generation to wait out; `None` when this thread was the last in.
+    generation: Option<usize>,
+}
+
+impl Arrival<'_> {
+    /// Waits until every thread has arrived.
+    pub(super) fn wait(self) {
+        let Some(generation) = self.generation else {
+            return;
+        };
+        let barrier = self.barrier;
         let mut spins = 0u32;
-        while self.generation.load(Ordering::Acquire) == generation {
+        while barrier.generation.load(Ordering::Acquire) == generation {
             assert!(
-                !self.poisoned.load(Ordering::Relaxed),
+                !barrier.poisoned.load(Ordering::Relaxed),
                 "another training thread panicked"
             );
             if spins < 2000 {
@@ -85,7 +120,7 @@ pub(super) struct Shared {
     /// thread `j` writes them, in the update after the step's last barrier;
     /// every thread reads them in the backward pass, between barriers. So the
     /// locks are never contended: they only make the sharing safe to write.
-    pub(super) weights: Vec<Vec<RwLock<Vec<f32>>>>,
+    pub(super) weights: Vec<Vec<RwLock<Floats>>>,
     /// `acts[l][j]`: thread `j`'s rows of hidden layer `l`'s activations.
     pub(super) acts: Vec<Vec<Slots>>,
     /// `deltas[l][j]`: thread `j`'s rows of the gradient of hidden layer `l`'s
@@ -129,5 +164,37 @@ pub(super) fn gather(
         {
             s[range.clone()].copy_from_slice(p);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_thread_passes_before_all_arrived_even_with_work_in_between() {
+        let (threads, rounds) = (3, 2000);
+        let barrier = SpinBarrier::new(threads);
+        let arrived = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for k in 0..threads {
+                let (barrier, arrived) = (&barrier, &arrived);
+                scope.spawn(move || {
+                    for round in 0..rounds {
+                        arrived.fetch_add(1, Ordering::Relaxed);
+                        let arrival = barrier.arrive();
+                        // Uneven work between arriving and waiting.
+                        for _ in 0..(round + k) % 7 * 50 {
+                            std::hint::spin_loop();
+                        }
+                        arrival.wait();
+                        let seen = arrived.load(Ordering::Relaxed);
+                        assert!(seen >= threads * (round + 1), "round {round}: {seen}");
+                        barrier.wait();
+                    }
+                });
+            }
+        });
+        assert_eq!(arrived.into_inner(), threads * rounds);
     }
 }

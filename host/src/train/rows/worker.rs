@@ -11,7 +11,7 @@ use tinymlp::{argmax, cross_entropy_grad, TensorKind};
 
 use super::parts::{OutputCopy, Owned, Part, Step};
 use super::sync::{gather, publish, PanicGuard, Shared, Slots};
-use crate::fkernel::FFast;
+use crate::fkernel::{self, FFast, Floats};
 use crate::train::inputs::Sample;
 use crate::train::observer::{Observer, TrainError};
 use crate::train::plan::{EpochPlan, EpochSums, SHARD};
@@ -20,16 +20,17 @@ use crate::train::plan::{EpochPlan, EpochSums, SHARD};
 struct Buffers {
     /// The batch kernels for this CPU.
     fast: FFast,
-    inputs: Vec<f32>,
-    labels: Vec<u16>,
+    /// Inputs and labels by step parity: the step's own, and the next
+    /// step's, staged while this thread waits for the others.
+    staged: [Staged; 2],
     /// Per hidden layer: every row's activations (own rows computed, the
     /// others copied).
-    acts: Vec<Vec<f32>>,
+    acts: Vec<Floats>,
     logits: Vec<f32>,
     d_logits: Vec<f32>,
     /// Per hidden layer: the gradient of the pre-activations (own rows, and
     /// for layers above the first, the others copied).
-    deltas: Vec<Vec<f32>>,
+    deltas: Vec<Floats>,
     /// Per hidden layer, the own rows' gradients: the running shard sum, and one shard's.
     grads: Vec<Grads>,
     shard_grads: Vec<Grads>,
@@ -37,16 +38,22 @@ struct Buffers {
     shard_output_grads: Grads,
 }
 
+/// The inputs and labels of one batch.
+struct Staged {
+    inputs: Floats,
+    labels: Vec<u16>,
+}
+
 /// Gradients of some rows of a layer.
 pub(super) struct Grads {
-    pub(super) weights: Vec<f32>,
+    pub(super) weights: Floats,
     pub(super) bias: Vec<f32>,
 }
 
 impl Grads {
     pub(super) fn new(rows: usize, inputs: usize) -> Self {
         Self {
-            weights: vec![0.0; rows * inputs],
+            weights: fkernel::zeros(rows * inputs),
             bias: vec![0.0; rows],
         }
     }
@@ -57,12 +64,14 @@ impl Buffers {
         let hidden = &widths[1..widths.len() - 1];
         let (inputs, classes) = (widths[0], widths[widths.len() - 1]);
         let own = |l: usize| Grads::new(part.layers[l].range.len(), widths[l]);
-        let per_layer = || hidden.iter().map(|&w| vec![0.0; batch * w]).collect();
+        let per_layer = || hidden.iter().map(|&w| fkernel::zeros(batch * w)).collect();
         let top = hidden.len();
         Self {
             fast: FFast::detect(),
-            inputs: vec![0.0; batch * inputs],
-            labels: Vec::with_capacity(batch),
+            staged: [(); 2].map(|()| Staged {
+                inputs: fkernel::zeros(batch * inputs),
+                labels: Vec::with_capacity(batch),
+            }),
             acts: per_layer(),
             logits: vec![0.0; batch * classes],
             d_logits: vec![0.0; batch * classes],
@@ -87,28 +96,26 @@ pub(super) fn worker<O: Observer>(
     let mut buf = Buffers::new(widths, part, plan.batch_size);
     let mut sums = EpochSums::default();
     let total = plan.samples.len();
-    for (batch_index, batch) in plan.samples.chunks(plan.batch_size).enumerate() {
+    let mut batches = plan.samples.chunks(plan.batch_size).peekable();
+    if let Some(first) = batches.peek() {
+        stage(&mut buf.staged[plan.first_step % 2], plan, first);
+    }
+    let mut batch_index = 0;
+    while let Some(batch) = batches.next() {
         let step = plan.first_step + batch_index;
         if let Some(observer) = observer.as_deref_mut() {
             if observer.should_stop() {
                 shared.stop_at.store(step, Ordering::Relaxed);
             }
         }
-        stage(&mut buf, plan, batch);
         let at = Position {
             shared,
             thread: k,
             step,
             n: batch.len(),
         };
-        forward(&mut buf, part, widths, at)?;
-        let loss = output_layer(
-            &mut buf,
-            &part.output,
-            widths,
-            batch.len(),
-            &mut sums.correct,
-        );
+        forward(&mut buf, part, widths, at, (plan, batches.peek().copied()))?;
+        let loss = output_layer(&mut buf, &part.output, widths, at, &mut sums.correct);
         sums.add_loss(loss, plan)?;
         backward(&mut buf, part, widths, at);
         if part.layers.len() >= 2 {
@@ -129,6 +136,7 @@ pub(super) fn worker<O: Observer>(
                 observer.batch(plan.epoch, done, total, sums.loss / done as f64);
             }
         }
+        batch_index += 1;
     }
     Ok(sums)
 }
@@ -149,30 +157,33 @@ impl Position<'_> {
 }
 
 /// Inputs and labels of the whole batch (every thread needs every sample).
-fn stage(buf: &mut Buffers, plan: &EpochPlan<'_>, batch: &[Sample]) {
+fn stage(staged: &mut Staged, plan: &EpochPlan<'_>, batch: &[Sample]) {
     let width = plan.inputs.width();
     plan.inputs.touch(batch);
-    buf.labels.clear();
-    for (&sample, x) in batch.iter().zip(buf.inputs.chunks_exact_mut(width)) {
+    staged.labels.clear();
+    for (&sample, x) in batch.iter().zip(staged.inputs.chunks_exact_mut(width)) {
         plan.inputs.stage(sample, x);
-        buf.labels.push(plan.inputs.label(sample));
+        staged.labels.push(plan.inputs.label(sample));
     }
 }
 
 /// Every hidden layer: the own rows (ReLU), published; then everyone
-/// else's, after the barrier.
+/// else's, after the barrier. The next batch (if any) is staged while this
+/// thread waits at the first barrier: time it would otherwise spin.
 fn forward(
     buf: &mut Buffers,
     part: &Part,
     widths: &[usize],
     at: Position<'_>,
+    (plan, next): (&EpochPlan<'_>, Option<&[Sample]>),
 ) -> Result<(), TrainError> {
     let (shared, n) = (at.shared, at.n);
+    let (this, upcoming) = staged_pair(&mut buf.staged, at.step);
     for (l, own) in part.layers.iter().enumerate() {
         let (inputs, width, rows) = (widths[l], widths[l + 1], &own.range);
         let (below, rest) = buf.acts.split_at_mut(l);
         let input = match below.last() {
-            None => &buf.inputs[..n * inputs],
+            None => &this.inputs[..n * inputs],
             Some(acts) => &acts[..n * inputs],
         };
         let out = &mut rest[0][..n * width];
@@ -188,7 +199,11 @@ fn forward(
             relu(&mut sample[rows.clone()]);
         }
         publish(at.slot(&shared.acts, l), out, width, rows);
-        shared.barrier.wait();
+        let arrival = shared.barrier.arrive();
+        if let (0, Some(next)) = (l, next) {
+            stage(upcoming, plan, next);
+        }
+        arrival.wait();
         if l == 0 && shared.stop_at.load(Ordering::Relaxed) <= at.step {
             return Err(TrainError::Interrupted);
         }
@@ -198,6 +213,16 @@ fn forward(
     Ok(())
 }
 
+/// The step's staged batch and the other one (for the next step).
+fn staged_pair(staged: &mut [Staged; 2], step: usize) -> (&mut Staged, &mut Staged) {
+    let [even, odd] = staged;
+    if step.is_multiple_of(2) {
+        (even, odd)
+    } else {
+        (odd, even)
+    }
+}
+
 /// Output layer on the whole batch (every thread, the same bits): logits,
 /// loss per shard, the gradient of the logits and the output-layer gradient
 /// summed shard by shard. Returns the batch loss.
@@ -205,9 +230,10 @@ fn output_layer(
     buf: &mut Buffers,
     output: &OutputCopy,
     widths: &[usize],
-    n: usize,
+    at: Position<'_>,
     correct: &mut usize,
 ) -> f64 {
+    let (n, labels) = (at.n, &buf.staged[at.step % 2].labels);
     let (h, classes) = (widths[widths.len() - 2], widths[widths.len() - 1]);
     let top = buf.acts.last().expect("at least one hidden layer");
     let hidden = Rows::new(&top[..n * h], h);
@@ -218,7 +244,7 @@ fn output_layer(
     for (s0, shard_logits) in (0..n).step_by(SHARD).zip(logits.chunks(SHARD * classes)) {
         let mut shard_loss = 0.0f32;
         for (s, z) in (s0..).zip(shard_logits.chunks_exact(classes)) {
-            let target = usize::from(buf.labels[s]);
+            let target = usize::from(labels[s]);
             *correct += usize::from(argmax(z) == target);
             shard_loss +=
                 cross_entropy_grad(z, target, &mut buf.d_logits[s * classes..(s + 1) * classes]);
@@ -277,7 +303,7 @@ fn backward(buf: &mut Buffers, part: &Part, widths: &[usize], at: Position<'_>) 
         if l > 0 {
             publish(at.slot(&shared.deltas, l), deltas, width, own);
         }
-        row_gradients(buf, l, own, widths, n);
+        row_gradients(buf, l, own, widths, at);
         if l > 0 {
             shared.barrier.wait();
             let (lower, upper) = buf.deltas.split_at_mut(l);
@@ -317,10 +343,16 @@ fn backward(buf: &mut Buffers, part: &Part, widths: &[usize], at: Position<'_>) 
 
 /// The own rows' weight and bias gradients of hidden layer `l`, shard by
 /// shard from zero, the shards added in order.
-fn row_gradients(buf: &mut Buffers, l: usize, own: &Range<usize>, widths: &[usize], n: usize) {
-    let (inputs, width) = (widths[l], widths[l + 1]);
+fn row_gradients(
+    buf: &mut Buffers,
+    l: usize,
+    own: &Range<usize>,
+    widths: &[usize],
+    at: Position<'_>,
+) {
+    let (inputs, width, n) = (widths[l], widths[l + 1], at.n);
     let input = if l == 0 {
-        &buf.inputs[..n * inputs]
+        &buf.staged[at.step % 2].inputs[..n * inputs]
     } else {
         &buf.acts[l - 1][..n * inputs]
     };
