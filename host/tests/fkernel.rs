@@ -112,6 +112,34 @@ fn rank_k_equals_tinymlp_batch_on_random_shapes() {
     }
 }
 
+#[test]
+fn rank_k_sum_added_equals_a_separate_sum_then_an_addition() {
+    let mut rng = Rng::new(14);
+    for kernel in kernels() {
+        for cols in widths(&mut rng) {
+            let rows = 1 + rng.below(if cols < 64 { 150 } else { 37 }) as usize;
+            // Mostly one group of samples (the kernels' own form), sometimes more.
+            let most = if rng.below(4) == 0 { 80 } else { 33 };
+            let n = rng.below(most) as usize;
+            let extra = rng.below(5) as usize;
+            let row0 = rng.below(extra as u32 + 1) as usize;
+            let dy = values(&mut rng, n * (rows + extra), 3);
+            let x = values(&mut rng, n * cols, 6);
+            let (dys, xs) = (Rows::new(&dy, rows + extra), Rows::new(&x, cols));
+            // Negative zeros in `g` show whether the sum is really added
+            // (-0 + +0 = +0) and not skipped when a row's list is empty.
+            let start = values(&mut rng, rows * cols, 2);
+            let mut sum = vec![0.0; rows * cols];
+            rank_k_rows(&mut sum, row0, dys, xs);
+            let want: Vec<f32> = start.iter().zip(&sum).map(|(g, s)| g + s).collect();
+            let mut got = start;
+            kernel.add_rank_k_sum_rows(&mut got, row0, dys, xs);
+            let at = format!("{kernel:?} rows={rows} cols={cols} n={n} row0={row0}");
+            assert_eq!(bits(&got), bits(&want), "{at}");
+        }
+    }
+}
+
 /// A random sub-range of `0..n` (sometimes empty, sometimes all of it).
 fn columns(rng: &mut Rng, n: usize) -> std::ops::Range<usize> {
     if rng.below(3) == 0 {

@@ -54,7 +54,7 @@
 use std::ops::Range;
 
 use aligned_vec::{AVec, ConstAlign};
-use tinymlp::batch::{self, Rows};
+use tinymlp::batch::{self, Rows, RANK_K_GROUP};
 
 /// The cache line of the x86-64 and Arm cores the host runs on, in bytes.
 pub const CACHE_LINE: usize = 64;
@@ -199,7 +199,7 @@ impl FFast {
     /// # Panics
     /// If the lengths do not fit together or the rows do not fit in `dys.width`.
     pub fn rank_k_rows(self, g: &mut [f32], row0: usize, dys: Rows<'_>, xs: Rows<'_>) {
-        self.rank_k_part(g, row0, dys, xs, false);
+        self.rank_k_part(g, row0, dys, xs, Sums::Continue);
     }
 
     /// The gradient of the batch *written* to `g` (whatever it held):
@@ -218,10 +218,22 @@ impl FFast {
     /// # Panics
     /// If the lengths do not fit together or the rows do not fit in `dys.width`.
     pub fn set_rank_k_rows(self, g: &mut [f32], row0: usize, dys: Rows<'_>, xs: Rows<'_>) {
-        self.rank_k_part(g, row0, dys, xs, true);
+        self.rank_k_part(g, row0, dys, xs, Sums::Overwrite);
     }
 
-    fn rank_k_part(self, g: &mut [f32], row0: usize, dys: Rows<'_>, xs: Rows<'_>, set: bool) {
+    /// The gradient of the batch summed from zero, then *added* to `g`:
+    /// `G[o][i] += (Σ_s dys[s][o]·xs[s][i])`, the bits of
+    /// [`set_rank_k_rows`](Self::set_rank_k_rows) into a buffer followed by
+    /// `g += buffer` element by element, without the buffer or the pass that
+    /// adds it. (How the trainer adds a shard's gradient to the shards before it.)
+    ///
+    /// # Panics
+    /// If the lengths do not fit together or the rows do not fit in `dys.width`.
+    pub fn add_rank_k_sum_rows(self, g: &mut [f32], row0: usize, dys: Rows<'_>, xs: Rows<'_>) {
+        self.rank_k_part(g, row0, dys, xs, Sums::AddWhole);
+    }
+
+    fn rank_k_part(self, g: &mut [f32], row0: usize, dys: Rows<'_>, xs: Rows<'_>, sums: Sums) {
         assert_eq!(dys.len(), xs.len(), "rank_k: length mismatch");
         assert_eq!(
             g.len() % xs.width,
@@ -232,22 +244,32 @@ impl FFast {
             row0 + g.len() / xs.width <= dys.width,
             "rank_k: rows out of range"
         );
-        match self.path {
-            FPath::Portable => {
-                if set {
-                    g.fill(0.0);
-                }
+        // The kernels keep one group of samples' sums in registers; otherwise
+        // the sum is formed apart first.
+        if sums == Sums::AddWhole && (self.path == FPath::Portable || xs.len() > RANK_K_GROUP) {
+            let mut sum = zeros(g.len());
+            self.rank_k_part(&mut sum, row0, dys, xs, Sums::Overwrite);
+            for (g, s) in g.iter_mut().zip(sum.iter()) {
+                *g += s;
+            }
+            return;
+        }
+        match (self.path, sums) {
+            (FPath::Portable, Sums::Continue) => batch::rank_k_rows(g, row0, dys, xs),
+            (FPath::Portable, Sums::Overwrite) => {
+                g.fill(0.0);
                 batch::rank_k_rows(g, row0, dys, xs)
             }
+            (FPath::Portable, Sums::AddWhole) => unreachable!("summed apart above"),
             #[cfg(not(target_arch = "x86_64"))]
-            FPath::Avx512 => unreachable!("only the portable path exists off x86_64"),
+            (FPath::Avx512, _) => unreachable!("only the portable path exists off x86_64"),
             #[cfg(target_arch = "x86_64")]
-            FPath::Avx512 => self.x86(Kernel::RankK {
+            (FPath::Avx512, sums) => self.x86(Kernel::RankK {
                 g,
                 row0,
                 dys,
                 xs,
-                set,
+                sums,
             }),
         }
     }
@@ -374,8 +396,8 @@ impl FFast {
                     row0,
                     dys,
                     xs,
-                    set,
-                } => x86::rank_k_rows(g, row0, dys, xs, set),
+                    sums,
+                } => x86::rank_k_rows(g, row0, dys, xs, sums),
                 Kernel::Transposed {
                     w,
                     dys,
@@ -386,6 +408,19 @@ impl FFast {
             }
         }
     }
+}
+
+/// How a rank-k call combines the batch's sums with what `g` holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Sums {
+    /// Each element's chain of additions continues from `g` ([`FFast::rank_k`]).
+    Continue,
+    /// The chains start from `+0.0` ([`FFast::set_rank_k`]).
+    Overwrite,
+    /// The chains start from `+0.0`, and the whole sum is added to `g`
+    /// ([`FFast::add_rank_k_sum_rows`]; at most [`RANK_K_GROUP`] samples in
+    /// the kernels).
+    AddWhole,
 }
 
 /// The arguments of one kernel call (checked by the public methods).
@@ -404,7 +439,7 @@ enum Kernel<'a, 'x> {
         row0: usize,
         dys: Rows<'x>,
         xs: Rows<'x>,
-        set: bool,
+        sums: Sums,
     },
     Transposed {
         w: &'a [f32],

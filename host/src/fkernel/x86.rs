@@ -10,6 +10,8 @@ use bytemuck::cast;
 use tinymlp::batch::{Rows, RANK_K_GROUP};
 use tinymlp::kernels::LANES;
 
+use super::Sums;
+
 /// Sample pairs per block of [`forward_rows`] (each pair fills one zmm).
 const PAIRS: usize = 4;
 /// Weight rows per block of [`forward_rows`]: `ROWS × PAIRS` = 16 accumulators.
@@ -162,14 +164,19 @@ const RANK_VECTORS: usize = 8;
 
 /// `G[o][i] += Σ_s dys[s][row0 + o]·xs[s][i]`, each element's samples in
 /// ascending order, zero gradients skipped (shapes checked by the caller):
-/// the additions of `tinymlp::batch::rank_k_rows`. With `set`, the sums
-/// start from `+0.0` instead of what `g` holds (the bits of zeroing it first).
+/// the additions of `tinymlp::batch::rank_k_rows`, combined with `g` as
+/// `sums` says ([`Sums::AddWhole`] for at most [`RANK_K_GROUP`] samples).
 #[target_feature(enable = "avx512f")]
-pub(super) fn rank_k_rows(g: &mut [f32], row0: usize, dys: Rows<'_>, xs: Rows<'_>, set: bool) {
+pub(super) fn rank_k_rows(g: &mut [f32], row0: usize, dys: Rows<'_>, xs: Rows<'_>, sums: Sums) {
     let cols = xs.width;
     let rows = g.len() / cols;
-    if set && xs.is_empty() {
-        g.fill(0.0);
+    assert!(sums != Sums::AddWhole || xs.len() <= RANK_K_GROUP);
+    if xs.is_empty() {
+        match sums {
+            Sums::Continue => {}
+            Sums::Overwrite => g.fill(0.0),
+            Sums::AddWhole => g.iter_mut().for_each(|g| *g += 0.0),
+        }
     }
     for (first, block) in (0..rows)
         .step_by(RANK_ROWS)
@@ -179,7 +186,8 @@ pub(super) fn rank_k_rows(g: &mut [f32], row0: usize, dys: Rows<'_>, xs: Rows<'_
             let end = (s0 + RANK_K_GROUP).min(xs.len());
             let dys = Rows::new(&dys.data[s0 * dys.width..end * dys.width], dys.width);
             let xs = Rows::new(&xs.data[s0 * cols..end * cols], cols);
-            rank_k_group(block, row0 + first, dys, xs, set && s0 == 0);
+            let sums = if s0 == 0 { sums } else { Sums::Continue };
+            rank_k_group(block, row0 + first, dys, xs, sums);
         }
     }
 }
@@ -217,56 +225,59 @@ impl SampleLists {
 }
 
 /// One group of at most [`RANK_K_GROUP`] samples into at most
-/// [`RANK_ROWS`] rows, added to `g` or (`set`) to `+0.0`.
+/// [`RANK_ROWS`] rows, combined with `g` as `sums` says.
 #[target_feature(enable = "avx512f")]
-fn rank_k_group(g: &mut [f32], row0: usize, dys: Rows<'_>, xs: Rows<'_>, set: bool) {
+fn rank_k_group(g: &mut [f32], row0: usize, dys: Rows<'_>, xs: Rows<'_>, sums: Sums) {
     let cols = xs.width;
     let lists = SampleLists::new(dys, row0, g.len() / cols);
     let mut col = 0;
     while col + RANK_VECTORS * 2 * LANES <= cols {
         for (o, g) in g.chunks_exact_mut(cols).enumerate() {
-            rank_cols::<RANK_VECTORS>(g, col, lists.get(o), xs, set);
+            rank_cols::<RANK_VECTORS>(g, col, lists.get(o), xs, sums);
         }
         col += RANK_VECTORS * 2 * LANES;
     }
     while col + 2 * LANES <= cols {
         for (o, g) in g.chunks_exact_mut(cols).enumerate() {
-            rank_cols::<1>(g, col, lists.get(o), xs, set);
+            rank_cols::<1>(g, col, lists.get(o), xs, sums);
         }
         col += 2 * LANES;
     }
     for (o, g) in g.chunks_exact_mut(cols).enumerate() {
         let (idx, val) = lists.get(o);
         for (i, g) in g.iter_mut().enumerate().skip(col) {
-            if set {
-                *g = 0.0;
-            }
+            let mut sum = if sums == Sums::Continue { *g } else { 0.0 };
             for (&s, &d) in idx.iter().zip(val) {
-                *g += d * xs.get(usize::from(s))[i];
+                sum += d * xs.get(usize::from(s))[i];
             }
+            *g = if sums == Sums::AddWhole {
+                *g + sum
+            } else {
+                sum
+            };
         }
     }
 }
 
 /// `g[col..col + 16·V] += Σ_k val[k]·xs[idx[k]][col..col + 16·V]`, `k`
-/// ascending, the sums held in `V` zmm registers for the whole list; with
-/// `set`, the sums start from `+0.0` instead of `g`.
+/// ascending, the sums held in `V` zmm registers for the whole list, which
+/// start from `g` or from `+0.0` as `sums` says.
 #[target_feature(enable = "avx512f")]
 fn rank_cols<const V: usize>(
     g: &mut [f32],
     col: usize,
     (idx, val): (&[u8], &[f32]),
     xs: Rows<'_>,
-    set: bool,
+    sums: Sums,
 ) {
-    if idx.is_empty() && !set {
+    if idx.is_empty() && sums == Sums::Continue {
         return;
     }
     let g: &mut [[f32; 2 * LANES]] = g[col..col + V * 2 * LANES].as_chunks_mut().0;
-    let mut acc: [__m512; V] = if set {
-        [_mm512_setzero_ps(); V]
-    } else {
+    let mut acc: [__m512; V] = if sums == Sums::Continue {
         core::array::from_fn(|v| cast(g[v]))
+    } else {
+        [_mm512_setzero_ps(); V]
     };
     for (&s, &d) in idx.iter().zip(val) {
         let x: &[[f32; 2 * LANES]] = xs.get(usize::from(s))[col..col + V * 2 * LANES]
@@ -278,7 +289,11 @@ fn rank_cols<const V: usize>(
         }
     }
     for (g, acc) in g.iter_mut().zip(acc) {
-        *g = cast(acc);
+        *g = match sums {
+            // The whole sum added once: the bits of `g + sum` per element.
+            Sums::AddWhole => cast(_mm512_add_ps(cast(*g), acc)),
+            Sums::Continue | Sums::Overwrite => cast(acc),
+        };
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 
 use tinymlp::activation::{relu, relu_backward};
-use tinymlp::batch::{accumulate_bias, Rows};
+use tinymlp::batch::Rows;
 use tinymlp::{argmax, cross_entropy_grad, TensorKind};
 
 use super::parts::{OutputCopy, Owned, Part, Step};
@@ -31,11 +31,12 @@ struct Buffers {
     /// Per hidden layer: the gradient of the pre-activations (own rows, and
     /// for layers above the first, the others copied).
     deltas: Vec<Floats>,
-    /// Per hidden layer, the own rows' gradients: the running shard sum, and one shard's.
+    /// Per hidden layer, the own rows' gradients (the running shard sum),
+    /// and one shard's bias gradient.
     grads: Vec<Grads>,
-    shard_grads: Vec<Grads>,
+    shard_bias: Vec<Vec<f32>>,
     output_grads: Grads,
-    shard_output_grads: Grads,
+    shard_output_bias: Vec<f32>,
 }
 
 /// The inputs and labels of one batch.
@@ -77,9 +78,11 @@ impl Buffers {
             d_logits: vec![0.0; batch * classes],
             deltas: per_layer(),
             grads: (0..top).map(own).collect(),
-            shard_grads: (0..top).map(own).collect(),
+            shard_bias: (0..top)
+                .map(|l| vec![0.0; part.layers[l].range.len()])
+                .collect(),
             output_grads: Grads::new(classes, widths[top]),
-            shard_output_grads: Grads::new(classes, widths[top]),
+            shard_output_bias: vec![0.0; classes],
         }
     }
 }
@@ -258,21 +261,12 @@ fn output_layer(
         .enumerate()
     {
         let (hs, ds) = (Rows::new(hs, h), Rows::new(ds, classes));
-        let target = if shard == 0 {
-            &mut buf.output_grads
-        } else {
-            &mut buf.shard_output_grads
+        let sums = ShardSums {
+            grads: &mut buf.output_grads,
+            bias: &mut buf.shard_output_bias,
+            rows: 0..classes,
         };
-        buf.fast.set_rank_k(&mut target.weights, ds, hs);
-        target.bias.fill(0.0);
-        accumulate_bias(&mut target.bias, ds);
-        if shard > 0 {
-            add(
-                &mut buf.output_grads.weights,
-                &buf.shard_output_grads.weights,
-            );
-            add(&mut buf.output_grads.bias, &buf.shard_output_grads.bias);
-        }
+        sums.add(buf.fast, shard, ds, hs);
     }
     batch_loss
 }
@@ -357,29 +351,52 @@ fn row_gradients(
         &buf.acts[l - 1][..n * inputs]
     };
     let deltas = &buf.deltas[l][..n * width];
-    let (grads, shard_grads) = (&mut buf.grads[l], &mut buf.shard_grads[l]);
     for (shard, (d, x)) in deltas
         .chunks(SHARD * width)
         .zip(input.chunks(SHARD * inputs))
         .enumerate()
     {
-        let target = if shard == 0 {
-            &mut *grads
-        } else {
-            &mut *shard_grads
+        let sums = ShardSums {
+            grads: &mut buf.grads[l],
+            bias: &mut buf.shard_bias[l],
+            rows: own.clone(),
         };
-        let (d, x) = (Rows::new(d, width), Rows::new(x, inputs));
-        buf.fast
-            .set_rank_k_rows(&mut target.weights, own.start, d, x);
-        target.bias.fill(0.0);
+        sums.add(buf.fast, shard, Rows::new(d, width), Rows::new(x, inputs));
+    }
+}
+
+/// Where the shards' gradients of some rows of a layer are summed.
+struct ShardSums<'a> {
+    /// The sum of the shards so far.
+    grads: &'a mut Grads,
+    /// One shard's bias gradient.
+    bias: &'a mut [f32],
+    /// The layer's rows these are.
+    rows: Range<usize>,
+}
+
+impl ShardSums<'_> {
+    /// Adds shard number `shard` (deltas `d` of every row, inputs `x`): the
+    /// first writes its gradient, each later one adds its own sum, formed
+    /// from zero, element by element: the order in which the sharded epoch
+    /// adds its shards' gradients.
+    fn add(self, fast: FFast, shard: usize, d: Rows<'_>, x: Rows<'_>) {
+        let row0 = self.rows.start;
+        let bias = if shard == 0 {
+            fast.set_rank_k_rows(&mut self.grads.weights, row0, d, x);
+            &mut self.grads.bias[..]
+        } else {
+            fast.add_rank_k_sum_rows(&mut self.grads.weights, row0, d, x);
+            &mut *self.bias
+        };
+        bias.fill(0.0);
         for s in 0..d.len() {
-            for (b, d) in target.bias.iter_mut().zip(&d.get(s)[own.clone()]) {
+            for (b, d) in bias.iter_mut().zip(&d.get(s)[self.rows.clone()]) {
                 *b += d;
             }
         }
         if shard > 0 {
-            add(&mut grads.weights, &shard_grads.weights);
-            add(&mut grads.bias, &shard_grads.bias);
+            add(&mut self.grads.bias, self.bias);
         }
     }
 }
