@@ -28,6 +28,13 @@
 //! - with `m ≥ 2`, one more barrier, after which no thread reads another's
 //!   weights any more, and each thread updates its own rows.
 //!
+//! Two barriers also carry work of the thread's own, done between arriving
+//! and waiting (`SpinBarrier::arrive`), so that a thread that arrives early
+//! does not only spin: at the first forward barrier it stages the next
+//! batch's inputs (double-buffered by step parity), and at the barrier
+//! before the update it updates its rows of the first layer, which no other
+//! thread reads.
+//!
 //! What crosses between cores per step is activations and their gradients
 //! (batch × width floats per layer), plus each thread's reading of the other
 //! threads' rows of `W_1 … W_{m-1}` (64 KB per thread and step for

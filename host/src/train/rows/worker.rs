@@ -121,10 +121,6 @@ pub(super) fn worker<O: Observer>(
         let loss = output_layer(&mut buf, &part.output, widths, at, &mut sums.correct);
         sums.add_loss(loss, plan)?;
         backward(&mut buf, part, widths, at);
-        if part.layers.len() >= 2 {
-            // Every thread is done reading the others' weights.
-            shared.barrier.wait();
-        }
         sums.learning_rate = plan.schedule.rate(step);
         let step = Step {
             optimizer: plan.optimizer,
@@ -132,7 +128,7 @@ pub(super) fn worker<O: Observer>(
             learning_rate: sums.learning_rate,
             scale: 1.0 / batch.len() as f32,
         };
-        update(&mut buf, part, shared, k, step);
+        update(&buf, part, shared, k, step);
         if let Some(observer) = observer.as_deref_mut() {
             if batch_index % 64 == 0 {
                 let done = (batch_index * plan.batch_size + batch.len()).min(total);
@@ -403,23 +399,48 @@ impl ShardSums<'_> {
 
 /// The optimiser step on the own rows of every hidden layer and on the
 /// output copy (the next step's shards overwrite the gradients).
-fn update(buf: &mut Buffers, part: &mut Part, shared: &Shared, k: usize, step: Step) {
-    for (l, own) in part.layers.iter_mut().enumerate() {
-        let mut weights = shared.weights[l][k]
-            .write()
-            .expect("no thread panics holding it");
-        Owned {
-            params: &mut weights[..],
-            state: own.weights_state.iter_mut().map(|s| &mut s[..]).collect(),
-        }
-        .update(step, TensorKind::Weight, &buf.grads[l].weights);
-        Owned {
-            params: &mut own.bias,
-            state: own.bias_state.iter_mut().map(|s| &mut s[..]).collect(),
-        }
-        .update(step, TensorKind::Bias, &buf.grads[l].bias);
+///
+/// With two or more hidden layers the other threads may still be reading
+/// this thread's rows of the layers above the first (the transposed
+/// products), so those wait for a barrier. The first layer's rows are read
+/// by their own thread only, and it updates them while it waits.
+fn update(buf: &Buffers, part: &mut Part, shared: &Shared, k: usize, step: Step) {
+    let layers = part.layers.len();
+    if layers >= 2 {
+        let arrival = shared.barrier.arrive();
+        update_rows(buf, part, shared, (k, 0), step);
+        arrival.wait();
+    } else {
+        update_rows(buf, part, shared, (k, 0), step);
+    }
+    for l in 1..layers {
+        update_rows(buf, part, shared, (k, l), step);
     }
     part.output.update(step, &buf.output_grads);
+}
+
+/// The optimiser step on thread `k`'s rows of hidden layer `l`.
+fn update_rows(
+    buf: &Buffers,
+    part: &mut Part,
+    shared: &Shared,
+    (k, l): (usize, usize),
+    step: Step,
+) {
+    let own = &mut part.layers[l];
+    let mut weights = shared.weights[l][k]
+        .write()
+        .expect("no thread panics holding it");
+    Owned {
+        params: &mut weights[..],
+        state: own.weights_state.iter_mut().map(|s| &mut s[..]).collect(),
+    }
+    .update(step, TensorKind::Weight, &buf.grads[l].weights);
+    Owned {
+        params: &mut own.bias,
+        state: own.bias_state.iter_mut().map(|s| &mut s[..]).collect(),
+    }
+    .update(step, TensorKind::Bias, &buf.grads[l].bias);
 }
 
 /// `total += part` element-wise.
