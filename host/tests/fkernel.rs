@@ -1,9 +1,11 @@
 //! `host::fkernel::FFast`: every instruction-set path this CPU has gives the
 //! bits of `tinymlp::batch` for the forward product, the rank-k gradient and
-//! the transposed product (whole, by columns, and added by row blocks),
-//! on random shapes (widths not multiples of 8 or 16, odd batch sizes, row
+//! the transposed product (whole, by columns, and added by row blocks), and
+//! a gradient's whole sum added to another, on random shapes (widths not multiples of 8 or 16, odd batch sizes, row
 //! offsets) and on zero, negative-zero and non-finite values. Paths the CPU
 //! lacks are skipped (and named on stderr).
+
+use std::ops::Range;
 
 use host::fkernel::{FFast, FPath};
 use tinymlp::batch::{
@@ -81,28 +83,61 @@ fn forward_equals_tinymlp_batch_on_random_shapes() {
     }
 }
 
+/// One random rank-k call on inputs `cols` wide: `rows` gradient rows from
+/// `row0` of `dy`'s `width`, `n` samples, and a gradient `start` to add to.
+struct RankCase {
+    rows: usize,
+    row0: usize,
+    width: usize,
+    n: usize,
+    dy: Vec<f32>,
+    x: Vec<f32>,
+    /// Negative zeros in it (and in `dy`) show whether zero terms are skipped
+    /// and whether a whole sum is really added (-0 + +0 = +0).
+    start: Vec<f32>,
+}
+
+impl RankCase {
+    fn new(rng: &mut Rng, cols: usize, samples: Range<usize>) -> Self {
+        // More than one block of gradient rows and of samples, sometimes.
+        let rows = 1 + rng.below(if cols < 64 { 150 } else { 37 }) as usize;
+        let n = samples.start + rng.below(samples.len() as u32) as usize;
+        let extra = rng.below(5) as usize;
+        let (row0, width) = (rng.below(extra as u32 + 1) as usize, rows + extra);
+        let dy = values(rng, n * width, 3);
+        let x = values(rng, n * cols, 6);
+        let start = values(rng, rows * cols, 2);
+        RankCase {
+            rows,
+            row0,
+            width,
+            n,
+            dy,
+            x,
+            start,
+        }
+    }
+
+    fn dys(&self) -> Rows<'_> {
+        Rows::new(&self.dy, self.width)
+    }
+}
+
 #[test]
 fn rank_k_equals_tinymlp_batch_on_random_shapes() {
     let mut rng = Rng::new(11);
     for kernel in kernels() {
         for cols in widths(&mut rng) {
-            // More than one block of gradient rows and of samples, sometimes.
-            let rows = 1 + rng.below(if cols < 64 { 150 } else { 37 }) as usize;
-            let n = 1 + rng.below(80) as usize;
-            let extra = rng.below(5) as usize;
-            let row0 = rng.below(extra as u32 + 1) as usize;
-            let dy = values(&mut rng, n * (rows + extra), 3);
-            let x = values(&mut rng, n * cols, 6);
-            let (dys, xs) = (Rows::new(&dy, rows + extra), Rows::new(&x, cols));
-            // Negative zeros in the gradient show whether zero terms are skipped.
-            let start = values(&mut rng, rows * cols, 2);
-            let mut set = start.clone();
-            let (mut want, mut got) = (start.clone(), start);
+            let case = RankCase::new(&mut rng, cols, 1..81);
+            let (dys, xs, row0) = (case.dys(), Rows::new(&case.x, cols), case.row0);
+            let (mut want, mut got) = (case.start.clone(), case.start.clone());
             rank_k_rows(&mut want, row0, dys, xs);
             kernel.rank_k_rows(&mut got, row0, dys, xs);
+            let (rows, n) = (case.rows, case.n);
             let at = format!("{kernel:?} rows={rows} cols={cols} n={n} row0={row0}");
             assert_eq!(bits(&got), bits(&want), "{at}");
             // Written from zero: what `set` held must not matter.
+            let mut set = case.start.clone();
             set.iter_mut().step_by(3).for_each(|v| *v = f32::NAN);
             kernel.set_rank_k_rows(&mut set, row0, dys, xs);
             let mut want = vec![0.0; rows * cols];
@@ -117,23 +152,16 @@ fn rank_k_sum_added_equals_a_separate_sum_then_an_addition() {
     let mut rng = Rng::new(14);
     for kernel in kernels() {
         for cols in widths(&mut rng) {
-            let rows = 1 + rng.below(if cols < 64 { 150 } else { 37 }) as usize;
             // Mostly one group of samples (the kernels' own form), sometimes more.
             let most = if rng.below(4) == 0 { 80 } else { 33 };
-            let n = rng.below(most) as usize;
-            let extra = rng.below(5) as usize;
-            let row0 = rng.below(extra as u32 + 1) as usize;
-            let dy = values(&mut rng, n * (rows + extra), 3);
-            let x = values(&mut rng, n * cols, 6);
-            let (dys, xs) = (Rows::new(&dy, rows + extra), Rows::new(&x, cols));
-            // Negative zeros in `g` show whether the sum is really added
-            // (-0 + +0 = +0) and not skipped when a row's list is empty.
-            let start = values(&mut rng, rows * cols, 2);
-            let mut sum = vec![0.0; rows * cols];
+            let case = RankCase::new(&mut rng, cols, 0..most);
+            let (dys, xs, row0) = (case.dys(), Rows::new(&case.x, cols), case.row0);
+            let mut sum = vec![0.0; case.rows * cols];
             rank_k_rows(&mut sum, row0, dys, xs);
-            let want: Vec<f32> = start.iter().zip(&sum).map(|(g, s)| g + s).collect();
-            let mut got = start;
+            let want: Vec<f32> = case.start.iter().zip(&sum).map(|(g, s)| g + s).collect();
+            let mut got = case.start.clone();
             kernel.add_rank_k_sum_rows(&mut got, row0, dys, xs);
+            let (rows, n) = (case.rows, case.n);
             let at = format!("{kernel:?} rows={rows} cols={cols} n={n} row0={row0}");
             assert_eq!(bits(&got), bits(&want), "{at}");
         }
@@ -141,7 +169,7 @@ fn rank_k_sum_added_equals_a_separate_sum_then_an_addition() {
 }
 
 /// A random sub-range of `0..n` (sometimes empty, sometimes all of it).
-fn columns(rng: &mut Rng, n: usize) -> std::ops::Range<usize> {
+fn columns(rng: &mut Rng, n: usize) -> Range<usize> {
     if rng.below(3) == 0 {
         return 0..n;
     }
