@@ -38,7 +38,7 @@
 //!
 //! A 512-bit load that straddles two cache lines costs two. The rank-k
 //! gradient loads one input vector per multiply, so where its rows start
-//! matters: 784×64 from inputs on a cache line runs at 1.3–1.4× the rate of
+//! matters: 784×64 from inputs on a cache line runs at 1.27–1.38× the rate of
 //! the same call on inputs 16 bytes off one (`cargo bench -p benches --bench
 //! batch -- rank_k_784x64`, the `_offset16` rows; a `Vec<f32>` from the
 //! allocator is only 16-byte aligned). The trainer therefore keeps the buffers the
