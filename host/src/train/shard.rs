@@ -22,6 +22,8 @@ pub struct ShardScratch {
     acts: Vec<Floats>,
     /// Gradient of the loss with respect to layer `l`'s pre-activations.
     deltas: Vec<Floats>,
+    /// One layer's bias gradient, when it is added rather than written.
+    bias: Vec<f32>,
     capacity: usize,
 }
 
@@ -47,6 +49,7 @@ impl ShardScratch {
         Self {
             acts: buffers(),
             deltas: buffers(),
+            bias: Vec::with_capacity(widths.iter().copied().max().unwrap_or(0)),
             capacity,
         }
     }
@@ -55,6 +58,17 @@ impl ShardScratch {
     pub fn logits(&self) -> &[f32] {
         self.acts.last().expect("at least one layer")
     }
+}
+
+/// How [`train_shard_into`] combines a shard's gradient into the buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Combine {
+    /// Written: what the buffer held does not matter.
+    Write,
+    /// Summed from zero, then added element by element to what the buffer
+    /// holds: the bits of writing it to a buffer of its own and adding that
+    /// one, as the sharded epoch adds its shards' buffers in order.
+    Add,
 }
 
 /// Forward and backward for `labels.len()` samples whose inputs are the rows
@@ -69,6 +83,20 @@ pub fn train_shard(
     labels: &[u16],
     scratch: &mut ShardScratch,
     grads: &mut Net,
+) -> ShardOutcome {
+    train_shard_into(net, xs, labels, scratch, (grads, Combine::Write))
+}
+
+/// [`train_shard`], with the gradient written to `grads` or added to it.
+///
+/// # Panics
+/// If there are more samples than the scratch holds, or a label is not a class.
+pub fn train_shard_into(
+    net: &Net,
+    xs: Rows<'_>,
+    labels: &[u16],
+    scratch: &mut ShardScratch,
+    (grads, into): (&mut Net, Combine),
 ) -> ShardOutcome {
     let n = labels.len();
     assert_eq!(xs.len(), n, "one label per sample");
@@ -85,9 +113,21 @@ pub fn train_shard(
             Rows::new(&scratch.acts[l - 1][..n * inputs], inputs)
         };
         let g = grads.layer_mut(l);
-        FFast::detect().set_rank_k(g.weights, dys, input);
-        g.bias.fill(0.0);
-        accumulate_bias(g.bias, dys);
+        match into {
+            Combine::Write => {
+                FFast::detect().set_rank_k(g.weights, dys, input);
+                g.bias.fill(0.0);
+                accumulate_bias(g.bias, dys);
+            }
+            Combine::Add => {
+                FFast::detect().add_rank_k_sum_rows(g.weights, 0, dys, input);
+                let sum = &mut scratch.bias;
+                sum.clear();
+                sum.resize(outputs, 0.0);
+                accumulate_bias(sum, dys);
+                g.bias.iter_mut().zip(sum.iter()).for_each(|(b, s)| *b += s);
+            }
+        }
         if l > 0 {
             let (lower, upper) = scratch.deltas.split_at_mut(l);
             let dys = Rows::new(&upper[0][..n * outputs], outputs);

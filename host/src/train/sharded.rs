@@ -1,6 +1,8 @@
 //! The data-parallel epoch: each batch cut into [`SHARD`]s that run on the
 //! rayon pool, their gradients reduced in shard order, the update applied in
-//! parallel pieces. Works for every network shape.
+//! parallel pieces. Works for every network shape. On one thread the shards
+//! run one after the other into one buffer, each adding its sum there
+//! (`shard::Combine::Add`): the same additions in the same order.
 
 use rayon::prelude::*;
 use tinymlp::batch::Rows;
@@ -10,7 +12,7 @@ use super::inputs::Sample;
 use super::observer::{Observer, TrainError};
 use super::optimizer::Optimizer;
 use super::plan::{EpochPlan, EpochSums, SHARD};
-use super::shard::{train_shard, ShardScratch};
+use super::shard::{train_shard_into, Combine, ShardScratch};
 use crate::fkernel::{self, Floats};
 use crate::model::Net;
 
@@ -38,8 +40,9 @@ impl Shard {
         }
     }
 
-    /// Gradient of up to [`SHARD`] samples, written into the gradient buffer.
-    fn run(&mut self, net: &Net, plan: &EpochPlan<'_>, samples: &[Sample]) {
+    /// Gradient of up to [`SHARD`] samples, written into the gradient buffer
+    /// or added to it.
+    fn run(&mut self, net: &Net, plan: &EpochPlan<'_>, samples: &[Sample], into: Combine) {
         let width = plan.inputs.width();
         plan.inputs.touch(samples);
         self.labels.clear();
@@ -48,7 +51,8 @@ impl Shard {
             self.labels.push(plan.inputs.label(sample));
         }
         let xs = Rows::new(&self.inputs[..samples.len() * width], width);
-        let outcome = train_shard(net, xs, &self.labels, &mut self.scratch, &mut self.grads);
+        let grads = (&mut self.grads, into);
+        let outcome = train_shard_into(net, xs, &self.labels, &mut self.scratch, grads);
         self.loss = f64::from(outcome.loss);
         self.correct = outcome.correct;
     }
@@ -87,12 +91,25 @@ fn gradients(
     batch: &[Sample],
 ) -> (f64, usize, usize) {
     let (mut loss, mut correct) = (0.0f64, 0usize);
+    if rayon::current_num_threads() == 1 {
+        // One thread: the shards one after the other into one buffer, each
+        // later one adding its sum there, without the buffers the others
+        // would need and the pass that adds them (the same bits).
+        let shard = &mut shards[0];
+        for (k, samples) in batch.chunks(SHARD).enumerate() {
+            let into = if k == 0 { Combine::Write } else { Combine::Add };
+            shard.run(net, plan, samples, into);
+            loss += shard.loss;
+            correct += shard.correct;
+        }
+        return (loss, correct, 1);
+    }
     let mut run = |buffers: &mut [Shard], samples: &[Sample]| {
         buffers
             .par_iter_mut()
             .zip(samples.par_chunks(SHARD))
             .with_max_len(1)
-            .for_each(|(shard, samples)| shard.run(net, plan, samples));
+            .for_each(|(shard, samples)| shard.run(net, plan, samples, Combine::Write));
         let used = samples.len().div_ceil(SHARD);
         for shard in &buffers[..used] {
             loss += shard.loss;
