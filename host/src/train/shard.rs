@@ -8,8 +8,10 @@
 //! the const-generic chain of the same widths (see `tinymlp::batch`; checked
 //! in `host/tests/model/shapes.rs`).
 
+use std::ops::Range;
 use tinymlp::activation::relu_backward;
-use tinymlp::batch::{accumulate_bias, Rows};
+
+use tinymlp::batch::Rows;
 use tinymlp::{argmax, cross_entropy_grad};
 
 use crate::fkernel::{self, FFast, Floats};
@@ -71,6 +73,17 @@ pub enum Combine {
     Add,
 }
 
+impl Combine {
+    /// The first shard of a batch writes its gradient, the later ones add theirs.
+    pub fn for_shard(index: usize) -> Self {
+        if index == 0 {
+            Combine::Write
+        } else {
+            Combine::Add
+        }
+    }
+}
+
 /// Forward and backward for `labels.len()` samples whose inputs are the rows
 /// of `xs`, *writing* their gradient, summed sample by sample from zero, into
 /// `grads` (what it held does not matter: no buffer needs clearing between steps).
@@ -98,7 +111,7 @@ pub fn train_shard_into(
     scratch: &mut ShardScratch,
     (grads, into): (&mut Net, Combine),
 ) -> ShardOutcome {
-    let n = labels.len();
+    let (n, fast) = (labels.len(), FFast::detect());
     assert_eq!(xs.len(), n, "one label per sample");
     forward_shard(net, xs, scratch);
     let widths = net.architecture().widths();
@@ -113,30 +126,52 @@ pub fn train_shard_into(
             Rows::new(&scratch.acts[l - 1][..n * inputs], inputs)
         };
         let g = grads.layer_mut(l);
-        match into {
-            Combine::Write => {
-                FFast::detect().set_rank_k(g.weights, dys, input);
-                g.bias.fill(0.0);
-                accumulate_bias(g.bias, dys);
-            }
-            Combine::Add => {
-                FFast::detect().add_rank_k_sum_rows(g.weights, 0, dys, input);
-                let sum = &mut scratch.bias;
-                sum.clear();
-                sum.resize(outputs, 0.0);
-                accumulate_bias(sum, dys);
-                g.bias.iter_mut().zip(sum.iter()).for_each(|(b, s)| *b += s);
-            }
-        }
+        let rows = (0..outputs, dys, input);
+        combine_gradient(fast, (g.weights, g.bias), rows, into, &mut scratch.bias);
         if l > 0 {
             let (lower, upper) = scratch.deltas.split_at_mut(l);
             let dys = Rows::new(&upper[0][..n * outputs], outputs);
             let dxs = &mut lower[l - 1][..n * inputs];
-            FFast::detect().matvec_t_batch(net.layer(l).weights, dys, dxs, inputs);
+            fast.matvec_t_batch(net.layer(l).weights, dys, dxs, inputs);
             relu_backward(&scratch.acts[l - 1][..n * inputs], dxs);
         }
     }
     outcome
+}
+
+/// One shard's gradient of the rows `rows` of a layer — `dys` holds every
+/// row's deltas, `xs` the layer's inputs — put into that layer's `weights`
+/// (`rows.len()` × inputs) and `bias` as `combine` says: the weights summed
+/// sample by sample and the bias in sample order, both from zero, then
+/// written or added element by element. `sum` is scratch for the bias.
+pub(crate) fn combine_gradient(
+    fast: FFast,
+    (weights, bias): (&mut [f32], &mut [f32]),
+    (rows, dys, xs): (Range<usize>, Rows<'_>, Rows<'_>),
+    combine: Combine,
+    sum: &mut Vec<f32>,
+) {
+    let target = match combine {
+        Combine::Write => {
+            fast.set_rank_k_rows(weights, rows.start, dys, xs);
+            &mut *bias
+        }
+        Combine::Add => {
+            fast.add_rank_k_sum_rows(weights, rows.start, dys, xs);
+            sum.clear();
+            sum.resize(rows.len(), 0.0);
+            &mut sum[..]
+        }
+    };
+    target.fill(0.0);
+    for s in 0..dys.len() {
+        for (b, d) in target.iter_mut().zip(&dys.get(s)[rows.clone()]) {
+            *b += d;
+        }
+    }
+    if combine == Combine::Add {
+        bias.iter_mut().zip(sum.iter()).for_each(|(b, s)| *b += s);
+    }
 }
 
 /// The forward pass of the samples `xs` (at most the scratch's capacity);

@@ -97,8 +97,7 @@ fn gradients(
         // would need and the pass that adds them (the same bits).
         let shard = &mut shards[0];
         for (k, samples) in batch.chunks(SHARD).enumerate() {
-            let into = if k == 0 { Combine::Write } else { Combine::Add };
-            shard.run(net, plan, samples, into);
+            shard.run(net, plan, samples, Combine::for_shard(k));
             loss += shard.loss;
             correct += shard.correct;
         }

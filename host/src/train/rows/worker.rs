@@ -15,6 +15,7 @@ use crate::fkernel::{self, FFast, Floats};
 use crate::train::inputs::Sample;
 use crate::train::observer::{Observer, TrainError};
 use crate::train::plan::{EpochPlan, EpochSums, SHARD};
+use crate::train::shard::{combine_gradient, Combine};
 
 /// Per-thread buffers, for the whole batch.
 struct Buffers {
@@ -31,12 +32,11 @@ struct Buffers {
     /// Per hidden layer: the gradient of the pre-activations (own rows, and
     /// for layers above the first, the others copied).
     deltas: Vec<Floats>,
-    /// Per hidden layer, the own rows' gradients (the running shard sum),
-    /// and one shard's bias gradient.
+    /// Per hidden layer, the own rows' gradients (the running shard sum).
     grads: Vec<Grads>,
-    shard_bias: Vec<Vec<f32>>,
     output_grads: Grads,
-    shard_output_bias: Vec<f32>,
+    /// One shard's bias gradient, before it is added to the others'.
+    bias_sum: Vec<f32>,
 }
 
 /// The inputs and labels of one batch.
@@ -78,11 +78,8 @@ impl Buffers {
             d_logits: vec![0.0; batch * classes],
             deltas: per_layer(),
             grads: (0..top).map(own).collect(),
-            shard_bias: (0..top)
-                .map(|l| vec![0.0; part.layers[l].range.len()])
-                .collect(),
             output_grads: Grads::new(classes, widths[top]),
-            shard_output_bias: vec![0.0; classes],
+            bias_sum: Vec::with_capacity(hidden.iter().copied().max().unwrap_or(0).max(classes)),
         }
     }
 }
@@ -99,12 +96,13 @@ pub(super) fn worker<O: Observer>(
     let mut buf = Buffers::new(widths, part, plan.batch_size);
     let mut sums = EpochSums::default();
     let total = plan.samples.len();
-    let mut batches = plan.samples.chunks(plan.batch_size).peekable();
-    if let Some(first) = batches.peek() {
+    let batches = || plan.samples.chunks(plan.batch_size);
+    if let Some(first) = batches().next() {
         stage(&mut buf.staged[plan.first_step % 2], plan, first);
     }
-    let mut batch_index = 0;
-    while let Some(batch) = batches.next() {
+    for (batch_index, batch) in batches().enumerate() {
+        // `nth` on slice chunks is a constant-time index.
+        let next = batches().nth(batch_index + 1);
         let step = plan.first_step + batch_index;
         if let Some(observer) = observer.as_deref_mut() {
             if observer.should_stop() {
@@ -117,7 +115,7 @@ pub(super) fn worker<O: Observer>(
             step,
             n: batch.len(),
         };
-        forward(&mut buf, part, widths, at, (plan, batches.peek().copied()))?;
+        forward(&mut buf, part, widths, at, (plan, next))?;
         let loss = output_layer(&mut buf, &part.output, widths, at, &mut sums.correct);
         sums.add_loss(loss, plan)?;
         backward(&mut buf, part, widths, at);
@@ -135,7 +133,6 @@ pub(super) fn worker<O: Observer>(
                 observer.batch(plan.epoch, done, total, sums.loss / done as f64);
             }
         }
-        batch_index += 1;
     }
     Ok(sums)
 }
@@ -251,19 +248,9 @@ fn output_layer(
         batch_loss += f64::from(shard_loss);
     }
     let d_logits = &buf.d_logits[..n * classes];
-    for (shard, (hs, ds)) in top[..n * h]
-        .chunks(SHARD * h)
-        .zip(d_logits.chunks(SHARD * classes))
-        .enumerate()
-    {
-        let (hs, ds) = (Rows::new(hs, h), Rows::new(ds, classes));
-        let sums = ShardSums {
-            grads: &mut buf.output_grads,
-            bias: &mut buf.shard_output_bias,
-            rows: 0..classes,
-        };
-        sums.add(buf.fast, shard, ds, hs);
-    }
+    let (grads, sum) = (&mut buf.output_grads, &mut buf.bias_sum);
+    let ds = Rows::new(d_logits, classes);
+    batch_gradient(buf.fast, (grads, sum), 0..classes, ds, hidden);
     batch_loss
 }
 
@@ -346,54 +333,39 @@ fn row_gradients(
     } else {
         &buf.acts[l - 1][..n * inputs]
     };
-    let deltas = &buf.deltas[l][..n * width];
-    for (shard, (d, x)) in deltas
-        .chunks(SHARD * width)
-        .zip(input.chunks(SHARD * inputs))
-        .enumerate()
-    {
-        let sums = ShardSums {
-            grads: &mut buf.grads[l],
-            bias: &mut buf.shard_bias[l],
-            rows: own.clone(),
-        };
-        sums.add(buf.fast, shard, Rows::new(d, width), Rows::new(x, inputs));
-    }
+    let deltas = Rows::new(&buf.deltas[l][..n * width], width);
+    let (grads, sum) = (&mut buf.grads[l], &mut buf.bias_sum);
+    batch_gradient(
+        buf.fast,
+        (grads, sum),
+        own.clone(),
+        deltas,
+        Rows::new(input, inputs),
+    );
 }
 
-/// Where the shards' gradients of some rows of a layer are summed.
-struct ShardSums<'a> {
-    /// The sum of the shards so far.
-    grads: &'a mut Grads,
-    /// One shard's bias gradient.
-    bias: &'a mut [f32],
-    /// The layer's rows these are.
+/// The gradient of the rows `rows` of a layer over the whole batch (`dys`
+/// every row's deltas, `xs` the inputs), shard by shard from zero, the
+/// shards added in order: the first writes `grads`, the others add to it.
+fn batch_gradient(
+    fast: FFast,
+    (grads, bias_sum): (&mut Grads, &mut Vec<f32>),
     rows: Range<usize>,
-}
-
-impl ShardSums<'_> {
-    /// Adds shard number `shard` (deltas `d` of every row, inputs `x`): the
-    /// first writes its gradient, each later one adds its own sum, formed
-    /// from zero, element by element: the order in which the sharded epoch
-    /// adds its shards' gradients.
-    fn add(self, fast: FFast, shard: usize, d: Rows<'_>, x: Rows<'_>) {
-        let row0 = self.rows.start;
-        let bias = if shard == 0 {
-            fast.set_rank_k_rows(&mut self.grads.weights, row0, d, x);
-            &mut self.grads.bias[..]
-        } else {
-            fast.add_rank_k_sum_rows(&mut self.grads.weights, row0, d, x);
-            &mut *self.bias
-        };
-        bias.fill(0.0);
-        for s in 0..d.len() {
-            for (b, d) in bias.iter_mut().zip(&d.get(s)[self.rows.clone()]) {
-                *b += d;
-            }
-        }
-        if shard > 0 {
-            add(&mut self.grads.bias, self.bias);
-        }
+    dys: Rows<'_>,
+    xs: Rows<'_>,
+) {
+    let shards = dys
+        .data
+        .chunks(SHARD * dys.width)
+        .zip(xs.data.chunks(SHARD * xs.width));
+    for (shard, (d, x)) in shards.enumerate() {
+        let rows = (
+            rows.clone(),
+            Rows::new(d, dys.width),
+            Rows::new(x, xs.width),
+        );
+        let target = (&mut grads.weights[..], &mut grads.bias[..]);
+        combine_gradient(fast, target, rows, Combine::for_shard(shard), bias_sum);
     }
 }
 
@@ -441,11 +413,4 @@ fn update_rows(
         state: own.bias_state.iter_mut().map(|s| &mut s[..]).collect(),
     }
     .update(step, TensorKind::Bias, &buf.grads[l].bias);
-}
-
-/// `total += part` element-wise.
-fn add(total: &mut [f32], part: &[f32]) {
-    for (t, p) in total.iter_mut().zip(part) {
-        *t += *p;
-    }
 }
