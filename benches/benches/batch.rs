@@ -8,11 +8,18 @@
 //! trainer's buffers do (`host::fkernel::Floats`); the `_offset16` rank-k
 //! rows run the same call on inputs 16 bytes off one, which is what a plain
 //! `Vec<f32>` often gets.
+//!
+//! The `sparse_784xH` groups run the first layer on 32 real MNIST images
+//! (`data/`): the row-major kernels beside the input-major ones of
+//! `host::fkernel::sparse`, reading every chunk of eight pixels (`all`) or
+//! only the non-zero ones (`listed`). Their throughput counts the dense
+//! product's MACs, so the rates compare as times do.
 
 use std::hint::black_box;
 
-use benches::{config, labels, pixel_inputs, random_values, relu_like};
+use benches::{config, labels, mnist_train, pixel_inputs, random_values, relu_like};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use host::fkernel::sparse::{Chunks, InputMajor, NonZeroChunks, Put};
 use host::fkernel::{self, FFast, FPath, Floats};
 use host::model::{Architecture, HiddenLayers, Net};
 use host::train::shard::{train_shard, ShardScratch};
@@ -230,12 +237,82 @@ fn step(c: &mut Criterion, hidden: &[usize]) {
     g.finish();
 }
 
+/// 32 MNIST images as the trainer stages them (`p / 255`), on a cache line.
+fn mnist_inputs() -> Floats {
+    let images = mnist_train(32);
+    let mut xs = fkernel::zeros(32 * 784);
+    for (i, x) in xs.chunks_exact_mut(784).enumerate() {
+        images.raw_f32(i, x);
+        x.iter_mut().for_each(|v| *v /= 255.0);
+    }
+    xs
+}
+
+/// The first 16 samples of `xs` (one trainer shard).
+fn half(xs: Rows<'_>) -> Rows<'_> {
+    Rows::new(&xs.data[..16 * xs.width], xs.width)
+}
+
+/// The first layer `784 × outputs` on MNIST images: forward and gradient,
+/// row-major against input-major.
+fn sparse(c: &mut Criterion, rng: &mut Rng, outputs: usize) {
+    let inputs = 784;
+    let w = on_a_line(&random_values(rng, inputs * outputs), 0);
+    let b = random_values(rng, outputs);
+    let xs = mnist_inputs();
+    let xs = Rows::new(&xs, inputs);
+    let mut lists = NonZeroChunks::new();
+    lists.extend(xs);
+    let layout = InputMajor::new(outputs, inputs);
+    let wt = layout.from_rows(&w);
+    let mut ys = vec![0.0; 32 * outputs];
+    let dys = relu_like(rng, 32 * outputs);
+    let mut grad = fkernel::zeros(inputs * outputs);
+    let mut gt = fkernel::zeros(layout.len());
+    let mut g = c.benchmark_group(format!("sparse_{inputs}x{outputs}"));
+    for fast in FPath::ALL.into_iter().filter_map(FFast::with_path) {
+        let path = fast.path().name();
+        g.throughput(Throughput::Elements((inputs * outputs * 32) as u64));
+        g.bench_function(
+            BenchmarkId::new(format!("forward_rows_{path}"), 32),
+            |bench| bench.iter(|| fast.forward_batch(black_box(&w), &b, xs, &mut ys)),
+        );
+        for (read, chunks) in [("all", Chunks::All), ("listed", Chunks::Listed(&lists, 0))] {
+            let name = format!("forward_input_major_{read}_{path}");
+            g.bench_function(BenchmarkId::new(name, 32), |bench| {
+                bench.iter(|| {
+                    let ys = (&mut ys[..], outputs);
+                    fast.forward_input_major((black_box(&wt), layout), &b, 0, (xs, chunks), ys)
+                })
+            });
+        }
+        let (dys, xs) = (Rows::new(&dys[..16 * outputs], outputs), half(xs));
+        g.throughput(Throughput::Elements((inputs * outputs * 16) as u64));
+        g.bench_function(
+            BenchmarkId::new(format!("gradient_rows_{path}"), 16),
+            |bench| bench.iter(|| fast.set_rank_k_rows(&mut grad, 0, black_box(dys), xs)),
+        );
+        for (read, chunks) in [("all", Chunks::All), ("listed", Chunks::Listed(&lists, 0))] {
+            let name = format!("gradient_input_major_{read}_{path}");
+            g.bench_function(BenchmarkId::new(name, 16), |bench| {
+                bench.iter(|| {
+                    let gt = (&mut gt[..], layout);
+                    fast.rank_k_input_major(gt, 0, black_box(dys), (xs, chunks), Put::Write)
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
 fn batch(c: &mut Criterion) {
     let mut rng = Rng::new(2);
     forward(c, &mut rng, (784, 64), &[16, 32]);
     forward(c, &mut rng, (784, 256), &[32]);
     gradient(c, &mut rng, (784, 64));
     transposed(c, &mut rng, (256, 128));
+    sparse(c, &mut rng, 32);
+    sparse(c, &mut rng, 64);
     step(c, &[64]);
     step(c, &[256, 128]);
 }

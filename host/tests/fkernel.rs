@@ -7,47 +7,14 @@
 
 use std::ops::Range;
 
+mod common;
+
+use common::kernels::{bits, kernels, values};
 use host::fkernel::{FFast, FPath};
 use tinymlp::batch::{
     forward_batch_rows, matvec_t_batch_add, matvec_t_batch_cols, rank_k_rows, Rows,
 };
 use tinymlp::Rng;
-
-fn kernels() -> Vec<FFast> {
-    for path in FPath::ALL.into_iter().filter(|p| !p.is_available()) {
-        eprintln!("fkernel: {} not on this CPU, not tested", path.name());
-    }
-    FPath::ALL
-        .into_iter()
-        .filter_map(FFast::with_path)
-        .collect()
-}
-
-/// Values of mixed sign and magnitude; about one in `zeros` is `+0.0` or `-0.0`.
-fn values(rng: &mut Rng, n: usize, zeros: u32) -> Vec<f32> {
-    (0..n)
-        .map(|_| match rng.below(zeros) {
-            0 if rng.below(2) == 0 => 0.0,
-            0 => -0.0,
-            _ => rng.uniform(-2.0, 2.0) * 10f32.powi(rng.below(7) as i32 - 3),
-        })
-        .collect()
-}
-
-/// The bits of every value, except that all NaNs are one: Rust leaves a
-/// NaN's sign and payload unspecified (LLVM may swap the operands of an
-/// addition), so only "NaN or not" is part of the result.
-fn bits(v: &[f32]) -> Vec<u32> {
-    v.iter()
-        .map(|x| {
-            if x.is_nan() {
-                f32::NAN.to_bits()
-            } else {
-                x.to_bits()
-            }
-        })
-        .collect()
-}
 
 /// Widths around the vector sizes and the block sizes of both paths.
 fn widths(rng: &mut Rng) -> Vec<usize> {

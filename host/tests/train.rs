@@ -11,8 +11,9 @@ use std::collections::BTreeMap;
 use common::{data, data_dir};
 use host::data::{load, Classes, DataOptions, Dataset, Role, Shape};
 use host::model::{checkpoint, Checkpoint, HiddenLayers, Model};
+use host::train::rows::FirstLayer;
 use host::train::{
-    self, rows, EpochMetrics, Observer, Quiet, Split, TrainConfig, TrainError, Trained,
+    self, rows, EpochMetrics, Inputs, Observer, Quiet, Split, TrainConfig, TrainError, Trained,
 };
 
 /// The first `train` MNIST training images and the whole test set.
@@ -122,8 +123,19 @@ fn mnist_784_64_10_does_not_depend_on_the_thread_count() {
         ..TrainConfig::default()
     };
     let one = same_bytes_with_1_2_3_threads(&config, &train_set, &test_set);
-    // One hidden layer: 2 and 3 threads take the row split, 1 the shards.
-    assert!(rows::applies(&one.model.net, 2, 32) && !rows::applies(&one.model.net, 1, 32));
+    // MNIST is mostly background: every thread count takes the row split
+    // with the first layer's product over the non-zero chunks only
+    // (`FirstLayer::InputMajor`), which the checkpoints above compare with
+    // the row-major shards. Dense inputs on one thread take the shards.
+    let inputs = Inputs {
+        data: &train_set,
+        scaling: &one.model.scaling,
+    };
+    assert!(inputs.mostly_zero());
+    let net = &one.model.net;
+    assert!(rows::applies(net, (1, FirstLayer::InputMajor), 32));
+    assert!(rows::applies(net, (2, FirstLayer::RowMajor), 32));
+    assert!(!rows::applies(net, (1, FirstLayer::RowMajor), 32));
 
     let other_seed = TrainConfig {
         seed: 2,
@@ -156,7 +168,7 @@ fn two_and_three_hidden_layers_do_not_depend_on_the_thread_count() {
         let one = same_bytes_with_1_2_3_threads(&config, &train_set, &test_set.take(50));
         assert_eq!(one.recipe.architecture.to_string(), shape);
         assert!(
-            rows::applies(&one.model.net, 2, 32),
+            rows::applies(&one.model.net, (2, FirstLayer::RowMajor), 32),
             "{shape}: the row split"
         );
     }
@@ -181,7 +193,17 @@ fn a_digits_csv_model_does_not_depend_on_the_thread_count() {
             ..TrainConfig::default()
         };
         let one = same_bytes_with_1_2_3_threads(&config, &train_set, &test_set);
-        assert_eq!(rows::applies(&one.model.net, 2, 32), row_split, "{layers}");
+        let two = (2, FirstLayer::RowMajor);
+        assert_eq!(
+            rows::applies(&one.model.net, two, 32),
+            row_split,
+            "{layers}"
+        );
+        let inputs = Inputs {
+            data: &train_set,
+            scaling: &one.model.scaling,
+        };
+        assert!(!inputs.mostly_zero(), "standardised: dense");
         assert_eq!(
             one.recipe.optimizer.name(),
             train::Optimizer::new(true, 0.9, 1e-4).name()

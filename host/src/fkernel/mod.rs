@@ -67,6 +67,7 @@ pub fn zeros(len: usize) -> Floats {
     Floats::from_iter(CACHE_LINE, std::iter::repeat_n(0.0, len))
 }
 
+pub mod sparse;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
@@ -405,6 +406,23 @@ impl FFast {
                     t,
                     cols,
                 } => x86::matvec_t(w, dys, dxs, t, cols),
+                Kernel::SparseForward {
+                    wt,
+                    b,
+                    row0,
+                    xs,
+                    ys,
+                } => x86::sparse::forward(wt, b, row0, xs, ys),
+                Kernel::SparseRankK {
+                    gt,
+                    row0,
+                    dys,
+                    xs,
+                    put,
+                } => x86::sparse::rank_k(gt, row0, dys, xs, put),
+                Kernel::ToInputMajor { w, t, finite } => {
+                    *finite = x86::sparse::to_input_major(w, t)
+                }
             }
         }
     }
@@ -447,6 +465,25 @@ enum Kernel<'a, 'x> {
         dxs: &'a mut [f32],
         t: x86::Transposed,
         cols: Range<usize>,
+    },
+    SparseForward {
+        wt: (&'a [f32], sparse::InputMajor),
+        b: &'a [f32],
+        row0: usize,
+        xs: (Rows<'x>, sparse::Chunks<'x>),
+        ys: (&'a mut [f32], usize),
+    },
+    SparseRankK {
+        gt: (&'a mut [f32], sparse::InputMajor),
+        row0: usize,
+        dys: Rows<'x>,
+        xs: (Rows<'x>, sparse::Chunks<'x>),
+        put: sparse::Put,
+    },
+    ToInputMajor {
+        w: &'a [f32],
+        t: (&'a mut [f32], sparse::InputMajor),
+        finite: &'a mut bool,
     },
 }
 

@@ -2,7 +2,11 @@
 //! shifts), scaling, and touching the samples' memory ahead of use.
 
 use crate::data::Dataset;
+use crate::fkernel::sparse::NonZeroChunks;
 use crate::model::Scaling;
+
+/// Samples [`Inputs::mostly_zero`] looks at.
+const SPARSITY_PROBE: usize = 512;
 
 /// One sample of an epoch's plan: which one, and by how many pixels its image
 /// is shifted (0 for non-image data).
@@ -44,6 +48,27 @@ impl Inputs<'_> {
             }
             _ => self.scaling.input(self.data, sample.index, x),
         }
+    }
+
+    /// Whether at most half of the chunks of eight inputs hold a value other
+    /// than zero, in the first samples of the set as staged (MNIST: 40 %):
+    /// then the first layer's product over only those chunks is the faster
+    /// one (`fkernel::sparse`). Speed only: both give the same bits.
+    pub fn mostly_zero(&self) -> bool {
+        let mut x = vec![0.0; self.width()];
+        let mut lists = NonZeroChunks::new();
+        for index in 0..self.data.len().min(SPARSITY_PROBE) {
+            self.stage(
+                Sample {
+                    index,
+                    dx: 0,
+                    dy: 0,
+                },
+                &mut x,
+            );
+            lists.push(&x);
+        }
+        !lists.is_empty() && lists.density(self.width()) <= 0.5
     }
 
     /// Reads one byte of every cache line of the samples, all before any is

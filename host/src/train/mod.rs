@@ -42,6 +42,7 @@ pub use schedule::OneCycle;
 
 use crate::data::{Dataset, Encoding};
 use crate::model::{Architecture, HiddenLayers, Model, Net, ScaleMode, Scaling};
+use rows::FirstLayer;
 
 /// Optimiser steps a run takes at least when `--epochs` is left to choose:
 /// small data sets get more epochs, MNIST keeps its 25.
@@ -93,8 +94,9 @@ pub struct TrainConfig {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Split {
     /// The rows of the hidden layers ([`rows`]) where that applies
-    /// ([`rows::applies`]: several threads, a hidden layer of 8 rows or
-    /// more, batches up to [`rows::MAX_BATCH`]), else whole shards.
+    /// ([`rows::applies`]: several threads, or one on inputs that are mostly
+    /// zero ([`Inputs::mostly_zero`]); a hidden layer of 8 rows or more,
+    /// batches up to [`rows::MAX_BATCH`]), else whole shards.
     #[default]
     Auto,
     /// Always whole shards per thread ([`sharded`]), the data-parallel epoch.
@@ -268,6 +270,11 @@ fn train_loop(
     let steps_per_epoch = train.len().div_ceil(recipe.batch_size);
     let schedule = OneCycle::new(recipe.learning_rate, steps_per_epoch * recipe.epochs);
     let mut history = Vec::new();
+    let sparse = Inputs {
+        data: train,
+        scaling: &model.scaling,
+    }
+    .mostly_zero();
     for epoch in 1..=recipe.epochs {
         let started = Instant::now();
         plan_epoch(&mut rng, &mut order, recipe.max_shift, &mut samples);
@@ -284,9 +291,21 @@ fn train_loop(
             optimizer: recipe.optimizer,
             peak_rate: recipe.learning_rate,
         };
-        let by_rows = split == Split::Auto && rows::applies(&model.net, threads, recipe.batch_size);
+        let first = if sparse {
+            FirstLayer::InputMajor
+        } else {
+            FirstLayer::RowMajor
+        };
+        let by_rows =
+            split == Split::Auto && rows::applies(&model.net, (threads, first), recipe.batch_size);
         let sums = if by_rows {
-            rows::epoch(&mut model.net, &mut state, threads, &plan, observer)?
+            rows::epoch(
+                &mut model.net,
+                &mut state,
+                (threads, first),
+                &plan,
+                observer,
+            )?
         } else {
             sharded::epoch(&mut model.net, &mut state, &mut shards, &plan, observer)?
         };

@@ -12,10 +12,13 @@
 //!   [`ok`] runs it and returns stdout, [`json`] parses that.
 //! - Models: [`train_small`], [`iris_model`], [`digits_model`], [`image_model`].
 //! - Output folders: [`half_rename`] (the state a run killed mid-commit leaves).
+//! - Kernels: [`kernels`] (the `f32` kernel paths of this CPU, the values to feed them).
 //!
 //! `fuzz_checks.rs` beside this file is *not* part of this module: it is
 //! included with `#[path]` by the fuzz targets and `fuzz_regressions.rs`.
 #![allow(dead_code)] // Each test crate uses a different part of this module.
+
+pub(crate) mod kernels;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};

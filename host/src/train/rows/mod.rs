@@ -54,6 +54,17 @@
 //! `host/tests/train.rs` checks that 1, 2 and 3 threads give the same model,
 //! on this path and on the sharded one, for one to three hidden layers.
 //!
+//! # Sparse inputs
+//!
+//! With [`FirstLayer::InputMajor`] (inputs that are mostly zero, as MNIST's
+//! background is) each thread also keeps its rows of the first layer
+//! input-major (`fkernel::sparse`), copied from the row-major ones after
+//! every update, and computes the first layer's forward product from it over
+//! only the chunks of inputs that are not all zero, listed when the batch is
+//! staged. Everything else, the gradient and the update included, stays
+//! row-major; the bits are the same (see `fkernel::sparse`). This is also
+//! worth a row split on one thread.
+//!
 //! # Files
 //!
 //! - `mod.rs`: when the row split applies ([`applies`], [`buffer_bytes`]) and
@@ -85,11 +96,21 @@ use worker::worker;
 /// batches go to the sharded epoch, whose memory does not grow with the batch.
 pub const MAX_BATCH: usize = 4096;
 
-/// Whether [`epoch`] can train `net` on `threads` threads: at least one
-/// hidden layer, the widest of at least 8 rows, more than one thread, and
-/// batches of at most [`MAX_BATCH`].
-pub fn applies(net: &Net, threads: usize, batch_size: usize) -> bool {
-    threads > 1
+/// How a thread computes the first layer's forward product.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FirstLayer {
+    /// From the row-major weights, every input.
+    RowMajor,
+    /// From an input-major copy, only the chunks of inputs not all zero.
+    InputMajor,
+}
+
+/// Whether [`epoch`] can train `net` on `threads` threads computing the
+/// first layer as `first` says: at least one hidden layer, the widest of at
+/// least 8 rows, more than one thread (or one with
+/// [`FirstLayer::InputMajor`]), and batches of at most [`MAX_BATCH`].
+pub fn applies(net: &Net, (threads, first): (usize, FirstLayer), batch_size: usize) -> bool {
+    (threads > 1 || first == FirstLayer::InputMajor)
         && widest_hidden(net) >= 8
         && batch_size <= MAX_BATCH
         && buffer_bytes(net, threads, batch_size) <= super::THREAD_BUFFER_BYTES
@@ -105,8 +126,11 @@ pub fn buffer_bytes(net: &Net, threads: usize, batch_size: usize) -> usize {
     let (inputs, classes) = (widths[0], widths[widths.len() - 1]);
     let hidden: usize = widths[1..widths.len() - 1].iter().sum();
     let last = widths[widths.len() - 2];
+    // Each thread's rows of the first layer once more, in case they are
+    // kept input-major too (`FirstLayer::InputMajor`).
+    let first = net.layer(0).weights.len();
     let per_thread = batch_size * (inputs + 4 * hidden + 2 * classes)
-        + 2 * net.params().len() / threads.max(1)
+        + (2 * net.params().len() + first) / threads.max(1)
         + 2 * last * classes;
     per_thread.saturating_mul(threads).saturating_mul(4)
 }
@@ -126,7 +150,7 @@ fn widest_hidden(net: &Net) -> usize {
 pub fn epoch(
     net: &mut Net,
     state: &mut [Net],
-    threads: usize,
+    (threads, first): (usize, FirstLayer),
     plan: &EpochPlan<'_>,
     observer: &mut impl Observer,
 ) -> Result<EpochSums, TrainError> {
@@ -156,13 +180,14 @@ pub fn epoch(
         ranges,
     };
     let mut parts = parts(net, state, &shared.ranges, count);
-    let (first, rest) = parts.split_first_mut().expect("at least one part");
+    let (part0, rest) = parts.split_first_mut().expect("at least one part");
     let sums = std::thread::scope(|scope| {
         for (k, part) in rest.iter_mut().enumerate() {
             let (widths, shared) = (&widths, &shared);
-            scope.spawn(move || worker(k + 1, part, widths, shared, plan, None::<&mut Quiet>));
+            let at = (k + 1, first);
+            scope.spawn(move || worker(at, part, widths, shared, plan, None::<&mut Quiet>));
         }
-        worker(0, first, &widths, &shared, plan, Some(observer))
+        worker((0, first), part0, &widths, &shared, plan, Some(observer))
     });
     write_back(net, state, &shared, &parts);
     sums

@@ -11,6 +11,8 @@ use tinymlp::{argmax, cross_entropy_grad, TensorKind};
 
 use super::parts::{OutputCopy, Owned, Part, Step};
 use super::sync::{gather, publish, PanicGuard, Shared, Slots};
+use super::FirstLayer;
+use crate::fkernel::sparse::{Chunks, InputMajor, NonZeroChunks};
 use crate::fkernel::{self, FFast, Floats};
 use crate::train::inputs::Sample;
 use crate::train::observer::{Observer, TrainError};
@@ -37,12 +39,43 @@ struct Buffers {
     output_grads: Grads,
     /// One shard's bias gradient, before it is added to the others'.
     bias_sum: Vec<f32>,
+    /// With [`FirstLayer::InputMajor`], the own rows of the first layer
+    /// input-major.
+    first: Option<InputMajorRows>,
 }
 
-/// The inputs and labels of one batch.
+/// The inputs and labels of one batch, and (with an input-major first
+/// layer) which chunks of each sample's inputs are not all zero.
 struct Staged {
     inputs: Floats,
     labels: Vec<u16>,
+    chunks: Option<NonZeroChunks>,
+}
+
+/// A copy of the thread's rows of the first layer, input-major, made after
+/// every update; `finite` says whether the forward product may skip the
+/// chunks of zeros (`fkernel::sparse`).
+struct InputMajorRows {
+    weights: Floats,
+    layout: InputMajor,
+    finite: bool,
+}
+
+impl InputMajorRows {
+    fn new(fast: FFast, rows: &[f32], layout: InputMajor) -> Self {
+        let mut copy = Self {
+            weights: fkernel::zeros(layout.len()),
+            layout,
+            finite: false,
+        };
+        copy.refresh(fast, rows);
+        copy
+    }
+
+    /// Copies the row-major `rows` again.
+    fn refresh(&mut self, fast: FFast, rows: &[f32]) {
+        self.finite = fast.to_input_major(rows, (&mut self.weights, self.layout));
+    }
 }
 
 /// Gradients of some rows of a layer.
@@ -61,17 +94,33 @@ impl Grads {
 }
 
 impl Buffers {
-    fn new(widths: &[usize], part: &Part, batch: usize) -> Self {
+    fn new(
+        widths: &[usize],
+        (part, first): (&Part, FirstLayer),
+        shared: &Shared,
+        k: usize,
+        batch: usize,
+    ) -> Self {
         let hidden = &widths[1..widths.len() - 1];
         let (inputs, classes) = (widths[0], widths[widths.len() - 1]);
         let own = |l: usize| Grads::new(part.layers[l].range.len(), widths[l]);
         let per_layer = || hidden.iter().map(|&w| fkernel::zeros(batch * w)).collect();
         let top = hidden.len();
+        let fast = FFast::detect();
+        let input_major = first == FirstLayer::InputMajor;
+        let first = input_major.then(|| {
+            let layout = InputMajor::new(part.layers[0].range.len(), inputs);
+            let rows = shared.weights[0][k]
+                .read()
+                .expect("no thread panics holding it");
+            InputMajorRows::new(fast, &rows, layout)
+        });
         Self {
-            fast: FFast::detect(),
+            fast,
             staged: [(); 2].map(|()| Staged {
                 inputs: fkernel::zeros(batch * inputs),
                 labels: Vec::with_capacity(batch),
+                chunks: input_major.then(NonZeroChunks::new),
             }),
             acts: per_layer(),
             logits: vec![0.0; batch * classes],
@@ -80,12 +129,13 @@ impl Buffers {
             grads: (0..top).map(own).collect(),
             output_grads: Grads::new(classes, widths[top]),
             bias_sum: Vec::with_capacity(hidden.iter().copied().max().unwrap_or(0).max(classes)),
+            first,
         }
     }
 }
 
 pub(super) fn worker<O: Observer>(
-    k: usize,
+    (k, first): (usize, FirstLayer),
     part: &mut Part,
     widths: &[usize],
     shared: &Shared,
@@ -93,7 +143,7 @@ pub(super) fn worker<O: Observer>(
     mut observer: Option<&mut O>,
 ) -> Result<EpochSums, TrainError> {
     let _guard = PanicGuard(&shared.barrier);
-    let mut buf = Buffers::new(widths, part, plan.batch_size);
+    let mut buf = Buffers::new(widths, (part, first), shared, k, plan.batch_size);
     let mut sums = EpochSums::default();
     let total = plan.samples.len();
     let batches = || plan.samples.chunks(plan.batch_size);
@@ -126,7 +176,7 @@ pub(super) fn worker<O: Observer>(
             learning_rate: sums.learning_rate,
             scale: 1.0 / batch.len() as f32,
         };
-        update(&buf, part, shared, k, step);
+        update(&mut buf, part, shared, k, step);
         if let Some(observer) = observer.as_deref_mut() {
             if batch_index % 64 == 0 {
                 let done = (batch_index * plan.batch_size + batch.len()).min(total);
@@ -157,9 +207,15 @@ fn stage(staged: &mut Staged, plan: &EpochPlan<'_>, batch: &[Sample]) {
     let width = plan.inputs.width();
     plan.inputs.touch(batch);
     staged.labels.clear();
+    if let Some(chunks) = &mut staged.chunks {
+        chunks.clear();
+    }
     for (&sample, x) in batch.iter().zip(staged.inputs.chunks_exact_mut(width)) {
         plan.inputs.stage(sample, x);
         staged.labels.push(plan.inputs.label(sample));
+        if let Some(chunks) = &mut staged.chunks {
+            chunks.push(x);
+        }
     }
 }
 
@@ -183,13 +239,26 @@ fn forward(
             Some(acts) => &acts[..n * inputs],
         };
         let out = &mut rest[0][..n * width];
-        {
-            let weights = shared.weights[l][at.thread]
-                .read()
-                .expect("no thread panics holding it");
-            let xs = Rows::new(input, inputs);
-            buf.fast
-                .forward_batch_rows(&weights, &own.bias, rows.start, xs, out, width);
+        let xs = Rows::new(input, inputs);
+        match (l, &buf.first, &this.chunks) {
+            (0, Some(first), Some(lists)) => {
+                let chunks = if first.finite {
+                    Chunks::Listed(lists, 0)
+                } else {
+                    Chunks::All
+                };
+                let weights = (&first.weights[..], first.layout);
+                let (xs, ys) = ((xs, chunks), (&mut out[..], width));
+                buf.fast
+                    .forward_input_major(weights, &own.bias, rows.start, xs, ys);
+            }
+            _ => {
+                let weights = shared.weights[l][at.thread]
+                    .read()
+                    .expect("no thread panics holding it");
+                buf.fast
+                    .forward_batch_rows(&weights, &own.bias, rows.start, xs, out, width);
+            }
         }
         for sample in out.chunks_exact_mut(width) {
             relu(&mut sample[rows.clone()]);
@@ -376,7 +445,7 @@ fn batch_gradient(
 /// this thread's rows of the layers above the first (the transposed
 /// products), so those wait for a barrier. The first layer's rows are read
 /// by their own thread only, and it updates them while it waits.
-fn update(buf: &Buffers, part: &mut Part, shared: &Shared, k: usize, step: Step) {
+fn update(buf: &mut Buffers, part: &mut Part, shared: &Shared, k: usize, step: Step) {
     let layers = part.layers.len();
     if layers >= 2 {
         let arrival = shared.barrier.arrive();
@@ -393,7 +462,7 @@ fn update(buf: &Buffers, part: &mut Part, shared: &Shared, k: usize, step: Step)
 
 /// The optimiser step on thread `k`'s rows of hidden layer `l`.
 fn update_rows(
-    buf: &Buffers,
+    buf: &mut Buffers,
     part: &mut Part,
     shared: &Shared,
     (k, l): (usize, usize),
@@ -413,4 +482,7 @@ fn update_rows(
         state: own.bias_state.iter_mut().map(|s| &mut s[..]).collect(),
     }
     .update(step, TensorKind::Bias, &buf.grads[l].bias);
+    if let (0, Some(first)) = (l, &mut buf.first) {
+        first.refresh(buf.fast, &weights);
+    }
 }

@@ -12,6 +12,8 @@ use tinymlp::kernels::LANES;
 
 use super::Sums;
 
+pub(super) mod sparse;
+
 /// Sample pairs per block of [`forward_rows`] (each pair fills one zmm).
 const PAIRS: usize = 4;
 /// Weight rows per block of [`forward_rows`]: `ROWS × PAIRS` = 16 accumulators.

@@ -1,0 +1,483 @@
+//! Sparse inputs: the first layer's forward product and weight gradient
+//! computed over only the chunks of inputs that hold a non-zero value, with
+//! the layer's weights stored **input-major** ([`InputMajor`]), the same bits
+//! as [`FFast::forward_batch_rows`] and [`FFast::set_rank_k_rows`] /
+//! [`FFast::add_rank_k_sum_rows`] on the row-major weights.
+//!
+//! Four fifths of an MNIST image are background, and 61 % of its chunks of
+//! [`LANES`] pixels are all zero. A row-major product streams every weight
+//! for every sample; stored input-major, the weights of one input are one
+//! contiguous row, so a sample only reads the rows of its non-zero chunks
+//! ([`NonZeroChunks`], recorded when the batch is staged).
+//!
+//! # Why the bits are the same
+//!
+//! `tinymlp`'s dot product gives input `i` to lane `i % LANES`; each lane is
+//! one chain of additions in ascending `i` from `+0.0`, and the lanes are
+//! reduced in a fixed pairwise order. Here each lane is the same chain with
+//! the products of all-zero chunks left out. A left-out product is `w·0 =
+//! ±0.0` for a finite `w`, and adding `±0.0` to a chain that starts at `+0.0`
+//! changes nothing (such a chain is never `-0.0`: a sum is `-0.0` only when
+//! both terms are). For a weight that is not finite the product would be
+//! NaN, so the forward product reads every chunk ([`Chunks::All`]) unless
+//! the caller knows every weight is finite.
+//!
+//! The weight gradient `G[o][i] = Σ_s dys[s][o]·xs[s][i]` keeps the
+//! reference's chain per element (samples ascending, zero `dys` skipped,
+//! from `+0.0`), leaving out the samples whose chunk of `i` is all zero —
+//! the same `±0.0` argument, which needs the `dys` to be finite: they are
+//! checked per call, and with one that is not, every chunk is read.
+//!
+//! `host/tests/fkernel.rs` checks both against `tinymlp::batch` with
+//! `to_bits` equality on every path (sparse and dense inputs, widths not
+//! multiples of [`LANES`] or of 16, `-0.0` inputs, infinite weights and
+//! gradients).
+//!
+//! [`LANES`]: tinymlp::kernels::LANES
+
+use std::ops::Range;
+
+use tinymlp::batch::Rows;
+use tinymlp::kernels::{reduce_lanes, LANES};
+
+use super::{FFast, FPath, Floats};
+
+/// Columns of an [`InputMajor`] matrix per vector of the kernels (one zmm).
+pub const VECTOR: usize = 16;
+
+/// The layout of some rows of a layer with `inputs` inputs, stored
+/// input-major in slabs of [`VECTOR`] rows: slab `k` holds rows
+/// `16k..16k + 16` for every input, input after input, so element `(o, i)`
+/// is at `(o / 16 · inputs' + i) · 16 + o % 16`, where `inputs'` is `inputs`
+/// rounded up to a chunk of [`LANES`]. The padding (rows past `rows`, inputs
+/// past `inputs`) holds zeros; a chunk of one slab is eight whole vectors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InputMajor {
+    /// Rows of the layer stored (the outputs).
+    pub rows: usize,
+    /// Inputs of the layer.
+    pub inputs: usize,
+}
+
+impl InputMajor {
+    /// The layout of `rows` rows of `inputs` inputs.
+    pub fn new(rows: usize, inputs: usize) -> Self {
+        Self { rows, inputs }
+    }
+
+    /// Slabs of [`VECTOR`] rows.
+    pub fn slabs(&self) -> usize {
+        self.rows.div_ceil(VECTOR)
+    }
+
+    /// Elements of one slab: every input, padded to a whole chunk, × [`VECTOR`].
+    pub fn slab_len(&self) -> usize {
+        self.inputs.next_multiple_of(LANES) * VECTOR
+    }
+
+    /// Elements stored, padding included.
+    pub fn len(&self) -> usize {
+        self.slabs() * self.slab_len()
+    }
+
+    /// True when nothing is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Where element `(o, i)` is stored.
+    pub fn at(&self, o: usize, i: usize) -> usize {
+        (o / VECTOR) * self.slab_len() + i * VECTOR + o % VECTOR
+    }
+
+    /// The row-major `rows × inputs` matrix `w`, stored input-major.
+    ///
+    /// # Panics
+    /// If `w` is not `rows × inputs`.
+    pub fn from_rows(&self, w: &[f32]) -> Floats {
+        assert_eq!(w.len(), self.rows * self.inputs, "not rows × inputs");
+        let mut t = super::zeros(self.len());
+        for (o, row) in w.chunks_exact(self.inputs.max(1)).enumerate() {
+            for (i, &v) in row.iter().enumerate() {
+                t[self.at(o, i)] = v;
+            }
+        }
+        t
+    }
+
+    /// The input-major `t` written back row-major into `w` (`rows × inputs`).
+    ///
+    /// # Panics
+    /// If the lengths do not fit the layout.
+    pub fn to_rows(&self, t: &[f32], w: &mut [f32]) {
+        assert_eq!(t.len(), self.len(), "not this layout");
+        assert_eq!(w.len(), self.rows * self.inputs, "not rows × inputs");
+        for (o, row) in w.chunks_exact_mut(self.inputs.max(1)).enumerate() {
+            for (i, v) in row.iter_mut().enumerate() {
+                *v = t[self.at(o, i)];
+            }
+        }
+    }
+}
+
+/// For each sample of a batch, the chunks of [`LANES`] inputs that hold a
+/// value other than `±0.0`, ascending.
+#[derive(Clone, Debug, Default)]
+pub struct NonZeroChunks {
+    chunks: Vec<u32>,
+    /// Where each sample's chunks start in `chunks`, and where the last ends.
+    start: Vec<usize>,
+}
+
+impl NonZeroChunks {
+    /// No samples.
+    pub fn new() -> Self {
+        Self {
+            chunks: Vec::new(),
+            start: vec![0],
+        }
+    }
+
+    /// Forgets every sample.
+    pub fn clear(&mut self) {
+        self.chunks.clear();
+        self.start.clear();
+        self.start.push(0);
+    }
+
+    /// Records the next sample's inputs `x`.
+    pub fn push(&mut self, x: &[f32]) {
+        // Branch-free: each chunk's index is written, and kept by moving on
+        // when the chunk is not all zero (MNIST's strokes make a branch on it
+        // a coin toss).
+        let base = self.chunks.len();
+        self.chunks.resize(base + x.len().div_ceil(LANES), 0);
+        let out = &mut self.chunks[base..];
+        let mut kept = 0;
+        for (c, chunk) in x.chunks(LANES).enumerate() {
+            out[kept] = c as u32;
+            // Bits without the sign: zero only for `±0.0`.
+            let bits = chunk.iter().fold(0u32, |any, v| any | (v.to_bits() << 1));
+            kept += usize::from(bits != 0);
+        }
+        self.chunks.truncate(base + kept);
+        self.start.push(self.chunks.len());
+    }
+
+    /// Records every sample of `xs` (after those already recorded).
+    pub fn extend(&mut self, xs: Rows<'_>) {
+        for s in 0..xs.len() {
+            self.push(xs.get(s));
+        }
+    }
+
+    /// Samples recorded.
+    pub fn len(&self) -> usize {
+        self.start.len() - 1
+    }
+
+    /// True when no sample is recorded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Sample `s`'s non-zero chunks, ascending.
+    pub fn of(&self, s: usize) -> &[u32] {
+        &self.chunks[self.start[s]..self.start[s + 1]]
+    }
+
+    /// Non-zero chunks over all chunks of the samples recorded (0 without any).
+    pub fn density(&self, inputs: usize) -> f64 {
+        let all = self.len() * inputs.div_ceil(LANES);
+        self.chunks.len() as f64 / all.max(1) as f64
+    }
+}
+
+/// Which chunks of each sample's inputs a sparse kernel reads.
+#[derive(Clone, Copy, Debug)]
+pub enum Chunks<'a> {
+    /// Every chunk: the reference's products, all of them.
+    All,
+    /// Those listed for the samples `first..` of the lists (the kernel's
+    /// sample `s` is list sample `first + s`); the lists must hold every
+    /// non-zero chunk of those samples.
+    Listed(&'a NonZeroChunks, usize),
+}
+
+impl Chunks<'_> {
+    /// The chunks of sample `s`: listed, or all `count` of them.
+    pub(super) fn each(&self, s: usize, count: usize) -> ChunkIter<'_> {
+        match *self {
+            Chunks::All => ChunkIter::All(0..count as u32),
+            Chunks::Listed(lists, first) => ChunkIter::Listed(lists.of(first + s).iter()),
+        }
+    }
+}
+
+pub(super) enum ChunkIter<'a> {
+    All(Range<u32>),
+    Listed(std::slice::Iter<'a, u32>),
+}
+
+impl Iterator for ChunkIter<'_> {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        match self {
+            ChunkIter::All(range) => range.next(),
+            ChunkIter::Listed(iter) => iter.next().copied(),
+        }
+        .map(|c| c as usize)
+    }
+}
+
+/// How [`FFast::rank_k_input_major`] puts the sums into the gradient.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Put {
+    /// Written: what the gradient held does not matter.
+    Write,
+    /// Summed from zero, then added element by element.
+    AddSum,
+}
+
+impl FFast {
+    /// [`forward_batch_rows`](Self::forward_batch_rows) with the weights of
+    /// the rows `row0..row0 + layout.rows` stored input-major in `wt`:
+    /// `ys[s][row0 + o] = dot(W[o], xs[s]) + b[o]`, the same bits, reading
+    /// only the chunks `chunks` lists (pass [`Chunks::All`] unless every
+    /// weight in `wt` is finite).
+    ///
+    /// # Panics
+    /// If the lengths do not fit together or the rows do not fit in `outputs`.
+    pub fn forward_input_major(
+        self,
+        (wt, layout): (&[f32], InputMajor),
+        b: &[f32],
+        row0: usize,
+        (xs, chunks): (Rows<'_>, Chunks<'_>),
+        (ys, outputs): (&mut [f32], usize),
+    ) {
+        assert_eq!(wt.len(), layout.len(), "forward: weights not in the layout");
+        assert_eq!(xs.width, layout.inputs, "forward: inputs not in the layout");
+        assert_eq!(b.len(), layout.rows, "forward: one bias per row");
+        assert_eq!(ys.len(), xs.len() * outputs, "forward: not samples × rows");
+        assert!(row0 + layout.rows <= outputs, "forward: rows out of range");
+        if let Chunks::Listed(lists, first) = chunks {
+            assert!(
+                first + xs.len() <= lists.len(),
+                "forward: samples not listed"
+            );
+        }
+        match self.path {
+            FPath::Portable => forward_plain((wt, layout), b, row0, (xs, chunks), (ys, outputs)),
+            #[cfg(not(target_arch = "x86_64"))]
+            FPath::Avx512 => unreachable!("only the portable path exists off x86_64"),
+            #[cfg(target_arch = "x86_64")]
+            FPath::Avx512 => self.x86(super::Kernel::SparseForward {
+                wt: (wt, layout),
+                b,
+                row0,
+                xs: (xs, chunks),
+                ys: (ys, outputs),
+            }),
+        }
+    }
+
+    /// The weight gradient of the rows `row0..row0 + layout.rows`, stored
+    /// input-major in `gt`: `G[o][i] = Σ_s dys[s][row0 + o]·xs[s][i]`, each
+    /// element's samples ascending from `+0.0`, zero `dys` skipped, written
+    /// or added to `gt` as `put` says — the bits of
+    /// [`set_rank_k_rows`](Self::set_rank_k_rows) and
+    /// [`add_rank_k_sum_rows`](Self::add_rank_k_sum_rows) on row-major
+    /// storage. Reads only the chunks `chunks` lists while every `dys` of
+    /// the rows is finite. At most 64 samples; the padding of `gt` gets zeros.
+    ///
+    /// # Panics
+    /// If the lengths do not fit together, the rows do not fit in
+    /// `dys.width`, or there are more than 64 samples.
+    pub fn rank_k_input_major(
+        self,
+        (gt, layout): (&mut [f32], InputMajor),
+        row0: usize,
+        dys: Rows<'_>,
+        (xs, chunks): (Rows<'_>, Chunks<'_>),
+        put: Put,
+    ) {
+        assert_eq!(gt.len(), layout.len(), "rank_k: gradient not in the layout");
+        assert_eq!(xs.width, layout.inputs, "rank_k: inputs not in the layout");
+        assert_eq!(dys.len(), xs.len(), "rank_k: length mismatch");
+        assert!(xs.len() <= 64, "rank_k: more than 64 samples");
+        assert!(row0 + layout.rows <= dys.width, "rank_k: rows out of range");
+        if let Chunks::Listed(lists, first) = chunks {
+            assert!(
+                first + xs.len() <= lists.len(),
+                "rank_k: samples not listed"
+            );
+        }
+        let finite = (0..dys.len()).all(|s| {
+            dys.get(s)[row0..row0 + layout.rows]
+                .iter()
+                .all(|d| d.is_finite())
+        });
+        let chunks = if finite { chunks } else { Chunks::All };
+        match self.path {
+            FPath::Portable => rank_k_plain((gt, layout), row0, dys, (xs, chunks), put),
+            #[cfg(not(target_arch = "x86_64"))]
+            FPath::Avx512 => unreachable!("only the portable path exists off x86_64"),
+            #[cfg(target_arch = "x86_64")]
+            FPath::Avx512 => self.x86(super::Kernel::SparseRankK {
+                gt: (gt, layout),
+                row0,
+                dys,
+                xs: (xs, chunks),
+                put,
+            }),
+        }
+    }
+}
+
+impl FFast {
+    /// The row-major `rows × inputs` weights `w` copied into the input-major
+    /// `t` (padding zeroed); returns whether every weight is finite, which
+    /// is when [`forward_input_major`](Self::forward_input_major) may skip
+    /// chunks.
+    ///
+    /// # Panics
+    /// If the lengths do not fit the layout.
+    pub fn to_input_major(self, w: &[f32], (t, layout): (&mut [f32], InputMajor)) -> bool {
+        assert_eq!(w.len(), layout.rows * layout.inputs, "not rows × inputs");
+        assert_eq!(t.len(), layout.len(), "not this layout");
+        match self.path {
+            FPath::Portable => {
+                t.fill(0.0);
+                let mut finite = true;
+                for (o, row) in w.chunks_exact(layout.inputs.max(1)).enumerate() {
+                    for (i, &v) in row.iter().enumerate() {
+                        t[layout.at(o, i)] = v;
+                        finite &= v.is_finite();
+                    }
+                }
+                finite
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            FPath::Avx512 => unreachable!("only the portable path exists off x86_64"),
+            #[cfg(target_arch = "x86_64")]
+            FPath::Avx512 => {
+                let mut finite = false;
+                self.x86(super::Kernel::ToInputMajor {
+                    w,
+                    t: (t, layout),
+                    finite: &mut finite,
+                });
+                finite
+            }
+        }
+    }
+}
+
+/// The plain form of [`FFast::forward_input_major`]: per sample and row, the
+/// lanes of `tinymlp::kernels::dot` over the chunks read.
+fn forward_plain(
+    (wt, layout): (&[f32], InputMajor),
+    b: &[f32],
+    row0: usize,
+    (xs, chunks): (Rows<'_>, Chunks<'_>),
+    (ys, outputs): (&mut [f32], usize),
+) {
+    let count = layout.inputs.div_ceil(LANES);
+    for s in 0..xs.len() {
+        let x = xs.get(s);
+        for (o, &bias) in b.iter().enumerate() {
+            let mut acc = [0.0f32; LANES];
+            for c in chunks.each(s, count) {
+                for (lane, acc) in acc.iter_mut().enumerate() {
+                    let i = c * LANES + lane;
+                    if i < layout.inputs {
+                        *acc += wt[layout.at(o, i)] * x[i];
+                    }
+                }
+            }
+            ys[s * outputs + row0 + o] = reduce_lanes(&acc) + bias;
+        }
+    }
+}
+
+/// The plain form of [`FFast::rank_k_input_major`]: per element, the
+/// samples whose chunk of the input is read, ascending.
+fn rank_k_plain(
+    (gt, layout): (&mut [f32], InputMajor),
+    row0: usize,
+    dys: Rows<'_>,
+    (xs, chunks): (Rows<'_>, Chunks<'_>),
+    put: Put,
+) {
+    let count = layout.inputs.div_ceil(LANES);
+    let mut read = vec![Vec::new(); count];
+    for s in 0..xs.len() {
+        chunks.each(s, count).for_each(|c| read[c].push(s));
+    }
+    for (c, samples) in read.iter().enumerate() {
+        for i in c * LANES..(c + 1) * LANES {
+            for o in 0..layout.slabs() * VECTOR {
+                let mut sum = 0.0f32;
+                if i < layout.inputs && o < layout.rows {
+                    for &s in samples {
+                        let d = dys.get(s)[row0 + o];
+                        if d != 0.0 {
+                            sum += d * xs.get(s)[i];
+                        }
+                    }
+                }
+                let g = &mut gt[layout.at(o, i)];
+                *g = match put {
+                    Put::Write => sum,
+                    Put::AddSum => *g + sum,
+                };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_major_round_trips_and_pads_with_zeros() {
+        let (rows, inputs) = (5, 11);
+        let layout = InputMajor::new(rows, inputs);
+        assert_eq!((layout.slabs(), layout.len()), (1, 16 * 16));
+        let w: Vec<f32> = (0..rows * inputs).map(|v| v as f32 + 1.0).collect();
+        let t = layout.from_rows(&w);
+        assert_eq!(t[3 * 16 + 2], w[2 * inputs + 3]);
+        let wide = InputMajor::new(17, 3);
+        assert_eq!(
+            (wide.slabs(), wide.len(), wide.at(16, 2)),
+            (2, 256, 128 + 32)
+        );
+        assert_eq!(t.iter().filter(|v| **v != 0.0).count(), rows * inputs);
+        let mut back = vec![0.0; rows * inputs];
+        layout.to_rows(&t, &mut back);
+        assert_eq!(back, w);
+    }
+
+    #[test]
+    fn lists_the_chunks_with_a_value_other_than_zero() {
+        let mut lists = NonZeroChunks::new();
+        let mut x = [0.0f32; 21];
+        x[9] = 0.5;
+        x[20] = -1.0;
+        lists.push(&x);
+        x = [-0.0; 21];
+        lists.push(&x);
+        x[3] = f32::NAN;
+        lists.push(&x);
+        assert_eq!(lists.len(), 3);
+        assert_eq!(lists.of(0), &[1, 2]);
+        assert!(lists.of(1).is_empty(), "-0.0 is zero");
+        assert_eq!(lists.of(2), &[0], "NaN is not zero");
+        assert!((lists.density(21) - 3.0 / 9.0).abs() < 1e-12);
+        lists.clear();
+        assert!(lists.is_empty());
+    }
+}

@@ -1,0 +1,262 @@
+//! The AVX-512 forms of [`FFast::forward_input_major`] and
+//! [`FFast::rank_k_input_major`]: one slab of sixteen rows per zmm, the
+//! eight lanes' (or eight inputs') sums in eight registers per slab.
+//!
+//! The slab is the outer loop and the samples the inner one: a slab of a
+//! 784-input layer is 50 KB, about the L1 cache, so every sample's chunks
+//! are read from there rather than from L2.
+//!
+//! [`FFast::forward_input_major`]: super::super::FFast::forward_input_major
+//! [`FFast::rank_k_input_major`]: super::super::FFast::rank_k_input_major
+
+use std::arch::x86_64::*;
+use std::cell::RefCell;
+
+use bytemuck::cast;
+use tinymlp::batch::Rows;
+use tinymlp::kernels::LANES;
+
+use super::super::sparse::{Chunks, InputMajor, Put, VECTOR};
+use super::super::{zeros, Floats};
+
+/// One vector of a slab: sixteen rows of one input.
+type Columns = [f32; VECTOR];
+
+/// Slabs the gradient sums at once: eight inputs × two zmm = 16 accumulators.
+const SLABS: usize = 2;
+
+thread_local! {
+    /// Per chunk of inputs, the samples that read it (one bit each).
+    static READERS: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+    /// The deltas of the rows, sample after sample, padded with zeros to
+    /// whole slabs.
+    static DELTAS: RefCell<Floats> = RefCell::new(zeros(0));
+}
+
+/// The chunks of `x`, the last one zero-padded.
+struct XChunks<'a> {
+    full: &'a [[f32; LANES]],
+    tail: [f32; LANES],
+}
+
+impl<'a> XChunks<'a> {
+    fn new(x: &'a [f32]) -> Self {
+        let (full, rest) = x.as_chunks::<LANES>();
+        let mut tail = [0.0; LANES];
+        tail[..rest.len()].copy_from_slice(rest);
+        Self { full, tail }
+    }
+
+    fn get(&self, c: usize) -> &[f32; LANES] {
+        self.full.get(c).unwrap_or(&self.tail)
+    }
+}
+
+/// `ys[s][row0 + o] = dot(W[o], xs[s]) + b[o]` from input-major weights,
+/// the lanes of `tinymlp::kernels::dot` over the chunks read (shapes checked
+/// by the caller).
+#[target_feature(enable = "avx512f")]
+pub(in crate::fkernel) fn forward(
+    (wt, layout): (&[f32], InputMajor),
+    b: &[f32],
+    row0: usize,
+    (xs, chunks): (Rows<'_>, Chunks<'_>),
+    (ys, outputs): (&mut [f32], usize),
+) {
+    let count = layout.inputs.div_ceil(LANES);
+    let wt: &[Columns] = wt.as_chunks().0;
+    for (k, slab) in wt.chunks_exact(count * LANES).enumerate() {
+        let first = k * VECTOR;
+        let rows = (layout.rows - first).min(VECTOR);
+        for s in 0..xs.len() {
+            let sums = forward_slab(slab, &XChunks::new(xs.get(s)), chunks.each(s, count));
+            let y = &mut ys[s * outputs + row0 + first..][..rows];
+            for ((y, sum), bias) in y.iter_mut().zip(sums).zip(&b[first..first + rows]) {
+                *y = sum + bias;
+            }
+        }
+    }
+}
+
+/// One slab's sixteen dot products with one sample: per lane a chain over
+/// the chunks in ascending order, then the lanes reduced as
+/// `tinymlp::kernels::reduce_lanes` does, `((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7))`.
+#[target_feature(enable = "avx512f")]
+fn forward_slab(slab: &[Columns], x: &XChunks<'_>, chunks: impl Iterator<Item = usize>) -> Columns {
+    let mut acc = [_mm512_setzero_ps(); LANES];
+    for c in chunks {
+        let (xc, w) = (x.get(c), &slab[c * LANES..][..LANES]);
+        for lane in 0..LANES {
+            let product = _mm512_mul_ps(cast(w[lane]), _mm512_set1_ps(xc[lane]));
+            acc[lane] = _mm512_add_ps(acc[lane], product);
+        }
+    }
+    let s0 = _mm512_add_ps(acc[0], acc[4]);
+    let s1 = _mm512_add_ps(acc[1], acc[5]);
+    let s2 = _mm512_add_ps(acc[2], acc[6]);
+    let s3 = _mm512_add_ps(acc[3], acc[7]);
+    cast(_mm512_add_ps(_mm512_add_ps(s0, s2), _mm512_add_ps(s1, s3)))
+}
+
+/// `G[o][i] = Σ_s dys[s][row0 + o]·xs[s][i]` into input-major `gt`, each
+/// element's samples ascending, zero deltas skipped (a masked multiply
+/// gives `+0.0`), written or added as `put` says (shapes checked by the
+/// caller; at most 64 samples).
+#[target_feature(enable = "avx512f")]
+pub(in crate::fkernel) fn rank_k(
+    (gt, layout): (&mut [f32], InputMajor),
+    row0: usize,
+    dys: Rows<'_>,
+    (xs, chunks): (Rows<'_>, Chunks<'_>),
+    put: Put,
+) {
+    let (count, slabs) = (layout.inputs.div_ceil(LANES), layout.slabs());
+    let width = slabs * VECTOR;
+    READERS.with_borrow_mut(|readers| {
+        readers.clear();
+        readers.resize(count, 0);
+        for s in 0..xs.len() {
+            chunks.each(s, count).for_each(|c| readers[c] |= 1 << s);
+        }
+        DELTAS.with_borrow_mut(|deltas| {
+            deltas.clear();
+            deltas.resize(xs.len() * width, 0.0);
+            for (s, d) in deltas.chunks_exact_mut(width.max(1)).enumerate() {
+                d[..layout.rows].copy_from_slice(&dys.get(s)[row0..row0 + layout.rows]);
+            }
+            let deltas = Rows::new(deltas, width.max(1));
+            let gt: &mut [Columns] = gt.as_chunks_mut().0;
+            for (pair, k) in gt
+                .chunks_mut(SLABS * count * LANES)
+                .zip((0..).step_by(SLABS))
+            {
+                if pair.len() == SLABS * count * LANES {
+                    rank_slabs::<SLABS>(pair, k, (deltas, xs), readers, put);
+                } else {
+                    rank_slabs::<1>(pair, k, (deltas, xs), readers, put);
+                }
+            }
+        });
+    });
+}
+
+/// The slabs `k..k + S` (in `gt`, one after the other): per chunk, the sums
+/// of its eight inputs over the samples that read it, ascending.
+#[target_feature(enable = "avx512f")]
+fn rank_slabs<const S: usize>(
+    gt: &mut [Columns],
+    k: usize,
+    (deltas, xs): (Rows<'_>, Rows<'_>),
+    readers: &[u64],
+    put: Put,
+) {
+    let count = readers.len();
+    for (c, &readers) in readers.iter().enumerate() {
+        // The lanes past the last input stay `+0.0` whatever the deltas.
+        let lanes = (xs.width - c * LANES).min(LANES);
+        let mut acc = [[_mm512_setzero_ps(); S]; LANES];
+        let mut left = readers;
+        while left != 0 {
+            let s = left.trailing_zeros() as usize;
+            left &= left - 1;
+            let x = XChunks::new(xs.get(s));
+            let xc = x.get(c);
+            let d: &[Columns] = deltas.get(s)[k * VECTOR..][..S * VECTOR].as_chunks().0;
+            let d: [__m512; S] = core::array::from_fn(|j| cast(d[j]));
+            let live: [__mmask16; S] =
+                core::array::from_fn(|j| _mm512_cmpneq_ps_mask(d[j], _mm512_setzero_ps()));
+            for (lane, acc) in acc.iter_mut().enumerate().take(lanes) {
+                let xb = _mm512_set1_ps(xc[lane]);
+                for j in 0..S {
+                    acc[j] = _mm512_add_ps(acc[j], _mm512_maskz_mul_ps(live[j], d[j], xb));
+                }
+            }
+        }
+        for j in 0..S {
+            let out = &mut gt[(j * count + c) * LANES..][..LANES];
+            for (g, sums) in out.iter_mut().zip(&acc) {
+                *g = match put {
+                    Put::Write => cast(sums[j]),
+                    Put::AddSum => cast(_mm512_add_ps(cast(*g), sums[j])),
+                };
+            }
+        }
+    }
+}
+
+/// Row-major `w` (`layout.rows × layout.inputs`) into the input-major `t`,
+/// sixteen-by-sixteen tiles transposed in registers; whether every weight
+/// is finite (shapes checked by the caller).
+#[target_feature(enable = "avx512f")]
+pub(in crate::fkernel) fn to_input_major(w: &[f32], (t, layout): (&mut [f32], InputMajor)) -> bool {
+    let inputs = layout.inputs;
+    let padded = layout.slab_len() / VECTOR;
+    let exponent = _mm512_set1_epi32(0x7f80_0000);
+    let mut non_finite: __mmask16 = 0;
+    let t: &mut [Columns] = t.as_chunks_mut().0;
+    for (k, slab) in t.chunks_exact_mut(padded).enumerate() {
+        let rows = (layout.rows - k * VECTOR).min(VECTOR);
+        for i0 in (0..padded).step_by(VECTOR) {
+            let width = inputs.saturating_sub(i0).min(VECTOR);
+            let tile: [__m512; VECTOR] = core::array::from_fn(|r| {
+                let start = (k * VECTOR + r) * inputs + i0;
+                if r >= rows {
+                    _mm512_setzero_ps()
+                } else if width == VECTOR {
+                    let row: &Columns = w[start..start + VECTOR].try_into().expect("16 values");
+                    cast(*row)
+                } else {
+                    let mut row = [0.0f32; VECTOR];
+                    row[..width].copy_from_slice(&w[start..start + width]);
+                    cast(row)
+                }
+            });
+            for row in &tile {
+                let bits = _mm512_and_si512(_mm512_castps_si512(*row), exponent);
+                non_finite |= _mm512_cmpeq_epi32_mask(bits, exponent);
+            }
+            let columns = transpose(tile);
+            let out = &mut slab[i0..(i0 + VECTOR).min(padded)];
+            for (o, column) in out.iter_mut().zip(columns) {
+                *o = cast(column);
+            }
+        }
+    }
+    non_finite == 0
+}
+
+/// A 16 × 16 tile transposed: `out[c][r] = rows[r][c]`.
+#[target_feature(enable = "avx512f")]
+fn transpose(rows: [__m512; VECTOR]) -> [__m512; VECTOR] {
+    // Pairs of rows interleaved within each 128-bit lane.
+    let t: [__m512; VECTOR] = core::array::from_fn(|j| {
+        let (a, b) = (rows[j & !1], rows[j | 1]);
+        if j % 2 == 0 {
+            _mm512_unpacklo_ps(a, b)
+        } else {
+            _mm512_unpackhi_ps(a, b)
+        }
+    });
+    // u[4q + m]: rows 4q..4q + 4 of columns m, m + 4, m + 8, m + 12.
+    let u: [__m512; VECTOR] = core::array::from_fn(|j| {
+        let (q, m) = (j / 4, j % 4);
+        let (a, b) = (t[4 * q + m / 2], t[4 * q + 2 + m / 2]);
+        if m % 2 == 0 {
+            _mm512_shuffle_ps::<0x44>(a, b)
+        } else {
+            _mm512_shuffle_ps::<0xEE>(a, b)
+        }
+    });
+    let mut out = [_mm512_setzero_ps(); VECTOR];
+    for m in 0..4 {
+        let x0 = _mm512_shuffle_f32x4::<0x88>(u[m], u[4 + m]);
+        let x1 = _mm512_shuffle_f32x4::<0xDD>(u[m], u[4 + m]);
+        let y0 = _mm512_shuffle_f32x4::<0x88>(u[8 + m], u[12 + m]);
+        let y1 = _mm512_shuffle_f32x4::<0xDD>(u[8 + m], u[12 + m]);
+        out[m] = _mm512_shuffle_f32x4::<0x88>(x0, y0);
+        out[m + 8] = _mm512_shuffle_f32x4::<0xDD>(x0, y0);
+        out[m + 4] = _mm512_shuffle_f32x4::<0x88>(x1, y1);
+        out[m + 12] = _mm512_shuffle_f32x4::<0xDD>(x1, y1);
+    }
+    out
+}

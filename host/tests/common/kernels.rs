@@ -1,0 +1,41 @@
+//! The `f32` kernel paths of this CPU and the values the kernel tests feed them.
+
+use host::fkernel::{FFast, FPath};
+use tinymlp::Rng;
+
+/// Every path this CPU has (the others named on stderr, untested).
+pub(crate) fn kernels() -> Vec<FFast> {
+    for path in FPath::ALL.into_iter().filter(|p| !p.is_available()) {
+        eprintln!("fkernel: {} not on this CPU, not tested", path.name());
+    }
+    FPath::ALL
+        .into_iter()
+        .filter_map(FFast::with_path)
+        .collect()
+}
+
+/// Values of mixed sign and magnitude; about one in `zeros` is `+0.0` or `-0.0`.
+pub(crate) fn values(rng: &mut Rng, n: usize, zeros: u32) -> Vec<f32> {
+    (0..n)
+        .map(|_| match rng.below(zeros) {
+            0 if rng.below(2) == 0 => 0.0,
+            0 => -0.0,
+            _ => rng.uniform(-2.0, 2.0) * 10f32.powi(rng.below(7) as i32 - 3),
+        })
+        .collect()
+}
+
+/// The bits of every value, except that all NaNs are one: Rust leaves a
+/// NaN's sign and payload unspecified (LLVM may swap the operands of an
+/// addition), so only "NaN or not" is part of the result.
+pub(crate) fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter()
+        .map(|x| {
+            if x.is_nan() {
+                f32::NAN.to_bits()
+            } else {
+                x.to_bits()
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,193 @@
+//! `host::fkernel::sparse`: the first layer's forward product and weight
+//! gradient with input-major weights, reading only the chunks of inputs
+//! that hold a non-zero value, give the bits of `tinymlp::batch` on the
+//! row-major weights — on every path this CPU has, on random shapes (inputs
+//! and rows not multiples of 8 or 16, row offsets), mostly-zero inputs with
+//! `-0.0` among them, and infinite weights and gradients.
+
+mod common;
+
+use common::kernels::{bits, kernels, values};
+use host::fkernel::sparse::{Chunks, InputMajor, NonZeroChunks, Put};
+use host::fkernel::FFast;
+use tinymlp::batch::{forward_batch_rows, rank_k_rows, Rows};
+use tinymlp::Rng;
+
+/// `n` samples of `cols` inputs in which about 60 % of the chunks of eight
+/// are zero (`+0.0` and `-0.0`), the others mixed values with zeros among them.
+fn sparse_inputs(rng: &mut Rng, n: usize, cols: usize) -> Vec<f32> {
+    let mut x = values(rng, n * cols, 4);
+    for sample in x.chunks_mut(cols) {
+        for chunk in sample.chunks_mut(8) {
+            if rng.below(5) < 3 {
+                let zero = if rng.below(4) == 0 { -0.0 } else { 0.0 };
+                chunk.fill(zero);
+            }
+        }
+    }
+    x
+}
+
+/// The lists of `xs`, after `first` samples of other inputs.
+fn lists(rng: &mut Rng, xs: Rows<'_>, first: usize) -> NonZeroChunks {
+    let mut lists = NonZeroChunks::new();
+    let before = sparse_inputs(rng, first, xs.width);
+    lists.extend(Rows::new(&before, xs.width));
+    lists.extend(xs);
+    lists
+}
+
+/// Input widths around the chunk, vector and block sizes.
+fn input_widths(rng: &mut Rng) -> Vec<usize> {
+    let mut w: Vec<usize> = (1..=20).collect();
+    w.extend([31, 32, 33, 63, 64, 65, 100, 784]);
+    w.extend((0..6).map(|_| 1 + rng.below(400) as usize));
+    w
+}
+
+/// A forward call on random rows of a layer, checked against the reference
+/// with the lists and with every chunk.
+fn check_forward(kernel: FFast, rng: &mut Rng, cols: usize, weights: &[f32]) {
+    let rows = weights.len() / cols;
+    let n = 1 + rng.below(20) as usize;
+    let extra = rng.below(5) as usize;
+    let (row0, outputs) = (rng.below(extra as u32 + 1) as usize, rows + extra);
+    let b = values(rng, rows, 5);
+    let x = sparse_inputs(rng, n, cols);
+    let xs = Rows::new(&x, cols);
+    let start = values(rng, n * outputs, 3);
+    let mut want = start.clone();
+    forward_batch_rows(weights, &b, row0, xs, &mut want, outputs);
+    let layout = InputMajor::new(rows, cols);
+    let wt = layout.from_rows(weights);
+    let first = rng.below(3) as usize;
+    let lists = lists(rng, xs, first);
+    let finite = weights.iter().all(|w| w.is_finite());
+    let read = [Chunks::All, Chunks::Listed(&lists, first)];
+    for chunks in &read[..if finite { 2 } else { 1 }] {
+        let mut got = start.clone();
+        let inputs = (xs, *chunks);
+        kernel.forward_input_major((&wt, layout), &b, row0, inputs, (&mut got, outputs));
+        let at = format!("{kernel:?} {chunks:?} rows={rows} cols={cols} n={n} row0={row0}");
+        assert_eq!(bits(&got), bits(&want), "{at}");
+    }
+}
+
+#[test]
+fn forward_equals_tinymlp_batch_on_sparse_inputs() {
+    let mut rng = Rng::new(20);
+    for kernel in kernels() {
+        for cols in input_widths(&mut rng) {
+            let rows = 1 + rng.below(70) as usize;
+            let weights = values(&mut rng, rows * cols, 9);
+            check_forward(kernel, &mut rng, cols, &weights);
+        }
+    }
+}
+
+#[test]
+fn forward_with_an_infinite_weight_reads_every_chunk_like_the_reference() {
+    let mut rng = Rng::new(21);
+    for kernel in kernels() {
+        for cols in [8, 13, 784] {
+            let rows = 19;
+            let mut weights = values(&mut rng, rows * cols, 9);
+            weights[3 * cols + cols / 2] = f32::INFINITY;
+            weights[7 * cols] = f32::NAN;
+            check_forward(kernel, &mut rng, cols, &weights);
+        }
+    }
+}
+
+/// A gradient call, written and added, checked against the reference on
+/// row-major storage; `special` puts an infinite delta on a sample.
+fn check_rank_k(kernel: FFast, rng: &mut Rng, cols: usize, special: Option<f32>) {
+    let rows = 1 + rng.below(70) as usize;
+    let n = rng.below(65) as usize;
+    let extra = rng.below(5) as usize;
+    let (row0, width) = (rng.below(extra as u32 + 1) as usize, rows + extra);
+    let mut dy = values(rng, n * width, 3);
+    if let (Some(v), true) = (special, n > 0) {
+        dy[(n / 2) * width + row0] = v;
+    }
+    let x = sparse_inputs(rng, n, cols);
+    let (dys, xs) = (Rows::new(&dy, width), Rows::new(&x, cols));
+    let mut sum = vec![0.0; rows * cols];
+    rank_k_rows(&mut sum, row0, dys, xs);
+    let start = values(rng, rows * cols, 2);
+    let added: Vec<f32> = start.iter().zip(&sum).map(|(g, s)| g + s).collect();
+    let layout = InputMajor::new(rows, cols);
+    let first = rng.below(3) as usize;
+    let lists = lists(rng, xs, first);
+    for chunks in [Chunks::All, Chunks::Listed(&lists, first)] {
+        for (put, want) in [(Put::Write, &sum), (Put::AddSum, &added)] {
+            let mut gt = layout.from_rows(&start);
+            if put == Put::Write {
+                gt.iter_mut().step_by(3).for_each(|g| *g = f32::NAN);
+            }
+            kernel.rank_k_input_major((&mut gt, layout), row0, dys, (xs, chunks), put);
+            let mut got = vec![0.0; rows * cols];
+            layout.to_rows(&gt, &mut got);
+            let at = format!("{kernel:?} {put:?} {chunks:?} rows={rows} cols={cols} n={n}");
+            assert_eq!(bits(&got), bits(want), "{at}");
+            if put == Put::Write {
+                let padding = gt.iter().filter(|g| g.to_bits() != 0).count();
+                let real = got.iter().filter(|g| g.to_bits() != 0).count();
+                assert_eq!(padding, real, "{at}: padding written with +0.0");
+            }
+        }
+    }
+}
+
+#[test]
+fn rank_k_equals_tinymlp_batch_on_sparse_inputs() {
+    let mut rng = Rng::new(22);
+    for kernel in kernels() {
+        for cols in input_widths(&mut rng) {
+            check_rank_k(kernel, &mut rng, cols, None);
+        }
+    }
+}
+
+#[test]
+fn rank_k_with_an_infinite_delta_reads_every_chunk_like_the_reference() {
+    let mut rng = Rng::new(23);
+    for kernel in kernels() {
+        for cols in [8, 13, 784] {
+            for special in [f32::INFINITY, f32::NAN] {
+                check_rank_k(kernel, &mut rng, cols, Some(special));
+            }
+        }
+    }
+}
+
+#[test]
+#[should_panic(expected = "rank_k: more than 64 samples")]
+fn rank_k_takes_at_most_64_samples() {
+    let (x, dy) = ([1.0; 65 * 8], [1.0; 65 * 4]);
+    let layout = InputMajor::new(4, 8);
+    let mut gt = vec![0.0; layout.len()];
+    let (dys, xs) = (Rows::new(&dy, 4), Rows::new(&x, 8));
+    let inputs = (xs, Chunks::All);
+    FFast::detect().rank_k_input_major((&mut gt, layout), 0, dys, inputs, Put::Write);
+}
+
+#[test]
+fn to_input_major_copies_every_weight_and_says_whether_all_are_finite() {
+    let mut rng = Rng::new(24);
+    for kernel in kernels() {
+        for cols in input_widths(&mut rng) {
+            let rows = 1 + rng.below(70) as usize;
+            let mut weights = values(&mut rng, rows * cols, 9);
+            let layout = InputMajor::new(rows, cols);
+            let want = layout.from_rows(&weights);
+            let mut got = vec![f32::NAN; layout.len()];
+            let at = format!("{kernel:?} rows={rows} cols={cols}");
+            assert!(kernel.to_input_major(&weights, (&mut got, layout)), "{at}");
+            assert_eq!(bits(&got), bits(&want), "{at}");
+            let last = weights.len() - 1;
+            weights[rng.below(last as u32 + 1) as usize] = [f32::INFINITY, f32::NAN][cols % 2];
+            assert!(!kernel.to_input_major(&weights, (&mut got, layout)), "{at}");
+        }
+    }
+}
