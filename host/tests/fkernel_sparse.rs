@@ -191,3 +191,23 @@ fn to_input_major_copies_every_weight_and_says_whether_all_are_finite() {
         }
     }
 }
+
+#[test]
+fn chunk_lists_are_the_same_on_every_path() {
+    let mut rng = Rng::new(25);
+    for kernel in kernels() {
+        for cols in input_widths(&mut rng) {
+            let mut x = sparse_inputs(&mut rng, 3, cols);
+            let at = rng.below(x.len() as u32) as usize;
+            x[at] = f32::NAN;
+            let mut lists = NonZeroChunks::with(kernel);
+            lists.extend(Rows::new(&x, cols));
+            for (s, sample) in x.chunks(cols).enumerate() {
+                let want: Vec<u32> = (0..cols.div_ceil(8) as u32)
+                    .filter(|&c| sample[c as usize * 8..].iter().take(8).any(|&v| v != 0.0))
+                    .collect();
+                assert_eq!(lists.of(s), &want[..], "{kernel:?} cols={cols} sample {s}");
+            }
+        }
+    }
+}

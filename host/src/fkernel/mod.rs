@@ -423,6 +423,9 @@ impl FFast {
                 Kernel::ToInputMajor { w, t, finite } => {
                     *finite = x86::sparse::to_input_major(w, t)
                 }
+                Kernel::NonZeroChunks { x, out, kept } => {
+                    *kept = x86::sparse::nonzero_chunks(x, out)
+                }
             }
         }
     }
@@ -484,6 +487,11 @@ enum Kernel<'a, 'x> {
         w: &'a [f32],
         t: (&'a mut [f32], sparse::InputMajor),
         finite: &'a mut bool,
+    },
+    NonZeroChunks {
+        x: &'a [f32],
+        out: &'a mut [u32],
+        kept: &'a mut usize,
     },
 }
 

@@ -122,19 +122,33 @@ impl InputMajor {
 
 /// For each sample of a batch, the chunks of [`LANES`] inputs that hold a
 /// value other than `±0.0`, ascending.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct NonZeroChunks {
     chunks: Vec<u32>,
     /// Where each sample's chunks start in `chunks`, and where the last ends.
     start: Vec<usize>,
+    /// Which instructions look for the zeros.
+    fast: FFast,
+}
+
+impl Default for NonZeroChunks {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl NonZeroChunks {
-    /// No samples.
+    /// No samples; the zeros looked for with the fastest path of this CPU.
     pub fn new() -> Self {
+        Self::with(FFast::detect())
+    }
+
+    /// No samples; the zeros looked for through `fast`.
+    pub fn with(fast: FFast) -> Self {
         Self {
             chunks: Vec::new(),
             start: vec![0],
+            fast,
         }
     }
 
@@ -147,19 +161,21 @@ impl NonZeroChunks {
 
     /// Records the next sample's inputs `x`.
     pub fn push(&mut self, x: &[f32]) {
-        // Branch-free: each chunk's index is written, and kept by moving on
-        // when the chunk is not all zero (MNIST's strokes make a branch on it
-        // a coin toss).
         let base = self.chunks.len();
         self.chunks.resize(base + x.len().div_ceil(LANES), 0);
         let out = &mut self.chunks[base..];
-        let mut kept = 0;
-        for (c, chunk) in x.chunks(LANES).enumerate() {
-            out[kept] = c as u32;
-            // Bits without the sign: zero only for `±0.0`.
-            let bits = chunk.iter().fold(0u32, |any, v| any | (v.to_bits() << 1));
-            kept += usize::from(bits != 0);
-        }
+        let kept = match self.fast.path {
+            FPath::Portable => nonzero_chunks(x, out),
+            #[cfg(not(target_arch = "x86_64"))]
+            FPath::Avx512 => unreachable!("only the portable path exists off x86_64"),
+            #[cfg(target_arch = "x86_64")]
+            FPath::Avx512 => {
+                let mut kept = 0;
+                let kernel = super::Kernel::NonZeroChunks { x, out, kept: &mut kept };
+                self.fast.x86(kernel);
+                kept
+            }
+        };
         self.chunks.truncate(base + kept);
         self.start.push(self.chunks.len());
     }
@@ -191,6 +207,22 @@ impl NonZeroChunks {
         let all = self.len() * inputs.div_ceil(LANES);
         self.chunks.len() as f64 / all.max(1) as f64
     }
+}
+
+/// Writes the indices of the chunks of `x` that hold a value other than
+/// `±0.0` to the front of `out` (one slot per chunk); returns how many.
+fn nonzero_chunks(x: &[f32], out: &mut [u32]) -> usize {
+    // Branch-free: each chunk's index is written, and kept by moving on when
+    // the chunk is not all zero (MNIST's strokes make a branch on it a coin
+    // toss).
+    let mut kept = 0;
+    for (c, chunk) in x.chunks(LANES).enumerate() {
+        out[kept] = c as u32;
+        // Bits without the sign: zero only for `±0.0`.
+        let bits = chunk.iter().fold(0u32, |any, v| any | (v.to_bits() << 1));
+        kept += usize::from(bits != 0);
+    }
+    kept
 }
 
 /// Which chunks of each sample's inputs a sparse kernel reads.

@@ -191,29 +191,23 @@ fn rank_slabs<const S: usize>(
 pub(in crate::fkernel) fn to_input_major(w: &[f32], (t, layout): (&mut [f32], InputMajor)) -> bool {
     let inputs = layout.inputs;
     let padded = layout.slab_len() / VECTOR;
-    let exponent = _mm512_set1_epi32(0x7f80_0000);
-    let mut non_finite: __mmask16 = 0;
+    // The largest magnitude's bits: finite below the all-ones exponent.
+    let mut largest = _mm512_setzero_si512();
     let t: &mut [Columns] = t.as_chunks_mut().0;
     for (k, slab) in t.chunks_exact_mut(padded).enumerate() {
         let rows = (layout.rows - k * VECTOR).min(VECTOR);
         for i0 in (0..padded).step_by(VECTOR) {
             let width = inputs.saturating_sub(i0).min(VECTOR);
-            let tile: [__m512; VECTOR] = core::array::from_fn(|r| {
-                let start = (k * VECTOR + r) * inputs + i0;
-                if r >= rows {
-                    _mm512_setzero_ps()
-                } else if width == VECTOR {
-                    let row: &Columns = w[start..start + VECTOR].try_into().expect("16 values");
-                    cast(*row)
-                } else {
-                    let mut row = [0.0f32; VECTOR];
-                    row[..width].copy_from_slice(&w[start..start + width]);
-                    cast(row)
-                }
-            });
+            let start = k * VECTOR * inputs + i0;
+            let tile = if (rows, width) == (VECTOR, VECTOR) {
+                full_tile(w, start, inputs)
+            } else {
+                edge_tile(w, start, inputs, (rows, width))
+            };
+            let magnitude = _mm512_set1_epi32(0x7fff_ffff);
             for row in &tile {
-                let bits = _mm512_and_si512(_mm512_castps_si512(*row), exponent);
-                non_finite |= _mm512_cmpeq_epi32_mask(bits, exponent);
+                let bits = _mm512_and_si512(_mm512_castps_si512(*row), magnitude);
+                largest = _mm512_max_epu32(largest, bits);
             }
             let columns = transpose(tile);
             let out = &mut slab[i0..(i0 + VECTOR).min(padded)];
@@ -222,7 +216,36 @@ pub(in crate::fkernel) fn to_input_major(w: &[f32], (t, layout): (&mut [f32], In
             }
         }
     }
-    non_finite == 0
+    let infinity = _mm512_set1_epi32(0x7f80_0000);
+    _mm512_cmpge_epu32_mask(largest, infinity) == 0
+}
+
+/// Sixteen whole rows of sixteen from `w[start..]`, `inputs` apart.
+#[target_feature(enable = "avx512f")]
+fn full_tile(w: &[f32], start: usize, inputs: usize) -> [__m512; VECTOR] {
+    let rows = &w[start..start + (VECTOR - 1) * inputs + VECTOR];
+    core::array::from_fn(|r| {
+        let row: &Columns = rows[r * inputs..][..VECTOR].try_into().expect("16 values");
+        cast(*row)
+    })
+}
+
+/// The first `rows` rows of `width` values from `w[start..]`, `inputs`
+/// apart, the rest of the tile zeros.
+#[target_feature(enable = "avx512f")]
+fn edge_tile(
+    w: &[f32],
+    start: usize,
+    inputs: usize,
+    (rows, width): (usize, usize),
+) -> [__m512; VECTOR] {
+    core::array::from_fn(|r| {
+        let mut row = [0.0f32; VECTOR];
+        if r < rows {
+            row[..width].copy_from_slice(&w[start + r * inputs..][..width]);
+        }
+        cast(row)
+    })
 }
 
 /// A 16 × 16 tile transposed: `out[c][r] = rows[r][c]`.
@@ -259,4 +282,25 @@ fn transpose(rows: [__m512; VECTOR]) -> [__m512; VECTOR] {
         out[m + 12] = _mm512_shuffle_f32x4::<0xDD>(x1, y1);
     }
     out
+}
+
+/// The indices of the chunks of `x` that hold a value other than `±0.0`,
+/// written to the front of `out` (one slot per chunk); returns how many.
+/// Two chunks per compare (NaN counts as not zero, as in `!=`).
+#[target_feature(enable = "avx512f")]
+pub(in crate::fkernel) fn nonzero_chunks(x: &[f32], out: &mut [u32]) -> usize {
+    let (vectors, rest) = x.as_chunks::<VECTOR>();
+    let mut kept = 0;
+    for (v, values) in vectors.iter().enumerate() {
+        let nonzero = _mm512_cmpneq_ps_mask(cast(*values), _mm512_setzero_ps());
+        out[kept] = 2 * v as u32;
+        kept += usize::from(nonzero & 0xff != 0);
+        out[kept] = 2 * v as u32 + 1;
+        kept += usize::from(nonzero >> 8 != 0);
+    }
+    for (c, chunk) in rest.chunks(LANES).enumerate() {
+        out[kept] = (2 * vectors.len() + c) as u32;
+        kept += usize::from(chunk.iter().any(|&v| v != 0.0));
+    }
+    kept
 }
