@@ -9,7 +9,7 @@ use std::ops::Range;
 
 mod common;
 
-use common::kernels::{bits, kernels, values};
+use common::kernels::{bits, kernels, sparse_inputs, values};
 use host::fkernel::{FFast, FPath};
 use tinymlp::batch::{
     forward_batch_rows, matvec_t_batch_add, matvec_t_batch_cols, rank_k_rows, Rows,
@@ -131,6 +131,40 @@ fn rank_k_sum_added_equals_a_separate_sum_then_an_addition() {
             let (rows, n) = (case.rows, case.n);
             let at = format!("{kernel:?} rows={rows} cols={cols} n={n} row0={row0}");
             assert_eq!(bits(&got), bits(&want), "{at}");
+        }
+    }
+}
+
+#[test]
+fn rank_k_on_mostly_zero_inputs_equals_tinymlp_batch() {
+    // The trainer's first layer on MNIST: inputs mostly zero, whole passes
+    // of the kernels' columns zero in some samples, negative zeros in `g`,
+    // and now and then a gradient that is not finite.
+    let mut rng = Rng::new(15);
+    for kernel in kernels() {
+        for cols in widths(&mut rng) {
+            let mut case = RankCase::new(&mut rng, cols, 1..33);
+            case.x = sparse_inputs(&mut rng, case.n, cols);
+            for sample in case.x.chunks_mut(cols).step_by(3) {
+                let start = rng.below(cols as u32) as usize;
+                sample[start..].fill(0.0);
+            }
+            if rng.below(4) == 0 {
+                let at = rng.below(case.dy.len() as u32) as usize;
+                case.dy[at] = [f32::INFINITY, f32::NAN][at % 2];
+            }
+            let (dys, xs, row0) = (case.dys(), Rows::new(&case.x, cols), case.row0);
+            let mut sum = vec![0.0; case.rows * cols];
+            rank_k_rows(&mut sum, row0, dys, xs);
+            let mut set = case.start.clone();
+            kernel.set_rank_k_rows(&mut set, row0, dys, xs);
+            let (rows, n) = (case.rows, case.n);
+            let at = format!("{kernel:?} rows={rows} cols={cols} n={n} row0={row0}");
+            assert_eq!(bits(&set), bits(&sum), "{at} set");
+            let want: Vec<f32> = case.start.iter().zip(&sum).map(|(g, s)| g + s).collect();
+            let mut got = case.start.clone();
+            kernel.add_rank_k_sum_rows(&mut got, row0, dys, xs);
+            assert_eq!(bits(&got), bits(&want), "{at} add");
         }
     }
 }

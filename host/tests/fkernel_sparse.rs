@@ -7,26 +7,11 @@
 
 mod common;
 
-use common::kernels::{bits, kernels, values};
+use common::kernels::{bits, kernels, sparse_inputs, values};
 use host::fkernel::sparse::{Chunks, InputMajor, NonZeroChunks, Put};
 use host::fkernel::FFast;
 use tinymlp::batch::{forward_batch_rows, rank_k_rows, Rows};
 use tinymlp::Rng;
-
-/// `n` samples of `cols` inputs in which about 60 % of the chunks of eight
-/// are zero (`+0.0` and `-0.0`), the others mixed values with zeros among them.
-fn sparse_inputs(rng: &mut Rng, n: usize, cols: usize) -> Vec<f32> {
-    let mut x = values(rng, n * cols, 4);
-    for sample in x.chunks_mut(cols) {
-        for chunk in sample.chunks_mut(8) {
-            if rng.below(5) < 3 {
-                let zero = if rng.below(4) == 0 { -0.0 } else { 0.0 };
-                chunk.fill(zero);
-            }
-        }
-    }
-    x
-}
 
 /// The lists of `xs`, after `first` samples of other inputs.
 fn lists(rng: &mut Rng, xs: Rows<'_>, first: usize) -> NonZeroChunks {

@@ -171,7 +171,11 @@ impl NonZeroChunks {
             #[cfg(target_arch = "x86_64")]
             FPath::Avx512 => {
                 let mut kept = 0;
-                let kernel = super::Kernel::NonZeroChunks { x, out, kept: &mut kept };
+                let kernel = super::Kernel::NonZeroChunks {
+                    x,
+                    out,
+                    kept: &mut kept,
+                };
                 self.fast.x86(kernel);
                 kept
             }

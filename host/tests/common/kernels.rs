@@ -39,3 +39,18 @@ pub(crate) fn bits(v: &[f32]) -> Vec<u32> {
         })
         .collect()
 }
+
+/// `n` samples of `cols` inputs in which about 60 % of the chunks of eight
+/// are zero (`+0.0` and `-0.0`), the others mixed values with zeros among them.
+pub(crate) fn sparse_inputs(rng: &mut Rng, n: usize, cols: usize) -> Vec<f32> {
+    let mut x = values(rng, n * cols, 4);
+    for sample in x.chunks_mut(cols) {
+        for chunk in sample.chunks_mut(8) {
+            if rng.below(5) < 3 {
+                let zero = if rng.below(4) == 0 { -0.0 } else { 0.0 };
+                chunk.fill(zero);
+            }
+        }
+    }
+    x
+}

@@ -52,6 +52,14 @@ impl<'a> XChunks<'a> {
     }
 }
 
+/// Chunk `c` of `x`, zero-padded past the end of `x`.
+fn chunk_of(x: &[f32], c: usize) -> [f32; LANES] {
+    match x.get(c * LANES..(c + 1) * LANES) {
+        Some(chunk) => chunk.try_into().expect("a whole chunk"),
+        None => *XChunks::new(x).get(c),
+    }
+}
+
 /// `ys[s][row0 + o] = dot(W[o], xs[s]) + b[o]` from input-major weights,
 /// the lanes of `tinymlp::kernels::dot` over the chunks read (shapes checked
 /// by the caller).
@@ -159,8 +167,7 @@ fn rank_slabs<const S: usize>(
         while left != 0 {
             let s = left.trailing_zeros() as usize;
             left &= left - 1;
-            let x = XChunks::new(xs.get(s));
-            let xc = x.get(c);
+            let xc = chunk_of(xs.get(s), c);
             let d: &[Columns] = deltas.get(s)[k * VECTOR..][..S * VECTOR].as_chunks().0;
             let d: [__m512; S] = core::array::from_fn(|j| cast(d[j]));
             let live: [__mmask16; S] =
