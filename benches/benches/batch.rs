@@ -9,17 +9,18 @@
 //! rows run the same call on inputs 16 bytes off one, which is what a plain
 //! `Vec<f32>` often gets.
 //!
-//! The `sparse_784xH` groups run the first layer on 32 real MNIST images
-//! (`data/`): the row-major kernels beside the input-major ones of
-//! `host::fkernel::sparse`, reading every chunk of eight pixels (`all`) or
-//! only the non-zero ones (`listed`). Their throughput counts the dense
-//! product's MACs, so the rates compare as times do.
+//! The `sparse_784xH` groups run the first layer's forward product on 32
+//! real MNIST images (`data/`): the row-major kernel beside the input-major
+//! one of `host::fkernel::sparse`, reading every chunk of eight pixels
+//! (`all`) or only the non-zero ones (`listed`), the copy into input-major
+//! storage and the lists of non-zero chunks the trainer makes per batch. Their throughput counts the dense product's MACs,
+//! so the rates compare as times do.
 
 use std::hint::black_box;
 
 use benches::{config, labels, mnist_train, pixel_inputs, random_values, relu_like};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use host::fkernel::sparse::{Chunks, InputMajor, NonZeroChunks, Put};
+use host::fkernel::sparse::{Chunks, InputMajor, NonZeroChunks};
 use host::fkernel::{self, FFast, FPath, Floats};
 use host::model::{Architecture, HiddenLayers, Net};
 use host::train::shard::{train_shard, ShardScratch};
@@ -248,13 +249,11 @@ fn mnist_inputs() -> Floats {
     xs
 }
 
-/// The first 16 samples of `xs` (one trainer shard).
-fn half(xs: Rows<'_>) -> Rows<'_> {
-    Rows::new(&xs.data[..16 * xs.width], xs.width)
-}
-
-/// The first layer `784 × outputs` on MNIST images: forward and gradient,
-/// row-major against input-major.
+/// The first layer `784 × outputs` on MNIST images: the forward product
+/// row-major against input-major, and the two things the trainer adds to
+/// it: the copy into input-major storage after every update and the lists
+/// of non-zero chunks of every batch (their throughput counts the same MACs
+/// as the forward product's, so that the rates add up as times do).
 fn sparse(c: &mut Criterion, rng: &mut Rng, outputs: usize) {
     let inputs = 784;
     let w = on_a_line(&random_values(rng, inputs * outputs), 0);
@@ -266,9 +265,7 @@ fn sparse(c: &mut Criterion, rng: &mut Rng, outputs: usize) {
     let layout = InputMajor::new(outputs, inputs);
     let wt = layout.from_rows(&w);
     let mut ys = vec![0.0; 32 * outputs];
-    let dys = relu_like(rng, 32 * outputs);
-    let mut grad = fkernel::zeros(inputs * outputs);
-    let mut gt = fkernel::zeros(layout.len());
+    let mut wt_copy = fkernel::zeros(layout.len());
     let mut g = c.benchmark_group(format!("sparse_{inputs}x{outputs}"));
     for fast in FPath::ALL.into_iter().filter_map(FFast::with_path) {
         let path = fast.path().name();
@@ -286,21 +283,10 @@ fn sparse(c: &mut Criterion, rng: &mut Rng, outputs: usize) {
                 })
             });
         }
-        let (dys, xs) = (Rows::new(&dys[..16 * outputs], outputs), half(xs));
-        g.throughput(Throughput::Elements((inputs * outputs * 16) as u64));
         g.bench_function(
-            BenchmarkId::new(format!("gradient_rows_{path}"), 16),
-            |bench| bench.iter(|| fast.set_rank_k_rows(&mut grad, 0, black_box(dys), xs)),
+            BenchmarkId::new(format!("to_input_major_{path}"), 32),
+            |bench| bench.iter(|| fast.to_input_major(black_box(&w), (&mut wt_copy[..], layout))),
         );
-        for (read, chunks) in [("all", Chunks::All), ("listed", Chunks::Listed(&lists, 0))] {
-            let name = format!("gradient_input_major_{read}_{path}");
-            g.bench_function(BenchmarkId::new(name, 16), |bench| {
-                bench.iter(|| {
-                    let gt = (&mut gt[..], layout);
-                    fast.rank_k_input_major(gt, 0, black_box(dys), (xs, chunks), Put::Write)
-                })
-            });
-        }
     }
     g.finish();
 }

@@ -1,16 +1,17 @@
-//! `host::fkernel::sparse`: the first layer's forward product and weight
-//! gradient with input-major weights, reading only the chunks of inputs
-//! that hold a non-zero value, give the bits of `tinymlp::batch` on the
-//! row-major weights — on every path this CPU has, on random shapes (inputs
-//! and rows not multiples of 8 or 16, row offsets), mostly-zero inputs with
-//! `-0.0` among them, and infinite weights and gradients.
+//! `host::fkernel::sparse`: the first layer's forward product with
+//! input-major weights, reading only the chunks of inputs that hold a
+//! non-zero value, gives the bits of `tinymlp::batch` on the row-major
+//! weights — on every path this CPU has, on random shapes (inputs and rows
+//! not multiples of 8 or 16, row offsets), mostly-zero inputs with `-0.0`
+//! among them, and infinite weights; the copy into input-major storage and
+//! the chunk lists agree on every path.
 
 mod common;
 
 use common::kernels::{bits, kernels, sparse_inputs, values};
-use host::fkernel::sparse::{Chunks, InputMajor, NonZeroChunks, Put};
+use host::fkernel::sparse::{Chunks, InputMajor, NonZeroChunks};
 use host::fkernel::FFast;
-use tinymlp::batch::{forward_batch_rows, rank_k_rows, Rows};
+use tinymlp::batch::{forward_batch_rows, Rows};
 use tinymlp::Rng;
 
 /// The lists of `xs`, after `first` samples of other inputs.
@@ -82,79 +83,6 @@ fn forward_with_an_infinite_weight_reads_every_chunk_like_the_reference() {
             check_forward(kernel, &mut rng, cols, &weights);
         }
     }
-}
-
-/// A gradient call, written and added, checked against the reference on
-/// row-major storage; `special` puts an infinite delta on a sample.
-fn check_rank_k(kernel: FFast, rng: &mut Rng, cols: usize, special: Option<f32>) {
-    let rows = 1 + rng.below(70) as usize;
-    let n = rng.below(65) as usize;
-    let extra = rng.below(5) as usize;
-    let (row0, width) = (rng.below(extra as u32 + 1) as usize, rows + extra);
-    let mut dy = values(rng, n * width, 3);
-    if let (Some(v), true) = (special, n > 0) {
-        dy[(n / 2) * width + row0] = v;
-    }
-    let x = sparse_inputs(rng, n, cols);
-    let (dys, xs) = (Rows::new(&dy, width), Rows::new(&x, cols));
-    let mut sum = vec![0.0; rows * cols];
-    rank_k_rows(&mut sum, row0, dys, xs);
-    let start = values(rng, rows * cols, 2);
-    let added: Vec<f32> = start.iter().zip(&sum).map(|(g, s)| g + s).collect();
-    let layout = InputMajor::new(rows, cols);
-    let first = rng.below(3) as usize;
-    let lists = lists(rng, xs, first);
-    for chunks in [Chunks::All, Chunks::Listed(&lists, first)] {
-        for (put, want) in [(Put::Write, &sum), (Put::AddSum, &added)] {
-            let mut gt = layout.from_rows(&start);
-            if put == Put::Write {
-                gt.iter_mut().step_by(3).for_each(|g| *g = f32::NAN);
-            }
-            kernel.rank_k_input_major((&mut gt, layout), row0, dys, (xs, chunks), put);
-            let mut got = vec![0.0; rows * cols];
-            layout.to_rows(&gt, &mut got);
-            let at = format!("{kernel:?} {put:?} {chunks:?} rows={rows} cols={cols} n={n}");
-            assert_eq!(bits(&got), bits(want), "{at}");
-            if put == Put::Write {
-                let padding = gt.iter().filter(|g| g.to_bits() != 0).count();
-                let real = got.iter().filter(|g| g.to_bits() != 0).count();
-                assert_eq!(padding, real, "{at}: padding written with +0.0");
-            }
-        }
-    }
-}
-
-#[test]
-fn rank_k_equals_tinymlp_batch_on_sparse_inputs() {
-    let mut rng = Rng::new(22);
-    for kernel in kernels() {
-        for cols in input_widths(&mut rng) {
-            check_rank_k(kernel, &mut rng, cols, None);
-        }
-    }
-}
-
-#[test]
-fn rank_k_with_an_infinite_delta_reads_every_chunk_like_the_reference() {
-    let mut rng = Rng::new(23);
-    for kernel in kernels() {
-        for cols in [8, 13, 784] {
-            for special in [f32::INFINITY, f32::NAN] {
-                check_rank_k(kernel, &mut rng, cols, Some(special));
-            }
-        }
-    }
-}
-
-#[test]
-#[should_panic(expected = "rank_k: more than 64 samples")]
-fn rank_k_takes_at_most_64_samples() {
-    let (x, dy) = ([1.0; 65 * 8], [1.0; 65 * 4]);
-    let layout = InputMajor::new(4, 8);
-    let mut gt = vec![0.0; layout.len()];
-    let (dys, xs) = (Rows::new(&dy, 4), Rows::new(&x, 8));
-    let inputs = (xs, Chunks::All);
-    FFast::detect().rank_k_input_major((&mut gt, layout), 0, dys, inputs, Put::Write);
 }
 
 #[test]

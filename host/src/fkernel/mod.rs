@@ -413,13 +413,6 @@ impl FFast {
                     xs,
                     ys,
                 } => x86::sparse::forward(wt, b, row0, xs, ys),
-                Kernel::SparseRankK {
-                    gt,
-                    row0,
-                    dys,
-                    xs,
-                    put,
-                } => x86::sparse::rank_k(gt, row0, dys, xs, put),
                 Kernel::ToInputMajor { w, t, finite } => {
                     *finite = x86::sparse::to_input_major(w, t)
                 }
@@ -475,13 +468,6 @@ enum Kernel<'a, 'x> {
         row0: usize,
         xs: (Rows<'x>, sparse::Chunks<'x>),
         ys: (&'a mut [f32], usize),
-    },
-    SparseRankK {
-        gt: (&'a mut [f32], sparse::InputMajor),
-        row0: usize,
-        dys: Rows<'x>,
-        xs: (Rows<'x>, sparse::Chunks<'x>),
-        put: sparse::Put,
     },
     ToInputMajor {
         w: &'a [f32],

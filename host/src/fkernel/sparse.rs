@@ -1,14 +1,17 @@
-//! Sparse inputs: the first layer's forward product and weight gradient
-//! computed over only the chunks of inputs that hold a non-zero value, with
-//! the layer's weights stored **input-major** ([`InputMajor`]), the same bits
-//! as [`FFast::forward_batch_rows`] and [`FFast::set_rank_k_rows`] /
-//! [`FFast::add_rank_k_sum_rows`] on the row-major weights.
+//! Sparse inputs: the first layer's forward product over only the chunks of
+//! inputs that hold a value other than zero, from the layer's weights stored
+//! **input-major** ([`InputMajor`]) — the bits of
+//! [`FFast::forward_batch_rows`] on the row-major weights.
 //!
 //! Four fifths of an MNIST image are background, and 61 % of its chunks of
 //! [`LANES`] pixels are all zero. A row-major product streams every weight
 //! for every sample; stored input-major, the weights of one input are one
-//! contiguous row, so a sample only reads the rows of its non-zero chunks
-//! ([`NonZeroChunks`], recorded when the batch is staged).
+//! contiguous vector per slab of sixteen rows, so a sample only reads those
+//! of its non-zero chunks ([`NonZeroChunks`], recorded when the batch is
+//! staged). The trainer keeps such a copy of the first layer's rows
+//! ([`FFast::to_input_major`] after every update); the gradient and the
+//! update stay row-major, where the gradient skips the rows whose delta is
+//! zero (a ReLU layer's half), which an input-major gradient cannot.
 //!
 //! # Why the bits are the same
 //!
@@ -20,18 +23,11 @@
 //! changes nothing (such a chain is never `-0.0`: a sum is `-0.0` only when
 //! both terms are). For a weight that is not finite the product would be
 //! NaN, so the forward product reads every chunk ([`Chunks::All`]) unless
-//! the caller knows every weight is finite.
+//! every weight is finite, which [`FFast::to_input_major`] reports.
 //!
-//! The weight gradient `G[o][i] = Σ_s dys[s][o]·xs[s][i]` keeps the
-//! reference's chain per element (samples ascending, zero `dys` skipped,
-//! from `+0.0`), leaving out the samples whose chunk of `i` is all zero —
-//! the same `±0.0` argument, which needs the `dys` to be finite: they are
-//! checked per call, and with one that is not, every chunk is read.
-//!
-//! `host/tests/fkernel.rs` checks both against `tinymlp::batch` with
-//! `to_bits` equality on every path (sparse and dense inputs, widths not
-//! multiples of [`LANES`] or of 16, `-0.0` inputs, infinite weights and
-//! gradients).
+//! `host/tests/fkernel_sparse.rs` checks this against `tinymlp::batch` with
+//! `to_bits` equality on every path (mostly-zero inputs with `-0.0` among
+//! them, widths not multiples of [`LANES`] or of 16, infinite weights).
 //!
 //! [`LANES`]: tinymlp::kernels::LANES
 
@@ -267,15 +263,6 @@ impl Iterator for ChunkIter<'_> {
     }
 }
 
-/// How [`FFast::rank_k_input_major`] puts the sums into the gradient.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Put {
-    /// Written: what the gradient held does not matter.
-    Write,
-    /// Summed from zero, then added element by element.
-    AddSum,
-}
-
 impl FFast {
     /// [`forward_batch_rows`](Self::forward_batch_rows) with the weights of
     /// the rows `row0..row0 + layout.rows` stored input-major in `wt`:
@@ -315,58 +302,6 @@ impl FFast {
                 row0,
                 xs: (xs, chunks),
                 ys: (ys, outputs),
-            }),
-        }
-    }
-
-    /// The weight gradient of the rows `row0..row0 + layout.rows`, stored
-    /// input-major in `gt`: `G[o][i] = Σ_s dys[s][row0 + o]·xs[s][i]`, each
-    /// element's samples ascending from `+0.0`, zero `dys` skipped, written
-    /// or added to `gt` as `put` says — the bits of
-    /// [`set_rank_k_rows`](Self::set_rank_k_rows) and
-    /// [`add_rank_k_sum_rows`](Self::add_rank_k_sum_rows) on row-major
-    /// storage. Reads only the chunks `chunks` lists while every `dys` of
-    /// the rows is finite. At most 64 samples; the padding of `gt` gets zeros.
-    ///
-    /// # Panics
-    /// If the lengths do not fit together, the rows do not fit in
-    /// `dys.width`, or there are more than 64 samples.
-    pub fn rank_k_input_major(
-        self,
-        (gt, layout): (&mut [f32], InputMajor),
-        row0: usize,
-        dys: Rows<'_>,
-        (xs, chunks): (Rows<'_>, Chunks<'_>),
-        put: Put,
-    ) {
-        assert_eq!(gt.len(), layout.len(), "rank_k: gradient not in the layout");
-        assert_eq!(xs.width, layout.inputs, "rank_k: inputs not in the layout");
-        assert_eq!(dys.len(), xs.len(), "rank_k: length mismatch");
-        assert!(xs.len() <= 64, "rank_k: more than 64 samples");
-        assert!(row0 + layout.rows <= dys.width, "rank_k: rows out of range");
-        if let Chunks::Listed(lists, first) = chunks {
-            assert!(
-                first + xs.len() <= lists.len(),
-                "rank_k: samples not listed"
-            );
-        }
-        let finite = (0..dys.len()).all(|s| {
-            dys.get(s)[row0..row0 + layout.rows]
-                .iter()
-                .all(|d| d.is_finite())
-        });
-        let chunks = if finite { chunks } else { Chunks::All };
-        match self.path {
-            FPath::Portable => rank_k_plain((gt, layout), row0, dys, (xs, chunks), put),
-            #[cfg(not(target_arch = "x86_64"))]
-            FPath::Avx512 => unreachable!("only the portable path exists off x86_64"),
-            #[cfg(target_arch = "x86_64")]
-            FPath::Avx512 => self.x86(super::Kernel::SparseRankK {
-                gt: (gt, layout),
-                row0,
-                dys,
-                xs: (xs, chunks),
-                put,
             }),
         }
     }
@@ -434,42 +369,6 @@ fn forward_plain(
                 }
             }
             ys[s * outputs + row0 + o] = reduce_lanes(&acc) + bias;
-        }
-    }
-}
-
-/// The plain form of [`FFast::rank_k_input_major`]: per element, the
-/// samples whose chunk of the input is read, ascending.
-fn rank_k_plain(
-    (gt, layout): (&mut [f32], InputMajor),
-    row0: usize,
-    dys: Rows<'_>,
-    (xs, chunks): (Rows<'_>, Chunks<'_>),
-    put: Put,
-) {
-    let count = layout.inputs.div_ceil(LANES);
-    let mut read = vec![Vec::new(); count];
-    for s in 0..xs.len() {
-        chunks.each(s, count).for_each(|c| read[c].push(s));
-    }
-    for (c, samples) in read.iter().enumerate() {
-        for i in c * LANES..(c + 1) * LANES {
-            for o in 0..layout.slabs() * VECTOR {
-                let mut sum = 0.0f32;
-                if i < layout.inputs && o < layout.rows {
-                    for &s in samples {
-                        let d = dys.get(s)[row0 + o];
-                        if d != 0.0 {
-                            sum += d * xs.get(s)[i];
-                        }
-                    }
-                }
-                let g = &mut gt[layout.at(o, i)];
-                *g = match put {
-                    Put::Write => sum,
-                    Put::AddSum => *g + sum,
-                };
-            }
         }
     }
 }

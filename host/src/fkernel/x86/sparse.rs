@@ -1,37 +1,26 @@
-//! The AVX-512 forms of [`FFast::forward_input_major`] and
-//! [`FFast::rank_k_input_major`]: one slab of sixteen rows per zmm, the
-//! eight lanes' (or eight inputs') sums in eight registers per slab.
+//! The AVX-512 forms of [`FFast::forward_input_major`] (one slab of sixteen
+//! rows per zmm, the eight lanes' sums in eight registers),
+//! [`FFast::to_input_major`] (sixteen-by-sixteen tiles transposed in
+//! registers) and of [`NonZeroChunks::push`] (two chunks per compare).
 //!
 //! The slab is the outer loop and the samples the inner one: a slab of a
 //! 784-input layer is 50 KB, about the L1 cache, so every sample's chunks
 //! are read from there rather than from L2.
 //!
 //! [`FFast::forward_input_major`]: super::super::FFast::forward_input_major
-//! [`FFast::rank_k_input_major`]: super::super::FFast::rank_k_input_major
+//! [`FFast::to_input_major`]: super::super::FFast::to_input_major
+//! [`NonZeroChunks::push`]: super::super::sparse::NonZeroChunks::push
 
 use std::arch::x86_64::*;
-use std::cell::RefCell;
 
 use bytemuck::cast;
 use tinymlp::batch::Rows;
 use tinymlp::kernels::LANES;
 
-use super::super::sparse::{Chunks, InputMajor, Put, VECTOR};
-use super::super::{zeros, Floats};
+use super::super::sparse::{Chunks, InputMajor, VECTOR};
 
 /// One vector of a slab: sixteen rows of one input.
 type Columns = [f32; VECTOR];
-
-/// Slabs the gradient sums at once: eight inputs × two zmm = 16 accumulators.
-const SLABS: usize = 2;
-
-thread_local! {
-    /// Per chunk of inputs, the samples that read it (one bit each).
-    static READERS: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
-    /// The deltas of the rows, sample after sample, padded with zeros to
-    /// whole slabs.
-    static DELTAS: RefCell<Floats> = RefCell::new(zeros(0));
-}
 
 /// The chunks of `x`, the last one zero-padded.
 struct XChunks<'a> {
@@ -49,14 +38,6 @@ impl<'a> XChunks<'a> {
 
     fn get(&self, c: usize) -> &[f32; LANES] {
         self.full.get(c).unwrap_or(&self.tail)
-    }
-}
-
-/// Chunk `c` of `x`, zero-padded past the end of `x`.
-fn chunk_of(x: &[f32], c: usize) -> [f32; LANES] {
-    match x.get(c * LANES..(c + 1) * LANES) {
-        Some(chunk) => chunk.try_into().expect("a whole chunk"),
-        None => *XChunks::new(x).get(c),
     }
 }
 
@@ -104,91 +85,6 @@ fn forward_slab(slab: &[Columns], x: &XChunks<'_>, chunks: impl Iterator<Item = 
     let s2 = _mm512_add_ps(acc[2], acc[6]);
     let s3 = _mm512_add_ps(acc[3], acc[7]);
     cast(_mm512_add_ps(_mm512_add_ps(s0, s2), _mm512_add_ps(s1, s3)))
-}
-
-/// `G[o][i] = Σ_s dys[s][row0 + o]·xs[s][i]` into input-major `gt`, each
-/// element's samples ascending, zero deltas skipped (a masked multiply
-/// gives `+0.0`), written or added as `put` says (shapes checked by the
-/// caller; at most 64 samples).
-#[target_feature(enable = "avx512f")]
-pub(in crate::fkernel) fn rank_k(
-    (gt, layout): (&mut [f32], InputMajor),
-    row0: usize,
-    dys: Rows<'_>,
-    (xs, chunks): (Rows<'_>, Chunks<'_>),
-    put: Put,
-) {
-    let (count, slabs) = (layout.inputs.div_ceil(LANES), layout.slabs());
-    let width = slabs * VECTOR;
-    READERS.with_borrow_mut(|readers| {
-        readers.clear();
-        readers.resize(count, 0);
-        for s in 0..xs.len() {
-            chunks.each(s, count).for_each(|c| readers[c] |= 1 << s);
-        }
-        DELTAS.with_borrow_mut(|deltas| {
-            deltas.clear();
-            deltas.resize(xs.len() * width, 0.0);
-            for (s, d) in deltas.chunks_exact_mut(width.max(1)).enumerate() {
-                d[..layout.rows].copy_from_slice(&dys.get(s)[row0..row0 + layout.rows]);
-            }
-            let deltas = Rows::new(deltas, width.max(1));
-            let gt: &mut [Columns] = gt.as_chunks_mut().0;
-            for (pair, k) in gt
-                .chunks_mut(SLABS * count * LANES)
-                .zip((0..).step_by(SLABS))
-            {
-                if pair.len() == SLABS * count * LANES {
-                    rank_slabs::<SLABS>(pair, k, (deltas, xs), readers, put);
-                } else {
-                    rank_slabs::<1>(pair, k, (deltas, xs), readers, put);
-                }
-            }
-        });
-    });
-}
-
-/// The slabs `k..k + S` (in `gt`, one after the other): per chunk, the sums
-/// of its eight inputs over the samples that read it, ascending.
-#[target_feature(enable = "avx512f")]
-fn rank_slabs<const S: usize>(
-    gt: &mut [Columns],
-    k: usize,
-    (deltas, xs): (Rows<'_>, Rows<'_>),
-    readers: &[u64],
-    put: Put,
-) {
-    let count = readers.len();
-    for (c, &readers) in readers.iter().enumerate() {
-        // The lanes past the last input stay `+0.0` whatever the deltas.
-        let lanes = (xs.width - c * LANES).min(LANES);
-        let mut acc = [[_mm512_setzero_ps(); S]; LANES];
-        let mut left = readers;
-        while left != 0 {
-            let s = left.trailing_zeros() as usize;
-            left &= left - 1;
-            let xc = chunk_of(xs.get(s), c);
-            let d: &[Columns] = deltas.get(s)[k * VECTOR..][..S * VECTOR].as_chunks().0;
-            let d: [__m512; S] = core::array::from_fn(|j| cast(d[j]));
-            let live: [__mmask16; S] =
-                core::array::from_fn(|j| _mm512_cmpneq_ps_mask(d[j], _mm512_setzero_ps()));
-            for (lane, acc) in acc.iter_mut().enumerate().take(lanes) {
-                let xb = _mm512_set1_ps(xc[lane]);
-                for j in 0..S {
-                    acc[j] = _mm512_add_ps(acc[j], _mm512_maskz_mul_ps(live[j], d[j], xb));
-                }
-            }
-        }
-        for j in 0..S {
-            let out = &mut gt[(j * count + c) * LANES..][..LANES];
-            for (g, sums) in out.iter_mut().zip(&acc) {
-                *g = match put {
-                    Put::Write => cast(sums[j]),
-                    Put::AddSum => cast(_mm512_add_ps(cast(*g), sums[j])),
-                };
-            }
-        }
-    }
 }
 
 /// Row-major `w` (`layout.rows × layout.inputs`) into the input-major `t`,
