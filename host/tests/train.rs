@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use common::{data, data_dir};
 use host::data::{load, Classes, DataOptions, Dataset, Role, Shape};
+use host::fkernel::{FFast, FPath};
 use host::model::{checkpoint, Checkpoint, HiddenLayers, Model};
 use host::train::rows::FirstLayer;
 use host::train::{
@@ -123,15 +124,22 @@ fn mnist_784_64_10_does_not_depend_on_the_thread_count() {
         ..TrainConfig::default()
     };
     let one = same_bytes_with_1_2_3_threads(&config, &train_set, &test_set);
-    // MNIST is mostly background: every thread count takes the row split
-    // with the first layer's product over the non-zero chunks only
-    // (`FirstLayer::InputMajor`), which the checkpoints above compare with
-    // the row-major shards. Dense inputs on one thread take the shards.
+    // MNIST is mostly background: on a CPU with AVX-512 every thread count
+    // takes the row split with the first layer's product over the non-zero
+    // chunks only (`FirstLayer::InputMajor`), which the checkpoints above
+    // compare with the row-major shards. Without it, or on dense inputs,
+    // one thread takes the shards.
     let inputs = Inputs {
         data: &train_set,
         scaling: &one.model.scaling,
     };
     assert!(inputs.mostly_zero());
+    let path = |p| FFast::with_path(p).map(|fast| FirstLayer::choose(&inputs, fast));
+    assert_eq!(path(FPath::Portable), Some(FirstLayer::RowMajor));
+    assert!(matches!(
+        path(FPath::Avx512),
+        None | Some(FirstLayer::InputMajor)
+    ));
     let net = &one.model.net;
     assert!(rows::applies(net, (1, FirstLayer::InputMajor), 32));
     assert!(rows::applies(net, (2, FirstLayer::RowMajor), 32));
@@ -204,6 +212,8 @@ fn a_digits_csv_model_does_not_depend_on_the_thread_count() {
             scaling: &one.model.scaling,
         };
         assert!(!inputs.mostly_zero(), "standardised: dense");
+        let fast = FFast::detect();
+        assert_eq!(FirstLayer::choose(&inputs, fast), FirstLayer::RowMajor);
         assert_eq!(
             one.recipe.optimizer.name(),
             train::Optimizer::new(true, 0.9, 1e-4).name()

@@ -52,8 +52,9 @@ impl Inputs<'_> {
 
     /// Whether at most half of the chunks of eight inputs hold a value other
     /// than zero, in the first samples of the set as staged (MNIST: 40 %):
-    /// then the first layer's product over only those chunks is the faster
-    /// one (`fkernel::sparse`). Speed only: both give the same bits.
+    /// then, on a CPU with AVX-512, the first layer's product over only
+    /// those chunks is the faster one (`fkernel::sparse`; its portable form
+    /// is only the plain reference). Speed only: both give the same bits.
     pub fn mostly_zero(&self) -> bool {
         let mut x = vec![0.0; self.width()];
         let mut lists = NonZeroChunks::new();

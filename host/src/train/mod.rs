@@ -41,6 +41,7 @@ pub use plan::{EpochPlan, EpochSums, SHARD};
 pub use schedule::OneCycle;
 
 use crate::data::{Dataset, Encoding};
+use crate::fkernel::FFast;
 use crate::model::{Architecture, HiddenLayers, Model, Net, ScaleMode, Scaling};
 use rows::FirstLayer;
 
@@ -270,11 +271,11 @@ fn train_loop(
     let steps_per_epoch = train.len().div_ceil(recipe.batch_size);
     let schedule = OneCycle::new(recipe.learning_rate, steps_per_epoch * recipe.epochs);
     let mut history = Vec::new();
-    let sparse = Inputs {
+    let inputs = Inputs {
         data: train,
         scaling: &model.scaling,
-    }
-    .mostly_zero();
+    };
+    let first = FirstLayer::choose(&inputs, FFast::detect());
     for epoch in 1..=recipe.epochs {
         let started = Instant::now();
         plan_epoch(&mut rng, &mut order, recipe.max_shift, &mut samples);
@@ -290,11 +291,6 @@ fn train_loop(
             first_step: (epoch - 1) * steps_per_epoch,
             optimizer: recipe.optimizer,
             peak_rate: recipe.learning_rate,
-        };
-        let first = if sparse {
-            FirstLayer::InputMajor
-        } else {
-            FirstLayer::RowMajor
         };
         let by_rows =
             split == Split::Auto && rows::applies(&model.net, (threads, first), recipe.batch_size);

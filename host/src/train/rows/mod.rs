@@ -57,7 +57,7 @@
 //! # Sparse inputs
 //!
 //! With [`FirstLayer::InputMajor`] (inputs that are mostly zero, as MNIST's
-//! background is) each thread also keeps its rows of the first layer
+//! background is, on a CPU with AVX-512) each thread also keeps its rows of the first layer
 //! input-major (`fkernel::sparse`), copied from the row-major ones after
 //! every update, and computes the first layer's forward product from it over
 //! only the chunks of inputs that are not all zero, listed when the batch is
@@ -84,8 +84,10 @@ use std::ops::Range;
 use std::sync::atomic::AtomicUsize;
 use std::sync::Mutex;
 
+use super::inputs::Inputs;
 use super::observer::{Observer, Quiet, TrainError};
 use super::plan::{EpochPlan, EpochSums};
+use crate::fkernel::{FFast, FPath};
 use crate::model::Net;
 use parts::{parts, row_ranges, shared_weights, write_back};
 use sync::{Shared, Slots, SpinBarrier, NO_STOP};
@@ -103,6 +105,19 @@ pub enum FirstLayer {
     RowMajor,
     /// From an input-major copy, only the chunks of inputs not all zero.
     InputMajor,
+}
+
+impl FirstLayer {
+    /// [`FirstLayer::InputMajor`] for inputs that are mostly zero
+    /// ([`Inputs::mostly_zero`]) on a CPU with the AVX-512 form of the
+    /// product; else [`FirstLayer::RowMajor`].
+    pub fn choose(inputs: &Inputs<'_>, fast: FFast) -> Self {
+        if fast.path() == FPath::Avx512 && inputs.mostly_zero() {
+            FirstLayer::InputMajor
+        } else {
+            FirstLayer::RowMajor
+        }
+    }
 }
 
 /// Whether [`epoch`] can train `net` on `threads` threads computing the
