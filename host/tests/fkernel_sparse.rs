@@ -12,7 +12,7 @@ use common::kernels::{bits, kernels, sparse_inputs, values};
 use host::fkernel::sparse::{Chunks, InputMajor, NonZeroChunks};
 use host::fkernel::FFast;
 use tinymlp::batch::{forward_batch_rows, Rows};
-use tinymlp::Rng;
+use tinymlp::{Rng, Sgd, TensorKind};
 
 /// The lists of `xs`, after `first` samples of other inputs.
 fn lists(rng: &mut Rng, xs: Rows<'_>, first: usize) -> NonZeroChunks {
@@ -121,6 +121,51 @@ fn chunk_lists_are_the_same_on_every_path() {
                     .collect();
                 assert_eq!(lists.of(s), &want[..], "{kernel:?} cols={cols} sample {s}");
             }
+        }
+    }
+}
+
+#[test]
+fn sgd_update_with_the_copy_equals_update_slice_then_to_input_major() {
+    let mut rng = Rng::new(26);
+    for kernel in kernels() {
+        for cols in input_widths(&mut rng) {
+            let rows = 1 + rng.below(70) as usize;
+            let n = rows * cols;
+            let (w, g, v) = (
+                values(&mut rng, n, 5),
+                values(&mut rng, n, 3),
+                values(&mut rng, n, 4),
+            );
+            let sgd = Sgd {
+                learning_rate: rng.uniform(0.001, 0.5),
+                momentum: [0.0, 0.9][rng.below(2) as usize],
+                weight_decay: [0.0, 1e-4][rng.below(2) as usize],
+                nesterov: rng.below(2) == 0,
+            };
+            let kind = [TensorKind::Weight, TensorKind::Bias][rng.below(2) as usize];
+            let scale = 1.0 / (1 + rng.below(40)) as f32;
+            let (mut want_w, mut want_v) = (w.clone(), v.clone());
+            sgd.update_slice(kind, &mut want_w, &g, &mut want_v, scale);
+            let layout = InputMajor::new(rows, cols);
+            let want_t = layout.from_rows(&want_w);
+            let (mut got_w, mut got_v) = (w.clone(), v.clone());
+            let mut got_t = vec![f32::NAN; layout.len()];
+            let finite = kernel.sgd_update_to_input_major(
+                (sgd, kind, scale),
+                (&mut got_w, &g, &mut got_v),
+                (&mut got_t, layout),
+            );
+            let at = format!("{kernel:?} {sgd:?} {kind:?} rows={rows} cols={cols}");
+            assert_eq!(bits(&got_w), bits(&want_w), "{at} weights");
+            assert_eq!(bits(&got_v), bits(&want_v), "{at} velocity");
+            assert_eq!(bits(&got_t), bits(&want_t), "{at} copy");
+            assert_eq!(finite, want_w.iter().all(|w| w.is_finite()), "{at}");
+            let mut huge = w.clone();
+            huge[rng.below(n as u32) as usize] = f32::INFINITY;
+            let (mut v, mut t) = (v.clone(), vec![0.0; layout.len()]);
+            let sums = (&mut huge[..], &g[..], &mut v[..]);
+            assert!(!kernel.sgd_update_to_input_major((sgd, kind, scale), sums, (&mut t, layout)));
         }
     }
 }

@@ -419,6 +419,12 @@ impl FFast {
                 Kernel::NonZeroChunks { x, out, kept } => {
                     *kept = x86::sparse::nonzero_chunks(x, out)
                 }
+                Kernel::SgdToInputMajor {
+                    sgd,
+                    rows,
+                    t,
+                    finite,
+                } => *finite = x86::sparse::sgd_update_to_input_major(sgd, rows, t),
             }
         }
     }
@@ -478,6 +484,12 @@ enum Kernel<'a, 'x> {
         x: &'a [f32],
         out: &'a mut [u32],
         kept: &'a mut usize,
+    },
+    SgdToInputMajor {
+        sgd: (tinymlp::Sgd, tinymlp::TensorKind, f32),
+        rows: (&'a mut [f32], &'a [f32], &'a mut [f32]),
+        t: (&'a mut [f32], sparse::InputMajor),
+        finite: &'a mut bool,
     },
 }
 

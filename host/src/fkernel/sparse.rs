@@ -35,6 +35,8 @@ use std::ops::Range;
 
 use tinymlp::batch::Rows;
 use tinymlp::kernels::{reduce_lanes, LANES};
+use tinymlp::Sgd;
+use tinymlp::TensorKind;
 
 use super::{FFast, FPath, Floats};
 
@@ -337,6 +339,47 @@ impl FFast {
                 let mut finite = false;
                 self.x86(super::Kernel::ToInputMajor {
                     w,
+                    t: (t, layout),
+                    finite: &mut finite,
+                });
+                finite
+            }
+        }
+    }
+}
+
+impl FFast {
+    /// `tinymlp::optim::Sgd::update_slice` on the row-major weights `w`
+    /// (`layout.rows × layout.inputs`, with their gradient and velocity),
+    /// the same bits, then the updated weights copied into the input-major
+    /// `t` as [`to_input_major`](Self::to_input_major) does, in one pass
+    /// over the weights; returns whether every weight is finite.
+    ///
+    /// # Panics
+    /// If the lengths do not fit the layout.
+    pub fn sgd_update_to_input_major(
+        self,
+        (sgd, kind, grad_scale): (Sgd, TensorKind, f32),
+        (w, grads, velocity): (&mut [f32], &[f32], &mut [f32]),
+        (t, layout): (&mut [f32], InputMajor),
+    ) -> bool {
+        assert_eq!(w.len(), layout.rows * layout.inputs, "not rows × inputs");
+        assert_eq!(grads.len(), w.len(), "one gradient per weight");
+        assert_eq!(velocity.len(), w.len(), "one velocity per weight");
+        assert_eq!(t.len(), layout.len(), "not this layout");
+        match self.path {
+            FPath::Portable => {
+                sgd.update_slice(kind, w, grads, velocity, grad_scale);
+                self.to_input_major(w, (t, layout))
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            FPath::Avx512 => unreachable!("only the portable path exists off x86_64"),
+            #[cfg(target_arch = "x86_64")]
+            FPath::Avx512 => {
+                let mut finite = false;
+                self.x86(super::Kernel::SgdToInputMajor {
+                    sgd: (sgd, kind, grad_scale),
+                    rows: (w, grads, velocity),
                     t: (t, layout),
                     finite: &mut finite,
                 });

@@ -16,6 +16,8 @@ use std::arch::x86_64::*;
 use bytemuck::cast;
 use tinymlp::batch::Rows;
 use tinymlp::kernels::LANES;
+use tinymlp::Sgd;
+use tinymlp::TensorKind;
 
 use super::super::sparse::{Chunks, InputMajor, VECTOR};
 
@@ -121,6 +123,87 @@ pub(in crate::fkernel) fn to_input_major(w: &[f32], (t, layout): (&mut [f32], In
     }
     let infinity = _mm512_set1_epi32(0x7f80_0000);
     _mm512_cmpge_epu32_mask(largest, infinity) == 0
+}
+
+/// SGD on the row-major `w` with its gradient and velocity, element by
+/// element as `tinymlp::optim::Sgd::update_slice` (the same operations in
+/// the same order, none fused), tile by tile; each updated tile then goes
+/// into the input-major `t` as [`to_input_major`] puts it. Tiles at the
+/// edges are updated by `update_slice` itself. Whether every weight is finite.
+#[target_feature(enable = "avx512f")]
+pub(in crate::fkernel) fn sgd_update_to_input_major(
+    (sgd, kind, grad_scale): (Sgd, TensorKind, f32),
+    (w, grads, velocity): (&mut [f32], &[f32], &mut [f32]),
+    (t, layout): (&mut [f32], InputMajor),
+) -> bool {
+    let inputs = layout.inputs;
+    let padded = layout.slab_len() / VECTOR;
+    let magnitude = _mm512_set1_epi32(0x7fff_ffff);
+    let mut largest = _mm512_setzero_si512();
+    let t: &mut [Columns] = t.as_chunks_mut().0;
+    for (k, slab) in t.chunks_exact_mut(padded).enumerate() {
+        let rows = (layout.rows - k * VECTOR).min(VECTOR);
+        for i0 in (0..padded).step_by(VECTOR) {
+            let width = inputs.saturating_sub(i0).min(VECTOR);
+            let start = k * VECTOR * inputs + i0;
+            let tile = if (rows, width) == (VECTOR, VECTOR) {
+                sgd_tile(sgd, kind, grad_scale, (w, grads, velocity), (start, inputs))
+            } else {
+                for r in 0..rows {
+                    let at = start + r * inputs..start + r * inputs + width;
+                    let (w, v) = (&mut w[at.clone()], &mut velocity[at.clone()]);
+                    sgd.update_slice(kind, w, &grads[at], v, grad_scale);
+                }
+                edge_tile(w, start, inputs, (rows, width))
+            };
+            for row in &tile {
+                let bits = _mm512_and_si512(_mm512_castps_si512(*row), magnitude);
+                largest = _mm512_max_epu32(largest, bits);
+            }
+            let out = &mut slab[i0..(i0 + VECTOR).min(padded)];
+            for (o, column) in out.iter_mut().zip(transpose(tile)) {
+                *o = cast(column);
+            }
+        }
+    }
+    _mm512_cmpge_epu32_mask(largest, _mm512_set1_epi32(0x7f80_0000)) == 0
+}
+
+/// One whole sixteen-by-sixteen tile from `start` (rows `inputs` apart)
+/// updated in place; the updated weights.
+#[target_feature(enable = "avx512f")]
+fn sgd_tile(
+    sgd: Sgd,
+    kind: TensorKind,
+    grad_scale: f32,
+    (w, grads, velocity): (&mut [f32], &[f32], &mut [f32]),
+    (start, inputs): (usize, usize),
+) -> [__m512; VECTOR] {
+    let lr = _mm512_set1_ps(sgd.learning_rate);
+    let momentum = _mm512_set1_ps(sgd.momentum);
+    let decay = _mm512_set1_ps(kind.decay(sgd.weight_decay));
+    let scale = _mm512_set1_ps(grad_scale);
+    core::array::from_fn(|r| {
+        let at = start + r * inputs..start + r * inputs + VECTOR;
+        let w: &mut Columns = (&mut w[at.clone()]).try_into().expect("16 weights");
+        let v: &mut Columns = (&mut velocity[at.clone()])
+            .try_into()
+            .expect("16 velocities");
+        let g: &Columns = grads[at].try_into().expect("16 gradients");
+        let p: __m512 = cast(*w);
+        // g' = g·scale + decay·p; v' = momentum·v + g'; p' = p − lr·update
+        let g = _mm512_add_ps(_mm512_mul_ps(cast(*g), scale), _mm512_mul_ps(decay, p));
+        let vel = _mm512_add_ps(_mm512_mul_ps(momentum, cast(*v)), g);
+        let update = if sgd.nesterov {
+            _mm512_add_ps(g, _mm512_mul_ps(momentum, vel))
+        } else {
+            vel
+        };
+        let p = _mm512_sub_ps(p, _mm512_mul_ps(lr, update));
+        *v = cast(vel);
+        *w = cast(p);
+        p
+    })
 }
 
 /// Sixteen whole rows of sixteen from `w[start..]`, `inputs` apart.

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use tinymlp::activation::{relu, relu_backward};
 use tinymlp::batch::Rows;
-use tinymlp::{argmax, cross_entropy_grad, TensorKind};
+use tinymlp::{argmax, cross_entropy_grad, Sgd, TensorKind};
 
 use super::parts::{OutputCopy, Owned, Part, Step};
 use super::sync::{gather, publish, PanicGuard, Shared, Slots};
@@ -16,6 +16,7 @@ use crate::fkernel::sparse::{Chunks, InputMajor, NonZeroChunks};
 use crate::fkernel::{self, FFast, Floats};
 use crate::train::inputs::Sample;
 use crate::train::observer::{Observer, TrainError};
+use crate::train::optimizer::Optimizer;
 use crate::train::plan::{EpochPlan, EpochSums, SHARD};
 use crate::train::shard::{combine_gradient, Combine};
 
@@ -472,17 +473,41 @@ fn update_rows(
     let mut weights = shared.weights[l][k]
         .write()
         .expect("no thread panics holding it");
-    Owned {
-        params: &mut weights[..],
-        state: own.weights_state.iter_mut().map(|s| &mut s[..]).collect(),
+    let grads = &buf.grads[l].weights;
+    match (
+        l,
+        &mut buf.first,
+        step.optimizer,
+        &mut own.weights_state[..],
+    ) {
+        // SGD and the input-major copy in one pass over the weights.
+        (0, Some(first), Optimizer::Sgd(sgd), [velocity]) => {
+            let sgd = Sgd {
+                learning_rate: step.learning_rate,
+                ..sgd
+            };
+            let rows = (&mut weights[..], &grads[..], &mut velocity[..]);
+            let copy = (&mut first.weights[..], first.layout);
+            first.finite = buf.fast.sgd_update_to_input_major(
+                (sgd, TensorKind::Weight, step.scale),
+                rows,
+                copy,
+            );
+        }
+        (_, first, _, state) => {
+            Owned {
+                params: &mut weights[..],
+                state: state.iter_mut().map(|s| &mut s[..]).collect(),
+            }
+            .update(step, TensorKind::Weight, grads);
+            if let (0, Some(first)) = (l, first) {
+                first.refresh(buf.fast, &weights);
+            }
+        }
     }
-    .update(step, TensorKind::Weight, &buf.grads[l].weights);
     Owned {
         params: &mut own.bias,
         state: own.bias_state.iter_mut().map(|s| &mut s[..]).collect(),
     }
     .update(step, TensorKind::Bias, &buf.grads[l].bias);
-    if let (0, Some(first)) = (l, &mut buf.first) {
-        first.refresh(buf.fast, &weights);
-    }
 }
