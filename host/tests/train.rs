@@ -14,7 +14,8 @@ use host::fkernel::{FFast, FPath};
 use host::model::{checkpoint, Checkpoint, HiddenLayers, Model};
 use host::train::rows::FirstLayer;
 use host::train::{
-    self, rows, EpochMetrics, Inputs, Observer, Quiet, Split, TrainConfig, TrainError, Trained,
+    self, rows, EpochMetrics, Inputs, Observer, OptimizerChoice, Quiet, Split, TrainConfig,
+    TrainError, Trained,
 };
 
 /// The first `train` MNIST training images and the whole test set.
@@ -154,6 +155,24 @@ fn mnist_784_64_10_does_not_depend_on_the_thread_count() {
     assert!(
         bytes(&one.model) != bytes(&different.model),
         "the seed must matter"
+    );
+}
+
+#[test]
+fn mnist_with_adam_does_not_depend_on_the_thread_count() {
+    // Adam on an input-major first layer: its gradient transposed apart,
+    // then the element-wise update (SGD has its own fused kernel).
+    let (train_set, test_set) = mnist(600);
+    let config = TrainConfig {
+        epochs: Some(1),
+        batch_size: 48,
+        optimizer: OptimizerChoice::Adam,
+        ..TrainConfig::default()
+    };
+    let one = same_bytes_with_1_2_3_threads(&config, &train_set, &test_set.take(50));
+    assert_eq!(
+        one.recipe.optimizer.name(),
+        train::Optimizer::new(true, 0.9, 1e-4).name()
     );
 }
 

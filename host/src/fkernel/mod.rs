@@ -28,6 +28,10 @@
 //!   skipped; in ascending row order), so the zmm forms only advance sixteen
 //!   such chains per instruction instead of eight.
 //!
+//! [`sparse`] adds a third form of the forward product for the first layer
+//! on mostly-zero inputs (MNIST's background): input-major weights, and
+//! only the chunks of inputs that are not all zero.
+//!
 //! `host/tests/fkernel.rs` checks every path against `tinymlp::batch` with
 //! `to_bits` equality on random shapes (widths not multiples of 8 or 16,
 //! odd batch sizes, row offsets, zero and negative-zero gradients); the
@@ -419,12 +423,12 @@ impl FFast {
                 Kernel::NonZeroChunks { x, out, kept } => {
                     *kept = x86::sparse::nonzero_chunks(x, out)
                 }
-                Kernel::SgdToInputMajor {
+                Kernel::SgdInputMajor {
                     sgd,
-                    rows,
+                    grads,
                     t,
                     finite,
-                } => *finite = x86::sparse::sgd_update_to_input_major(sgd, rows, t),
+                } => *finite = x86::sparse::sgd_update_input_major(sgd, grads, t),
             }
         }
     }
@@ -485,10 +489,10 @@ enum Kernel<'a, 'x> {
         out: &'a mut [u32],
         kept: &'a mut usize,
     },
-    SgdToInputMajor {
+    SgdInputMajor {
         sgd: (tinymlp::Sgd, tinymlp::TensorKind, f32),
-        rows: (&'a mut [f32], &'a [f32], &'a mut [f32]),
-        t: (&'a mut [f32], sparse::InputMajor),
+        grads: &'a [f32],
+        t: (&'a mut [f32], &'a mut [f32], sparse::InputMajor),
         finite: &'a mut bool,
     },
 }

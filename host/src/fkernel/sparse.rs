@@ -8,10 +8,11 @@
 //! for every sample; stored input-major, the weights of one input are one
 //! contiguous vector per slab of sixteen rows, so a sample only reads those
 //! of its non-zero chunks ([`NonZeroChunks`], recorded when the batch is
-//! staged). The trainer keeps such a copy of the first layer's rows
-//! ([`FFast::to_input_major`] after every update); the gradient and the
-//! update stay row-major, where the gradient skips the rows whose delta is
-//! zero (a ReLU layer's half), which an input-major gradient cannot.
+//! staged). The trainer keeps the first layer's rows and their optimiser
+//! state input-major for an epoch; the gradient stays row-major, where it
+//! skips the rows whose delta is zero (a ReLU layer's half, which an
+//! input-major gradient cannot), and [`FFast::sgd_update_input_major`]
+//! transposes it on the way into the update.
 //!
 //! # Why the bits are the same
 //!
@@ -23,7 +24,8 @@
 //! changes nothing (such a chain is never `-0.0`: a sum is `-0.0` only when
 //! both terms are). For a weight that is not finite the product would be
 //! NaN, so the forward product reads every chunk ([`Chunks::All`]) unless
-//! every weight is finite, which [`FFast::to_input_major`] reports.
+//! every weight is finite, which [`FFast::to_input_major`] and
+//! [`FFast::sgd_update_input_major`] report.
 //!
 //! `host/tests/fkernel_sparse.rs` checks this against `tinymlp::batch` with
 //! `to_bits` equality on every path (mostly-zero inputs with `-0.0` among
@@ -349,38 +351,42 @@ impl FFast {
 }
 
 impl FFast {
-    /// `tinymlp::optim::Sgd::update_slice` on the row-major weights `w`
-    /// (`layout.rows × layout.inputs`, with their gradient and velocity),
-    /// the same bits, then the updated weights copied into the input-major
-    /// `t` as [`to_input_major`](Self::to_input_major) does, in one pass
-    /// over the weights; returns whether every weight is finite.
+    /// `tinymlp::optim::Sgd::update_slice` on input-major weights `wt` and
+    /// velocity `vt` with the row-major gradient `grads` (`layout.rows ×
+    /// layout.inputs`): the bits of the update on row-major storage, in one
+    /// pass that transposes the gradient on the way (the padding stays
+    /// zero); returns whether every weight is finite.
     ///
     /// # Panics
     /// If the lengths do not fit the layout.
-    pub fn sgd_update_to_input_major(
+    pub fn sgd_update_input_major(
         self,
         (sgd, kind, grad_scale): (Sgd, TensorKind, f32),
-        (w, grads, velocity): (&mut [f32], &[f32], &mut [f32]),
-        (t, layout): (&mut [f32], InputMajor),
+        grads: &[f32],
+        (wt, vt, layout): (&mut [f32], &mut [f32], InputMajor),
     ) -> bool {
-        assert_eq!(w.len(), layout.rows * layout.inputs, "not rows × inputs");
-        assert_eq!(grads.len(), w.len(), "one gradient per weight");
-        assert_eq!(velocity.len(), w.len(), "one velocity per weight");
-        assert_eq!(t.len(), layout.len(), "not this layout");
+        assert_eq!(
+            grads.len(),
+            layout.rows * layout.inputs,
+            "not rows × inputs"
+        );
+        assert_eq!(wt.len(), layout.len(), "weights not in this layout");
+        assert_eq!(vt.len(), layout.len(), "velocity not in this layout");
         match self.path {
             FPath::Portable => {
-                sgd.update_slice(kind, w, grads, velocity, grad_scale);
-                self.to_input_major(w, (t, layout))
+                let gt = layout.from_rows(grads);
+                sgd.update_slice(kind, wt, &gt, vt, grad_scale);
+                wt.iter().all(|w| w.is_finite())
             }
             #[cfg(not(target_arch = "x86_64"))]
             FPath::Avx512 => unreachable!("only the portable path exists off x86_64"),
             #[cfg(target_arch = "x86_64")]
             FPath::Avx512 => {
                 let mut finite = false;
-                self.x86(super::Kernel::SgdToInputMajor {
+                self.x86(super::Kernel::SgdInputMajor {
                     sgd: (sgd, kind, grad_scale),
-                    rows: (w, grads, velocity),
-                    t: (t, layout),
+                    grads,
+                    t: (wt, vt, layout),
                     finite: &mut finite,
                 });
                 finite

@@ -1,7 +1,8 @@
 //! The AVX-512 forms of [`FFast::forward_input_major`] (one slab of sixteen
 //! rows per zmm, the eight lanes' sums in eight registers),
-//! [`FFast::to_input_major`] (sixteen-by-sixteen tiles transposed in
-//! registers) and of [`NonZeroChunks::push`] (two chunks per compare).
+//! [`FFast::to_input_major`] and [`FFast::sgd_update_input_major`]
+//! (sixteen-by-sixteen tiles transposed in registers) and of
+//! [`NonZeroChunks::push`] (two chunks per compare).
 //!
 //! The slab is the outer loop and the samples the inner one: a slab of a
 //! 784-input layer is 50 KB, about the L1 cache, so every sample's chunks
@@ -9,6 +10,7 @@
 //!
 //! [`FFast::forward_input_major`]: super::super::FFast::forward_input_major
 //! [`FFast::to_input_major`]: super::super::FFast::to_input_major
+//! [`FFast::sgd_update_input_major`]: super::super::FFast::sgd_update_input_major
 //! [`NonZeroChunks::push`]: super::super::sparse::NonZeroChunks::push
 
 use std::arch::x86_64::*;
@@ -125,85 +127,97 @@ pub(in crate::fkernel) fn to_input_major(w: &[f32], (t, layout): (&mut [f32], In
     _mm512_cmpge_epu32_mask(largest, infinity) == 0
 }
 
-/// SGD on the row-major `w` with its gradient and velocity, element by
-/// element as `tinymlp::optim::Sgd::update_slice` (the same operations in
-/// the same order, none fused), tile by tile; each updated tile then goes
-/// into the input-major `t` as [`to_input_major`] puts it. Tiles at the
-/// edges are updated by `update_slice` itself. Whether every weight is finite.
+/// SGD on input-major `wt` and `vt` with the row-major gradient `grads`:
+/// each whole sixteen-by-sixteen tile of the gradient transposed in
+/// registers, then the update of `tinymlp::optim::Sgd::update_slice` on the
+/// sixteen input vectors it gives (the same operations in the same order);
+/// elements of partial tiles one by one through `update_slice` itself.
+/// Whether every weight is finite.
 #[target_feature(enable = "avx512f")]
-pub(in crate::fkernel) fn sgd_update_to_input_major(
+pub(in crate::fkernel) fn sgd_update_input_major(
     (sgd, kind, grad_scale): (Sgd, TensorKind, f32),
-    (w, grads, velocity): (&mut [f32], &[f32], &mut [f32]),
-    (t, layout): (&mut [f32], InputMajor),
+    grads: &[f32],
+    (wt, vt, layout): (&mut [f32], &mut [f32], InputMajor),
 ) -> bool {
     let inputs = layout.inputs;
     let padded = layout.slab_len() / VECTOR;
     let magnitude = _mm512_set1_epi32(0x7fff_ffff);
     let mut largest = _mm512_setzero_si512();
-    let t: &mut [Columns] = t.as_chunks_mut().0;
-    for (k, slab) in t.chunks_exact_mut(padded).enumerate() {
+    let step = SgdStep::new(sgd, kind, grad_scale);
+    let wt: &mut [Columns] = wt.as_chunks_mut().0;
+    let vt: &mut [Columns] = vt.as_chunks_mut().0;
+    let slabs = wt.chunks_exact_mut(padded).zip(vt.chunks_exact_mut(padded));
+    for (k, (w_slab, v_slab)) in slabs.enumerate() {
         let rows = (layout.rows - k * VECTOR).min(VECTOR);
         for i0 in (0..padded).step_by(VECTOR) {
             let width = inputs.saturating_sub(i0).min(VECTOR);
             let start = k * VECTOR * inputs + i0;
-            let tile = if (rows, width) == (VECTOR, VECTOR) {
-                sgd_tile(sgd, kind, grad_scale, (w, grads, velocity), (start, inputs))
-            } else {
-                for r in 0..rows {
-                    let at = start + r * inputs..start + r * inputs + width;
-                    let (w, v) = (&mut w[at.clone()], &mut velocity[at.clone()]);
-                    sgd.update_slice(kind, w, &grads[at], v, grad_scale);
+            if (rows, width) == (VECTOR, VECTOR) {
+                let g = transpose(full_tile(grads, start, inputs));
+                let w = &mut w_slab[i0..i0 + VECTOR];
+                let v = &mut v_slab[i0..i0 + VECTOR];
+                for ((w, v), g) in w.iter_mut().zip(v.iter_mut()).zip(g) {
+                    let (p, vel) = step.apply(cast(*w), g, cast(*v));
+                    (*w, *v) = (cast(p), cast(vel));
+                    let bits = _mm512_and_si512(_mm512_castps_si512(p), magnitude);
+                    largest = _mm512_max_epu32(largest, bits);
                 }
-                edge_tile(w, start, inputs, (rows, width))
-            };
-            for row in &tile {
-                let bits = _mm512_and_si512(_mm512_castps_si512(*row), magnitude);
-                largest = _mm512_max_epu32(largest, bits);
-            }
-            let out = &mut slab[i0..(i0 + VECTOR).min(padded)];
-            for (o, column) in out.iter_mut().zip(transpose(tile)) {
-                *o = cast(column);
+            } else {
+                for (c, (w, v)) in w_slab[i0..i0 + width]
+                    .iter_mut()
+                    .zip(&mut v_slab[i0..i0 + width])
+                    .enumerate()
+                {
+                    for r in 0..rows {
+                        let g = [grads[start + r * inputs + c]];
+                        let (w, v) = (&mut w[r..=r], &mut v[r..=r]);
+                        sgd.update_slice(kind, w, &g, v, grad_scale);
+                    }
+                    let bits = _mm512_and_si512(_mm512_castps_si512(cast(*w)), magnitude);
+                    largest = _mm512_max_epu32(largest, bits);
+                }
             }
         }
     }
     _mm512_cmpge_epu32_mask(largest, _mm512_set1_epi32(0x7f80_0000)) == 0
 }
 
-/// One whole sixteen-by-sixteen tile from `start` (rows `inputs` apart)
-/// updated in place; the updated weights.
-#[target_feature(enable = "avx512f")]
-fn sgd_tile(
-    sgd: Sgd,
-    kind: TensorKind,
-    grad_scale: f32,
-    (w, grads, velocity): (&mut [f32], &[f32], &mut [f32]),
-    (start, inputs): (usize, usize),
-) -> [__m512; VECTOR] {
-    let lr = _mm512_set1_ps(sgd.learning_rate);
-    let momentum = _mm512_set1_ps(sgd.momentum);
-    let decay = _mm512_set1_ps(kind.decay(sgd.weight_decay));
-    let scale = _mm512_set1_ps(grad_scale);
-    core::array::from_fn(|r| {
-        let at = start + r * inputs..start + r * inputs + VECTOR;
-        let w: &mut Columns = (&mut w[at.clone()]).try_into().expect("16 weights");
-        let v: &mut Columns = (&mut velocity[at.clone()])
-            .try_into()
-            .expect("16 velocities");
-        let g: &Columns = grads[at].try_into().expect("16 gradients");
-        let p: __m512 = cast(*w);
-        // g' = g·scale + decay·p; v' = momentum·v + g'; p' = p − lr·update
-        let g = _mm512_add_ps(_mm512_mul_ps(cast(*g), scale), _mm512_mul_ps(decay, p));
-        let vel = _mm512_add_ps(_mm512_mul_ps(momentum, cast(*v)), g);
-        let update = if sgd.nesterov {
-            _mm512_add_ps(g, _mm512_mul_ps(momentum, vel))
+/// One SGD step's constants, and the update of sixteen weights.
+#[derive(Clone, Copy)]
+struct SgdStep {
+    lr: __m512,
+    momentum: __m512,
+    decay: __m512,
+    scale: __m512,
+    nesterov: bool,
+}
+
+impl SgdStep {
+    #[target_feature(enable = "avx512f")]
+    fn new(sgd: Sgd, kind: TensorKind, grad_scale: f32) -> Self {
+        Self {
+            lr: _mm512_set1_ps(sgd.learning_rate),
+            momentum: _mm512_set1_ps(sgd.momentum),
+            decay: _mm512_set1_ps(kind.decay(sgd.weight_decay)),
+            scale: _mm512_set1_ps(grad_scale),
+            nesterov: sgd.nesterov,
+        }
+    }
+
+    /// `g' = g·scale + decay·p; v' = momentum·v + g'; p' = p − lr·update`,
+    /// `update` being `g' + momentum·v'` (Nesterov) or `v'`: the new weights
+    /// and velocity.
+    #[target_feature(enable = "avx512f")]
+    fn apply(self, p: __m512, g: __m512, v: __m512) -> (__m512, __m512) {
+        let g = _mm512_add_ps(_mm512_mul_ps(g, self.scale), _mm512_mul_ps(self.decay, p));
+        let v = _mm512_add_ps(_mm512_mul_ps(self.momentum, v), g);
+        let update = if self.nesterov {
+            _mm512_add_ps(g, _mm512_mul_ps(self.momentum, v))
         } else {
-            vel
+            v
         };
-        let p = _mm512_sub_ps(p, _mm512_mul_ps(lr, update));
-        *v = cast(vel);
-        *w = cast(p);
-        p
-    })
+        (_mm512_sub_ps(p, _mm512_mul_ps(self.lr, update)), v)
+    }
 }
 
 /// Sixteen whole rows of sixteen from `w[start..]`, `inputs` apart.

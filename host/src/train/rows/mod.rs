@@ -57,13 +57,14 @@
 //! # Sparse inputs
 //!
 //! With [`FirstLayer::InputMajor`] (inputs that are mostly zero, as MNIST's
-//! background is, on a CPU with AVX-512) each thread also keeps its rows of the first layer
-//! input-major (`fkernel::sparse`), copied from the row-major ones after
-//! every update, and computes the first layer's forward product from it over
-//! only the chunks of inputs that are not all zero, listed when the batch is
-//! staged. Everything else, the gradient and the update included, stays
-//! row-major; the bits are the same (see `fkernel::sparse`). This is also
-//! worth a row split on one thread.
+//! background is, on a CPU with AVX-512) each thread keeps its rows of the
+//! first layer and their optimiser state input-major for the epoch
+//! (`fkernel::sparse`; no other thread reads them), and computes their
+//! forward product over only the chunks of inputs that are not all zero,
+//! listed when the batch is staged. Their gradient stays row-major (the
+//! kernel that skips zero deltas) and is transposed on the way into the
+//! update. The bits are the same (see `fkernel::sparse`). This is worth a
+//! row split on one thread too.
 //!
 //! # Files
 //!
@@ -141,8 +142,8 @@ pub fn buffer_bytes(net: &Net, threads: usize, batch_size: usize) -> usize {
     let (inputs, classes) = (widths[0], widths[widths.len() - 1]);
     let hidden: usize = widths[1..widths.len() - 1].iter().sum();
     let last = widths[widths.len() - 2];
-    // Each thread's rows of the first layer once more, in case they are
-    // kept input-major too (`FirstLayer::InputMajor`).
+    // Each thread's rows of the first layer's gradient once more, for an
+    // update other than SGD on input-major rows (`FirstLayer::InputMajor`).
     let first = net.layer(0).weights.len();
     let per_thread = batch_size * (inputs + 4 * hidden + 2 * classes)
         + (2 * net.params().len() + first) / threads.max(1)
@@ -187,22 +188,21 @@ pub fn epoch(
     let shared = Shared {
         barrier: SpinBarrier::new(count),
         stop_at: AtomicUsize::new(NO_STOP),
-        weights: shared_weights(net, &ranges),
+        weights: shared_weights(net, &ranges, first),
         acts: (0..ranges.len()).map(slots).collect(),
         deltas: (0..ranges.len())
             .map(|l| if l == 0 { Vec::new() } else { slots(l) })
             .collect(),
         ranges,
     };
-    let mut parts = parts(net, state, &shared.ranges, count);
+    let mut parts = parts(net, state, (&shared.ranges, first), count);
     let (part0, rest) = parts.split_first_mut().expect("at least one part");
     let sums = std::thread::scope(|scope| {
         for (k, part) in rest.iter_mut().enumerate() {
             let (widths, shared) = (&widths, &shared);
-            let at = (k + 1, first);
-            scope.spawn(move || worker(at, part, widths, shared, plan, None::<&mut Quiet>));
+            scope.spawn(move || worker(k + 1, part, widths, shared, plan, None::<&mut Quiet>));
         }
-        worker((0, first), part0, &widths, &shared, plan, Some(observer))
+        worker(0, part0, &widths, &shared, plan, Some(observer))
     });
     write_back(net, state, &shared, &parts);
     sums

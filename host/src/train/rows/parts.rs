@@ -8,6 +8,8 @@ use tinymlp::TensorKind;
 
 use super::sync::Shared;
 use super::worker::Grads;
+use super::FirstLayer;
+use crate::fkernel::sparse::InputMajor;
 use crate::fkernel::{self, Floats};
 use crate::model::Net;
 use crate::train::optimizer::Optimizer;
@@ -50,6 +52,10 @@ pub(super) struct Step {
 /// weights (which are in [`Shared::weights`]).
 pub(super) struct RowPart {
     pub(super) range: Range<usize>,
+    /// How the rows' weights and optimiser state are stored: row-major
+    /// (`None`), or input-major (the first layer with
+    /// [`FirstLayer::InputMajor`]). Their gradient is row-major either way.
+    pub(super) layout: Option<InputMajor>,
     pub(super) bias: Vec<f32>,
     pub(super) weights_state: Vec<Floats>,
     pub(super) bias_state: Vec<Vec<f32>>,
@@ -138,8 +144,45 @@ fn elements(rows: &Range<usize>, width: usize) -> Range<usize> {
     rows.start * width..rows.end * width
 }
 
+/// How a thread keeps its rows `rows` of layer `l` (`inputs` wide).
+fn layout(first: FirstLayer, l: usize, rows: &Range<usize>, inputs: usize) -> Option<InputMajor> {
+    (l == 0 && first == FirstLayer::InputMajor).then(|| InputMajor::new(rows.len(), inputs))
+}
+
+/// The rows `rows` of the row-major matrix `m` (`inputs` wide), stored as
+/// `layout` says.
+fn own_rows(
+    m: &[f32],
+    (rows, inputs): (&Range<usize>, usize),
+    layout: Option<InputMajor>,
+) -> Floats {
+    let part = &m[elements(rows, inputs)];
+    match layout {
+        Some(layout) => layout.from_rows(part),
+        None => aligned(part),
+    }
+}
+
+/// [`own_rows`] back into `m`.
+fn put_rows(
+    m: &mut [f32],
+    (rows, inputs): (&Range<usize>, usize),
+    layout: Option<InputMajor>,
+    own: &[f32],
+) {
+    let part = &mut m[elements(rows, inputs)];
+    match layout {
+        Some(layout) => layout.to_rows(own, part),
+        None => part.copy_from_slice(own),
+    }
+}
+
 /// Every thread's rows of every hidden layer's weights, to share.
-pub(super) fn shared_weights(net: &Net, ranges: &[Vec<Range<usize>>]) -> Vec<Vec<RwLock<Floats>>> {
+pub(super) fn shared_weights(
+    net: &Net,
+    ranges: &[Vec<Range<usize>>],
+    first: FirstLayer,
+) -> Vec<Vec<RwLock<Floats>>> {
     let widths = net.architecture().widths();
     ranges
         .iter()
@@ -148,7 +191,10 @@ pub(super) fn shared_weights(net: &Net, ranges: &[Vec<Range<usize>>]) -> Vec<Vec
             let weights = net.layer(l).weights;
             ranges
                 .iter()
-                .map(|r| RwLock::new(aligned(&weights[elements(r, widths[l])])))
+                .map(|r| {
+                    let layout = layout(first, l, r, widths[l]);
+                    RwLock::new(own_rows(weights, (r, widths[l]), layout))
+                })
                 .collect()
         })
         .collect()
@@ -158,7 +204,7 @@ pub(super) fn shared_weights(net: &Net, ranges: &[Vec<Range<usize>>]) -> Vec<Vec
 pub(super) fn parts(
     net: &Net,
     state: &[Net],
-    ranges: &[Vec<Range<usize>>],
+    (ranges, first): (&[Vec<Range<usize>>], FirstLayer),
     count: usize,
 ) -> Vec<Part> {
     let widths = net.architecture().widths();
@@ -168,18 +214,19 @@ pub(super) fn parts(
             layers: (0..ranges.len())
                 .map(|l| {
                     let r = ranges[l][j].clone();
-                    let w = elements(&r, widths[l]);
+                    let layout = layout(first, l, &r, widths[l]);
                     RowPart {
                         bias: net.layer(l).bias[r.clone()].to_vec(),
                         weights_state: state
                             .iter()
-                            .map(|s| aligned(&s.layer(l).weights[w.clone()]))
+                            .map(|s| own_rows(s.layer(l).weights, (&r, widths[l]), layout))
                             .collect(),
                         bias_state: state
                             .iter()
                             .map(|s| s.layer(l).bias[r.clone()].to_vec())
                             .collect(),
                         range: r,
+                        layout,
                     }
                 })
                 .collect(),
@@ -194,19 +241,19 @@ pub(super) fn write_back(net: &mut Net, state: &mut [Net], shared: &Shared, part
     let widths = net.architecture().widths().to_vec();
     for (j, part) in parts.iter().enumerate() {
         for (l, own) in part.layers.iter().enumerate() {
-            let (r, w) = (own.range.clone(), elements(&own.range, widths[l]));
+            let (r, inputs, layout) = (&own.range, widths[l], own.layout);
             let weights = shared.weights[l][j]
                 .read()
                 .expect("no thread panics holding it");
             let layer = net.layer_mut(l);
-            layer.weights[w.clone()].copy_from_slice(&weights);
+            put_rows(layer.weights, (r, inputs), layout, &weights);
             layer.bias[r.clone()].copy_from_slice(&own.bias);
             for (s, (sw, sb)) in state
                 .iter_mut()
                 .zip(own.weights_state.iter().zip(&own.bias_state))
             {
                 let layer = s.layer_mut(l);
-                layer.weights[w.clone()].copy_from_slice(sw);
+                put_rows(layer.weights, (r, inputs), layout, sw);
                 layer.bias[r.clone()].copy_from_slice(sb);
             }
         }

@@ -11,8 +11,7 @@ use tinymlp::{argmax, cross_entropy_grad, Sgd, TensorKind};
 
 use super::parts::{OutputCopy, Owned, Part, Step};
 use super::sync::{gather, publish, PanicGuard, Shared, Slots};
-use super::FirstLayer;
-use crate::fkernel::sparse::{Chunks, InputMajor, NonZeroChunks};
+use crate::fkernel::sparse::{Chunks, NonZeroChunks};
 use crate::fkernel::{self, FFast, Floats};
 use crate::train::inputs::Sample;
 use crate::train::observer::{Observer, TrainError};
@@ -40,9 +39,13 @@ struct Buffers {
     output_grads: Grads,
     /// One shard's bias gradient, before it is added to the others'.
     bias_sum: Vec<f32>,
-    /// With [`FirstLayer::InputMajor`], the own rows of the first layer
-    /// input-major.
-    first: Option<InputMajorRows>,
+    /// Whether every weight of the own rows of the first layer is finite,
+    /// when they are input-major ([`FirstLayer::InputMajor`]): then the
+    /// forward product may skip the chunks of zeros (`fkernel::sparse`).
+    first_finite: bool,
+    /// With an input-major first layer and an optimiser other than SGD, its
+    /// gradient transposed for the update.
+    first_grads: Option<Floats>,
 }
 
 /// The inputs and labels of one batch, and (with an input-major first
@@ -51,32 +54,6 @@ struct Staged {
     inputs: Floats,
     labels: Vec<u16>,
     chunks: Option<NonZeroChunks>,
-}
-
-/// A copy of the thread's rows of the first layer, input-major, made after
-/// every update; `finite` says whether the forward product may skip the
-/// chunks of zeros (`fkernel::sparse`).
-struct InputMajorRows {
-    weights: Floats,
-    layout: InputMajor,
-    finite: bool,
-}
-
-impl InputMajorRows {
-    fn new(fast: FFast, rows: &[f32], layout: InputMajor) -> Self {
-        let mut copy = Self {
-            weights: fkernel::zeros(layout.len()),
-            layout,
-            finite: false,
-        };
-        copy.refresh(fast, rows);
-        copy
-    }
-
-    /// Copies the row-major `rows` again.
-    fn refresh(&mut self, fast: FFast, rows: &[f32]) {
-        self.finite = fast.to_input_major(rows, (&mut self.weights, self.layout));
-    }
 }
 
 /// Gradients of some rows of a layer.
@@ -95,27 +72,14 @@ impl Grads {
 }
 
 impl Buffers {
-    fn new(
-        widths: &[usize],
-        (part, first): (&Part, FirstLayer),
-        shared: &Shared,
-        k: usize,
-        batch: usize,
-    ) -> Self {
+    fn new(widths: &[usize], part: &Part, first_finite: bool, batch: usize) -> Self {
         let hidden = &widths[1..widths.len() - 1];
         let (inputs, classes) = (widths[0], widths[widths.len() - 1]);
         let own = |l: usize| Grads::new(part.layers[l].range.len(), widths[l]);
         let per_layer = || hidden.iter().map(|&w| fkernel::zeros(batch * w)).collect();
         let top = hidden.len();
         let fast = FFast::detect();
-        let input_major = first == FirstLayer::InputMajor;
-        let first = input_major.then(|| {
-            let layout = InputMajor::new(part.layers[0].range.len(), inputs);
-            let rows = shared.weights[0][k]
-                .read()
-                .expect("no thread panics holding it");
-            InputMajorRows::new(fast, &rows, layout)
-        });
+        let input_major = part.layers[0].layout.is_some();
         Self {
             fast,
             staged: [(); 2].map(|()| Staged {
@@ -130,13 +94,14 @@ impl Buffers {
             grads: (0..top).map(own).collect(),
             output_grads: Grads::new(classes, widths[top]),
             bias_sum: Vec::with_capacity(hidden.iter().copied().max().unwrap_or(0).max(classes)),
-            first,
+            first_finite,
+            first_grads: None,
         }
     }
 }
 
 pub(super) fn worker<O: Observer>(
-    (k, first): (usize, FirstLayer),
+    k: usize,
     part: &mut Part,
     widths: &[usize],
     shared: &Shared,
@@ -144,7 +109,12 @@ pub(super) fn worker<O: Observer>(
     mut observer: Option<&mut O>,
 ) -> Result<EpochSums, TrainError> {
     let _guard = PanicGuard(&shared.barrier);
-    let mut buf = Buffers::new(widths, (part, first), shared, k, plan.batch_size);
+    let first_finite = all_finite(
+        &shared.weights[0][k]
+            .read()
+            .expect("no thread panics holding it"),
+    );
+    let mut buf = Buffers::new(widths, part, first_finite, plan.batch_size);
     let mut sums = EpochSums::default();
     let total = plan.samples.len();
     let batches = || plan.samples.chunks(plan.batch_size);
@@ -240,25 +210,26 @@ fn forward(
             Some(acts) => &acts[..n * inputs],
         };
         let out = &mut rest[0][..n * width];
-        let xs = Rows::new(input, inputs);
-        match (l, &buf.first, &this.chunks) {
-            (0, Some(first), Some(lists)) => {
-                let chunks = if first.finite {
-                    Chunks::Listed(lists, 0)
-                } else {
-                    Chunks::All
-                };
-                let weights = (&first.weights[..], first.layout);
-                let (xs, ys) = ((xs, chunks), (&mut out[..], width));
-                buf.fast
-                    .forward_input_major(weights, &own.bias, rows.start, xs, ys);
-            }
-            _ => {
-                let weights = shared.weights[l][at.thread]
-                    .read()
-                    .expect("no thread panics holding it");
-                buf.fast
-                    .forward_batch_rows(&weights, &own.bias, rows.start, xs, out, width);
+        {
+            let xs = Rows::new(input, inputs);
+            let weights = shared.weights[l][at.thread]
+                .read()
+                .expect("no thread panics holding it");
+            match (own.layout, &this.chunks) {
+                (Some(layout), Some(lists)) => {
+                    let chunks = if buf.first_finite {
+                        Chunks::Listed(lists, 0)
+                    } else {
+                        Chunks::All
+                    };
+                    let (xs, ys) = ((xs, chunks), (&mut out[..], width));
+                    let weights = (&weights[..], layout);
+                    buf.fast
+                        .forward_input_major(weights, &own.bias, rows.start, xs, ys);
+                }
+                _ => buf
+                    .fast
+                    .forward_batch_rows(&weights, &own.bias, rows.start, xs, out, width),
             }
         }
         for sample in out.chunks_exact_mut(width) {
@@ -474,35 +445,33 @@ fn update_rows(
         .write()
         .expect("no thread panics holding it");
     let grads = &buf.grads[l].weights;
-    match (
-        l,
-        &mut buf.first,
-        step.optimizer,
-        &mut own.weights_state[..],
-    ) {
-        // SGD and the input-major copy in one pass over the weights.
-        (0, Some(first), Optimizer::Sgd(sgd), [velocity]) => {
+    match (own.layout, step.optimizer, &mut own.weights_state[..]) {
+        (None, _, state) => Owned {
+            params: &mut weights[..],
+            state: state.iter_mut().map(|s| &mut s[..]).collect(),
+        }
+        .update(step, TensorKind::Weight, grads),
+        // SGD on input-major rows, the gradient transposed on the way.
+        (Some(layout), Optimizer::Sgd(sgd), [velocity]) => {
             let sgd = Sgd {
                 learning_rate: step.learning_rate,
                 ..sgd
             };
-            let rows = (&mut weights[..], &grads[..], &mut velocity[..]);
-            let copy = (&mut first.weights[..], first.layout);
-            first.finite = buf.fast.sgd_update_to_input_major(
-                (sgd, TensorKind::Weight, step.scale),
-                rows,
-                copy,
-            );
+            let t = (&mut weights[..], &mut velocity[..], layout);
+            let sgd = (sgd, TensorKind::Weight, step.scale);
+            buf.first_finite = buf.fast.sgd_update_input_major(sgd, grads, t);
         }
-        (_, first, _, state) => {
+        (Some(layout), _, state) => {
+            let transposed = buf
+                .first_grads
+                .get_or_insert_with(|| fkernel::zeros(layout.len()));
+            buf.fast.to_input_major(grads, (transposed, layout));
             Owned {
                 params: &mut weights[..],
                 state: state.iter_mut().map(|s| &mut s[..]).collect(),
             }
-            .update(step, TensorKind::Weight, grads);
-            if let (0, Some(first)) = (l, first) {
-                first.refresh(buf.fast, &weights);
-            }
+            .update(step, TensorKind::Weight, transposed);
+            buf.first_finite = all_finite(&weights);
         }
     }
     Owned {
@@ -510,4 +479,9 @@ fn update_rows(
         state: own.bias_state.iter_mut().map(|s| &mut s[..]).collect(),
     }
     .update(step, TensorKind::Bias, &buf.grads[l].bias);
+}
+
+/// Whether every value is finite (a fold that LLVM turns into vector compares).
+fn all_finite(values: &[f32]) -> bool {
+    values.iter().fold(true, |all, v| all & v.is_finite())
 }
