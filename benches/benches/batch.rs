@@ -13,8 +13,10 @@
 //! real MNIST images (`data/`): the row-major kernel beside the input-major
 //! one of `host::fkernel::sparse`, reading every chunk of eight pixels
 //! (`all`) or only the non-zero ones (`listed`), the copy into input-major
-//! storage and the lists of non-zero chunks the trainer makes per batch. Their throughput counts the dense product's MACs,
-//! so the rates compare as times do.
+//! storage and the lists of non-zero chunks the trainer makes per batch
+//! (these count the dense product's MACs, so the rates compare as times
+//! do), and one SGD step row-major (`tinymlp`'s) against input-major (in
+//! weights per second).
 
 use std::hint::black_box;
 
@@ -27,7 +29,7 @@ use host::train::shard::{train_shard, ShardScratch};
 use host::train::Optimizer;
 use tinymlp::batch::{forward_batch, matvec_t_batch, rank_k, Rows};
 use tinymlp::kernels::{matvec, matvec_ref, matvec_t, matvec_t_ref, rank1, rank1_ref};
-use tinymlp::Rng;
+use tinymlp::{Rng, Sgd, TensorKind};
 
 fn forward(c: &mut Criterion, rng: &mut Rng, (inputs, outputs): (usize, usize), batches: &[usize]) {
     let w = on_a_line(&random_values(rng, inputs * outputs), 0);
@@ -283,12 +285,68 @@ fn sparse(c: &mut Criterion, rng: &mut Rng, outputs: usize) {
                 })
             });
         }
+        let mut staged = NonZeroChunks::with(fast);
+        g.bench_function(
+            BenchmarkId::new(format!("chunk_lists_{path}"), 32),
+            |bench| {
+                bench.iter(|| {
+                    staged.clear();
+                    staged.extend(black_box(xs))
+                })
+            },
+        );
         g.bench_function(
             BenchmarkId::new(format!("to_input_major_{path}"), 32),
             |bench| bench.iter(|| fast.to_input_major(black_box(&w), (&mut wt_copy[..], layout))),
         );
+        sgd_steps(&mut g, fast, rng, (&w, layout));
     }
     g.finish();
+}
+
+/// One SGD step on a layer's weights `w`: row-major (`tinymlp`'s update, the
+/// plain reference) against input-major with the row-major gradient
+/// transposed on the way, as the trainer updates its first layer;
+/// throughput in weights.
+fn sgd_steps(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    fast: FFast,
+    rng: &mut Rng,
+    (w, layout): (&[f32], InputMajor),
+) {
+    let sgd = Sgd {
+        learning_rate: 1e-9,
+        momentum: 0.9,
+        weight_decay: 1e-4,
+        nesterov: true,
+    };
+    let grads = random_values(rng, w.len());
+    let (mut weights, mut velocity) = (w.to_vec(), w.to_vec());
+    let (mut wt, mut vt) = (layout.from_rows(w), layout.from_rows(w));
+    let path = fast.path().name();
+    g.throughput(Throughput::Elements(w.len() as u64));
+    g.bench_function(BenchmarkId::new(format!("sgd_rows_{path}"), 32), |bench| {
+        bench.iter(|| {
+            let kind = TensorKind::Weight;
+            sgd.update_slice(
+                kind,
+                &mut weights,
+                black_box(&grads),
+                &mut velocity,
+                1.0 / 32.0,
+            )
+        })
+    });
+    g.bench_function(
+        BenchmarkId::new(format!("sgd_input_major_{path}"), 32),
+        |bench| {
+            bench.iter(|| {
+                let t = (&mut wt[..], &mut vt[..], layout);
+                let sgd = (sgd, TensorKind::Weight, 1.0 / 32.0);
+                fast.sgd_update_input_major(sgd, black_box(&grads), t)
+            })
+        },
+    );
 }
 
 fn batch(c: &mut Criterion) {
