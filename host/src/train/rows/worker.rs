@@ -40,8 +40,9 @@ struct Buffers {
     /// One shard's bias gradient, before it is added to the others'.
     bias_sum: Vec<f32>,
     /// Whether every weight of the own rows of the first layer is finite,
-    /// when they are input-major ([`FirstLayer::InputMajor`]): then the
-    /// forward product may skip the chunks of zeros (`fkernel::sparse`).
+    /// when they are input-major
+    /// ([`FirstLayer::InputMajor`](super::FirstLayer::InputMajor)): then
+    /// the forward product may skip the chunks of zeros (`fkernel::sparse`).
     first_finite: bool,
     /// With an input-major first layer and an optimiser other than SGD, its
     /// gradient transposed for the update.
