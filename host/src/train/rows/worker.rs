@@ -110,11 +110,13 @@ pub(super) fn worker<O: Observer>(
     mut observer: Option<&mut O>,
 ) -> Result<EpochSums, TrainError> {
     let _guard = PanicGuard(&shared.barrier);
-    let first_finite = all_finite(
-        &shared.weights[0][k]
-            .read()
-            .expect("no thread panics holding it"),
-    );
+    // Only read for input-major rows; row-major ones are not scanned.
+    let first_finite = part.layers[0].layout.is_none()
+        || all_finite(
+            &shared.weights[0][k]
+                .read()
+                .expect("no thread panics holding it"),
+        );
     let mut buf = Buffers::new(widths, part, first_finite, plan.batch_size);
     let mut sums = EpochSums::default();
     let total = plan.samples.len();
