@@ -299,9 +299,43 @@ fn sparse(c: &mut Criterion, rng: &mut Rng, outputs: usize) {
             BenchmarkId::new(format!("to_input_major_{path}"), 32),
             |bench| bench.iter(|| fast.to_input_major(black_box(&w), (&mut wt_copy[..], layout))),
         );
+        gradient_shards(&mut g, fast, rng, xs, outputs);
         sgd_steps(&mut g, fast, rng, (&w, layout));
     }
     g.finish();
+}
+
+/// The first layer's gradient of a batch of 32 MNIST images as the trainer
+/// forms it: the first shard of 16 written, the second's sum added, with
+/// deltas of which half are zero (as a ReLU layer's); throughput in the
+/// dense product's MACs.
+fn gradient_shards(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    fast: FFast,
+    rng: &mut Rng,
+    xs: Rows<'_>,
+    outputs: usize,
+) {
+    let dys = relu_like(rng, 32 * outputs);
+    let mut grads = fkernel::zeros(outputs * xs.width);
+    let name = format!("gradient_shards_{}", fast.path().name());
+    g.bench_function(BenchmarkId::new(name, 32), |bench| {
+        bench.iter(|| {
+            for k in 0..2 {
+                let (d, x) = (shard(&dys, outputs, k), shard(xs.data, xs.width, k));
+                if k == 0 {
+                    fast.set_rank_k_rows(black_box(&mut grads), 0, d, x);
+                } else {
+                    fast.add_rank_k_sum_rows(black_box(&mut grads), 0, d, x);
+                }
+            }
+        })
+    });
+}
+
+/// Shard `k` (16 rows of `width`) of `rows`.
+fn shard(rows: &[f32], width: usize, k: usize) -> Rows<'_> {
+    Rows::new(&rows[k * 16 * width..][..16 * width], width)
 }
 
 /// One SGD step on a layer's weights `w`: row-major (`tinymlp`'s update, the

@@ -138,35 +138,55 @@ fn rank_k_sum_added_equals_a_separate_sum_then_an_addition() {
 #[test]
 fn rank_k_on_mostly_zero_inputs_equals_tinymlp_batch() {
     // The trainer's first layer on MNIST: inputs mostly zero, whole passes
-    // of the kernels' columns zero in some samples, negative zeros in `g`,
-    // and now and then a gradient that is not finite.
+    // of the kernels' columns zero in some samples, negative zeros in `g`;
+    // with and without a border that is zero in every sample (MNIST's top
+    // and bottom rows, which the kernels leave out), and with and without a
+    // gradient that is not finite (when they may not).
     let mut rng = Rng::new(15);
     for kernel in kernels() {
         for cols in widths(&mut rng) {
-            let mut case = RankCase::new(&mut rng, cols, 1..33);
-            case.x = sparse_inputs(&mut rng, case.n, cols);
-            for sample in case.x.chunks_mut(cols).step_by(3) {
-                let start = rng.below(cols as u32) as usize;
-                sample[start..].fill(0.0);
+            for (border, finite) in [(false, true), (true, true), (true, false), (false, false)] {
+                let mut case = RankCase::new(&mut rng, cols, 1..33);
+                case.x = sparse_inputs(&mut rng, case.n, cols);
+                for sample in case.x.chunks_mut(cols).step_by(3) {
+                    let start = rng.below(cols as u32) as usize;
+                    sample[start..].fill(0.0);
+                }
+                if border {
+                    let lead = rng.below(cols as u32 / 2 + 1) as usize;
+                    let trail = rng.below(cols as u32 / 2 + 1) as usize;
+                    for sample in case.x.chunks_mut(cols) {
+                        sample[..lead].fill(0.0);
+                        sample[cols - trail..].fill(-0.0);
+                    }
+                }
+                if !finite {
+                    let s = rng.below(case.n as u32) as usize;
+                    let o = case.row0 + rng.below(case.rows as u32) as usize;
+                    case.dy[s * case.width + o] = [f32::INFINITY, f32::NAN][s % 2];
+                }
+                let at = format!("{kernel:?} cols={cols} border={border} finite={finite}");
+                check_set_and_add(kernel, &case, &at);
             }
-            if rng.below(4) == 0 {
-                let at = rng.below(case.dy.len() as u32) as usize;
-                case.dy[at] = [f32::INFINITY, f32::NAN][at % 2];
-            }
-            let (dys, xs, row0) = (case.dys(), Rows::new(&case.x, cols), case.row0);
-            let mut sum = vec![0.0; case.rows * cols];
-            rank_k_rows(&mut sum, row0, dys, xs);
-            let mut set = case.start.clone();
-            kernel.set_rank_k_rows(&mut set, row0, dys, xs);
-            let (rows, n) = (case.rows, case.n);
-            let at = format!("{kernel:?} rows={rows} cols={cols} n={n} row0={row0}");
-            assert_eq!(bits(&set), bits(&sum), "{at} set");
-            let want: Vec<f32> = case.start.iter().zip(&sum).map(|(g, s)| g + s).collect();
-            let mut got = case.start.clone();
-            kernel.add_rank_k_sum_rows(&mut got, row0, dys, xs);
-            assert_eq!(bits(&got), bits(&want), "{at} add");
         }
     }
+}
+
+/// `set_rank_k_rows` and `add_rank_k_sum_rows` on `case` against `tinymlp`.
+fn check_set_and_add(kernel: FFast, case: &RankCase, at: &str) {
+    let cols = case.x.len() / case.n;
+    let (dys, xs, row0) = (case.dys(), Rows::new(&case.x, cols), case.row0);
+    let mut sum = vec![0.0; case.rows * cols];
+    rank_k_rows(&mut sum, row0, dys, xs);
+    let mut set = case.start.clone();
+    kernel.set_rank_k_rows(&mut set, row0, dys, xs);
+    let (rows, n) = (case.rows, case.n);
+    let at = format!("{at} rows={rows} n={n} row0={row0}");
+    assert_eq!(bits(&set), bits(&sum), "{at} set");
+    let want: Vec<f32> = case.start.iter().zip(&sum).map(|(g, s)| g + s).collect();
+    let mut got = case.start.clone();
+    kernel.add_rank_k_sum_rows(&mut got, row0, dys, xs);
+    assert_eq!(bits(&got), bits(&want), "{at} add");
 }
 
 /// A random sub-range of `0..n` (sometimes empty, sometimes all of it).

@@ -4,6 +4,7 @@
 
 use std::arch::x86_64::*;
 use std::cell::RefCell;
+use std::ops::Range;
 
 use aligned_vec::{AVec, ConstAlign};
 use bytemuck::cast;
@@ -165,7 +166,8 @@ const RANK_ROWS: usize = 64;
 const RANK_VECTORS: usize = 8;
 
 /// `G[o][i] += Σ_s dys[s][row0 + o]·xs[s][i]`, each element's samples in
-/// ascending order, zero gradients skipped (shapes checked by the caller):
+/// ascending order, zero gradients skipped, and where the sums start from
+/// zero the columns whose inputs are all zero too (shapes checked by the caller):
 /// the additions of `tinymlp::batch::rank_k_rows`, combined with `g` as
 /// `sums` says ([`Sums::AddWhole`] for at most [`RANK_K_GROUP`] samples).
 #[target_feature(enable = "avx512f")]
@@ -194,11 +196,13 @@ pub(super) fn rank_k_rows(g: &mut [f32], row0: usize, dys: Rows<'_>, xs: Rows<'_
     }
 }
 
-/// Per gradient row, the samples whose gradient is not zero, ascending.
+/// Per gradient row, the samples whose gradient is not zero, ascending;
+/// and whether all those gradients are finite.
 struct SampleLists {
     count: [u8; RANK_ROWS],
     idx: [[u8; RANK_K_GROUP]; RANK_ROWS],
     val: [[f32; RANK_K_GROUP]; RANK_ROWS],
+    finite: bool,
 }
 
 impl SampleLists {
@@ -207,6 +211,7 @@ impl SampleLists {
             count: [0; RANK_ROWS],
             idx: [[0; RANK_K_GROUP]; RANK_ROWS],
             val: [[0.0; RANK_K_GROUP]; RANK_ROWS],
+            finite: true,
         };
         for s in 0..dys.len() {
             for (o, &d) in dys.get(s)[row0..row0 + rows].iter().enumerate() {
@@ -215,6 +220,7 @@ impl SampleLists {
                 lists.idx[o][k] = s as u8;
                 lists.val[o][k] = d;
                 lists.count[o] += u8::from(d != 0.0);
+                lists.finite &= d.is_finite();
             }
         }
         lists
@@ -232,14 +238,28 @@ impl SampleLists {
 fn rank_k_group(g: &mut [f32], row0: usize, dys: Rows<'_>, xs: Rows<'_>, sums: Sums) {
     let cols = xs.width;
     let lists = SampleLists::new(dys, row0, g.len() / cols);
-    let mut col = 0;
-    while col + RANK_VECTORS * 2 * LANES <= cols {
+    // Where every sample's inputs are zero, every product is `d·0 = ±0.0`
+    // (finite `d`), and a chain from `+0.0` of those is `+0.0`: written as
+    // such, or added to `g` as such, without the products. (MNIST: the
+    // image's top and bottom rows, an eighth of the columns of a shard.)
+    let span = if sums != Sums::Continue && lists.finite {
+        nonzero_span(xs)
+    } else {
+        0..cols
+    };
+    for g in g.chunks_exact_mut(cols) {
+        let (before, rest) = g.split_at_mut(span.start);
+        zero_sums(before, sums);
+        zero_sums(&mut rest[span.len()..], sums);
+    }
+    let mut col = span.start;
+    while col + RANK_VECTORS * 2 * LANES <= span.end {
         for (o, g) in g.chunks_exact_mut(cols).enumerate() {
             rank_cols::<RANK_VECTORS>(g, col, lists.get(o), xs, sums);
         }
         col += RANK_VECTORS * 2 * LANES;
     }
-    while col + 2 * LANES <= cols {
+    while col + 2 * LANES <= span.end {
         for (o, g) in g.chunks_exact_mut(cols).enumerate() {
             rank_cols::<1>(g, col, lists.get(o), xs, sums);
         }
@@ -247,7 +267,7 @@ fn rank_k_group(g: &mut [f32], row0: usize, dys: Rows<'_>, xs: Rows<'_>, sums: S
     }
     for (o, g) in g.chunks_exact_mut(cols).enumerate() {
         let (idx, val) = lists.get(o);
-        for (i, g) in g.iter_mut().enumerate().skip(col) {
+        for (i, g) in g.iter_mut().enumerate().take(span.end).skip(col) {
             let mut sum = if sums == Sums::Continue { *g } else { 0.0 };
             for (&s, &d) in idx.iter().zip(val) {
                 sum += d * xs.get(usize::from(s))[i];
@@ -259,6 +279,47 @@ fn rank_k_group(g: &mut [f32], row0: usize, dys: Rows<'_>, xs: Rows<'_>, sums: S
             };
         }
     }
+}
+
+/// Sums of only `±0.0` products put into `g` (whole vectors of sixteen):
+/// `+0.0` written, or added.
+#[target_feature(enable = "avx512f")]
+fn zero_sums(g: &mut [f32], sums: Sums) {
+    let (vectors, rest) = g.as_chunks_mut::<{ 2 * LANES }>();
+    debug_assert!(rest.is_empty());
+    for g in vectors {
+        *g = match sums {
+            Sums::AddWhole => cast(_mm512_add_ps(cast(*g), _mm512_setzero_ps())),
+            Sums::Continue | Sums::Overwrite => [0.0; 2 * LANES],
+        };
+    }
+}
+
+/// The columns from the first vector of sixteen where some sample's input
+/// is not `±0.0` (NaN counts) to the last such vector, or to the end when
+/// the width is not a multiple of sixteen (the partial vector is not looked
+/// at); empty when every input is zero.
+#[target_feature(enable = "avx512f")]
+fn nonzero_span(xs: Rows<'_>) -> Range<usize> {
+    let (cols, vectors) = (xs.width, xs.width / (2 * LANES));
+    let nonzero = |v: usize| {
+        (0..xs.len()).any(|s| {
+            let x: &[f32; 2 * LANES] = xs.get(s)[v * 2 * LANES..][..2 * LANES]
+                .try_into()
+                .expect("sixteen inputs");
+            _mm512_cmpneq_ps_mask(cast(*x), _mm512_setzero_ps()) != 0
+        })
+    };
+    let first = (0..vectors).find(|&v| nonzero(v)).unwrap_or(vectors);
+    let end = if cols % (2 * LANES) != 0 {
+        cols
+    } else {
+        (first..vectors)
+            .rev()
+            .find(|&v| nonzero(v))
+            .map_or(cols, |v| (v + 1) * 2 * LANES)
+    };
+    first * 2 * LANES..end
 }
 
 /// `g[col..col + 16·V] += Σ_k val[k]·xs[idx[k]][col..col + 16·V]`, `k`
