@@ -3,7 +3,7 @@
 // input: u8 pixels, consumed as they are (scale 1/255)
 // seed: 1
 // test accuracy: 98.59%
-// checkpoint sha256: 5cc243778d7a8cf1043456d90e72c6cac5d7d3fc11fe660ec5c30b084cefab7a
+// checkpoint sha256: d76913873cf6fadbbe665b2e059f5e61010024c82060c1483e1bedf91cf34f6f
 
 /// Raw input values per sample.
 pub const INPUTS: usize = 784;

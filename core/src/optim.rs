@@ -14,6 +14,10 @@ use crate::params::{Parameters, TensorKind};
 ///
 /// `grad_scale` is usually `1 / batch_size`, turning a summed mini-batch
 /// gradient into a mean. This is PyTorch's `torch.optim.SGD` update.
+///
+/// With `momentum == 0` it is plain SGD, `p -= learning_rate · g'` (Nesterov
+/// or not), and the velocity is neither read nor written: a plain step
+/// streams two buffers fewer.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Sgd {
     /// Step size.
@@ -71,6 +75,13 @@ impl Sgd {
         grad_scale: f32,
     ) {
         let decay = kind.decay(self.weight_decay);
+        if self.momentum == 0.0 {
+            for (p, &g) in params.iter_mut().zip(grads) {
+                let g = g * grad_scale + decay * *p;
+                *p -= self.learning_rate * g;
+            }
+            return;
+        }
         for ((p, v), &g) in params.iter_mut().zip(velocity.iter_mut()).zip(grads) {
             let g = g * grad_scale + decay * *p;
             *v = self.momentum * *v + g;

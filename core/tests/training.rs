@@ -181,6 +181,27 @@ fn sgd_matches_pytorch_update_rule() {
 }
 
 #[test]
+fn sgd_without_momentum_is_plain_and_leaves_the_velocity_alone() {
+    let mut p = Dense::<1, 1>::new([[1.0]], [0.5]);
+    let g = Dense::<1, 1>::new([[0.2]], [0.4]);
+    // Not read: a NaN there would reach the parameters if it were.
+    let mut v = Dense::<1, 1>::new([[f32::NAN]], [f32::NAN]);
+    let sgd = Sgd {
+        weight_decay: 0.01,
+        nesterov: true,
+        ..Sgd::new(0.1)
+    };
+    sgd.step(&mut p, &g, &mut v, 0.5);
+    // weight: g' = 0.2·0.5 + 0.01·1 = 0.11, p = 1 - 0.1·0.11; bias: g' = 0.2.
+    assert_eq!(p.weights[0][0], 1.0 - 0.1 * (0.2 * 0.5 + 0.01 * 1.0));
+    assert_eq!(p.bias[0], 0.5 - 0.1 * (0.4 * 0.5));
+    assert!(
+        v.weights[0][0].is_nan() && v.bias[0].is_nan(),
+        "not written"
+    );
+}
+
+#[test]
 fn tensor_metadata_describes_the_shapes() {
     type Net = Mlp2<784, 256, 128, 10>;
     let names: Vec<_> = (0..Net::TENSORS)

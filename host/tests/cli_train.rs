@@ -70,6 +70,8 @@ fn mnist_json_summary_bundle_and_learning_curves() {
     // metrics.json holds what identical runs share: no timings.
     let metrics = std::fs::read_to_string(dir.path().join("metrics.json")).unwrap();
     assert!(!metrics.contains("seconds"), "{metrics}");
+    let momentum = json(&metrics)["momentum"].as_f64().unwrap() as f32;
+    assert_eq!(momentum, 0.9, "{metrics}");
 
     let svg = std::fs::read_to_string(dir.path().join("curves.svg")).unwrap();
     let doc = roxmltree::Document::parse(&svg).unwrap();
@@ -86,6 +88,39 @@ fn mnist_json_summary_bundle_and_learning_curves() {
             "{expected:?} in {texts:?}"
         );
     }
+}
+
+#[test]
+fn plain_sgd_from_the_command_line_is_recorded_and_momentum_refused_with_adam() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = data_dir();
+    let args = [
+        "--epochs",
+        "1",
+        "--limit",
+        "600",
+        "--hidden",
+        "16",
+        "--data",
+        s(&data),
+    ];
+    let out = ["--out", s(dir.path()), "--quiet"];
+    let plain = [
+        &["train", "--momentum", "0", "--lr", "0.1"][..],
+        &args,
+        &out,
+    ]
+    .concat();
+    ok(&plain);
+    let metrics = std::fs::read_to_string(dir.path().join("metrics.json")).unwrap();
+    assert_eq!(json(&metrics)["momentum"], 0.0, "{metrics}");
+    let refused = [
+        &["train", "--momentum", "0.5", "--optimizer", "adam"][..],
+        &args,
+        &out,
+    ]
+    .concat();
+    run_host(&refused).assert_error(&["--momentum", "--optimizer sgd"]);
 }
 
 #[test]
@@ -342,6 +377,7 @@ fn help_shows_every_default() {
         "--test-fraction",
         "--label-column",
         "--optimizer",
+        "--momentum",
         "--scale",
         "none",
         "--quiet",

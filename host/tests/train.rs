@@ -177,6 +177,33 @@ fn mnist_with_adam_does_not_depend_on_the_thread_count() {
 }
 
 #[test]
+fn plain_sgd_does_not_depend_on_the_thread_count_and_differs_from_momentum() {
+    // `--momentum 0`: no velocity read or written, in `tinymlp::Sgd` and in
+    // the input-major first layer's fused SGD kernel alike.
+    let (train_set, test_set) = mnist(600);
+    let test_set = test_set.take(50);
+    let config = TrainConfig {
+        epochs: Some(1),
+        momentum: 0.0,
+        learning_rate: Some(0.1),
+        ..TrainConfig::default()
+    };
+    let plain = same_bytes_with_1_2_3_threads(&config, &train_set, &test_set);
+    let momentum = run(
+        &TrainConfig {
+            momentum: 0.9,
+            ..config
+        },
+        &train_set,
+        &test_set,
+    );
+    assert!(bytes(&plain.model) != bytes(&momentum.model));
+    // It learns: below the loss of a uniform guess over ten classes.
+    let loss = plain.history[0].train_loss;
+    assert!(loss < 10f64.ln(), "{loss}");
+}
+
+#[test]
 fn two_and_three_hidden_layers_do_not_depend_on_the_thread_count() {
     let (train_set, test_set) = mnist(600);
     // Batches that are not a multiple of the shard size; layers whose rows
@@ -430,6 +457,13 @@ fn bad_configurations_are_refused_naming_the_option() {
     };
     let err = train::train(&config, &digits_train, &digits_test, &mut Quiet).unwrap_err();
     assert!(err.to_string().contains("--shift 0"), "{err}");
+    // Momentum is SGD's: numeric features train with Adam unless told.
+    let config = TrainConfig {
+        momentum: 0.0,
+        ..base()
+    };
+    let err = train::train(&config, &digits_train, &digits_test, &mut Quiet).unwrap_err();
+    assert!(err.to_string().contains("--optimizer sgd"), "{err}");
     // An empty training set.
     let empty = train_set.take(0);
     let err = train::train(&base(), &empty, &test_set, &mut Quiet).unwrap_err();

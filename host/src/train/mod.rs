@@ -72,7 +72,7 @@ pub struct TrainConfig {
     pub batch_size: usize,
     /// Peak learning rate of the one-cycle schedule.
     pub learning_rate: Option<f32>,
-    /// Nesterov momentum (SGD).
+    /// Nesterov momentum (SGD); 0 for plain SGD, which keeps no velocity.
     pub momentum: f32,
     /// L2 weight decay on weight matrices.
     pub weight_decay: Option<f32>,
@@ -173,6 +173,13 @@ impl TrainConfig {
             (None, Some((rows, cols))) if pixels && rows >= 16 && cols >= 16 => 1,
             (None, _) => 0,
         };
+        if adam && self.momentum != Self::default().momentum {
+            return Err(TrainError::Config(
+                "--momentum is SGD's, and this run uses Adam (--optimizer auto picks it for \
+                 numeric features): add --optimizer sgd, or drop --momentum"
+                    .into(),
+            ));
+        }
         if max_shift > 0 && !(pixels && image.is_some()) {
             return Err(TrainError::Config(
                 "--shift moves images; this data is not pixel images: use --shift 0".into(),

@@ -156,9 +156,15 @@ pub(in crate::fkernel) fn sgd_update_input_major(
                 let g = transpose(full_tile(grads, start, inputs));
                 let w = &mut w_slab[i0..i0 + VECTOR];
                 let v = &mut v_slab[i0..i0 + VECTOR];
-                for ((w, v), g) in w.iter_mut().zip(v.iter_mut()).zip(g) {
-                    let (p, vel) = step.apply(cast(*w), g, cast(*v));
-                    (*w, *v) = (cast(p), cast(vel));
+                for (k, (w, g)) in w.iter_mut().zip(g).enumerate() {
+                    let p = if step.plain {
+                        step.apply_plain(cast(*w), g)
+                    } else {
+                        let (p, vel) = step.apply(cast(*w), g, cast(v[k]));
+                        v[k] = cast(vel);
+                        p
+                    };
+                    *w = cast(p);
                     let bits = _mm512_and_si512(_mm512_castps_si512(p), magnitude);
                     largest = _mm512_max_epu32(largest, bits);
                 }
@@ -190,6 +196,8 @@ struct SgdStep {
     decay: __m512,
     scale: __m512,
     nesterov: bool,
+    /// No momentum: plain SGD, the velocity neither read nor written.
+    plain: bool,
 }
 
 impl SgdStep {
@@ -201,7 +209,15 @@ impl SgdStep {
             decay: _mm512_set1_ps(kind.decay(sgd.weight_decay)),
             scale: _mm512_set1_ps(grad_scale),
             nesterov: sgd.nesterov,
+            plain: sgd.momentum == 0.0,
         }
+    }
+
+    /// `g' = g·scale + decay·p; p' = p − lr·g'`: the new weights.
+    #[target_feature(enable = "avx512f")]
+    fn apply_plain(self, p: __m512, g: __m512) -> __m512 {
+        let g = _mm512_add_ps(_mm512_mul_ps(g, self.scale), _mm512_mul_ps(self.decay, p));
+        _mm512_sub_ps(p, _mm512_mul_ps(self.lr, g))
     }
 
     /// `g' = g·scale + decay·p; v' = momentum·v + g'; p' = p − lr·update`,
