@@ -23,9 +23,13 @@ sed -e 's/d, h, c = 784, args.hidden, 10/d, h, c = xtr.shape[1], args.hidden, in
 np() { OPENBLAS_NUM_THREADS=$1 "$PY" "$NUMPY_ANY" --data "$2" --hidden "$3" --batch 32 --epochs "$4" | grep -E 'median|accuracy' | tr '\n' ' '; }
 torch() { "$TORCH_PY" "$REF/torch_mlp.py" --data "$2" --layers "$3" --batch 32 --epochs "$4" --threads "$1" | grep -E 'median|accuracy' | tr '\n' ' '; }
 sk() { OPENBLAS_NUM_THREADS=$1 "$PY" "$HERE/sklearn_sgd.py" --data "$2" --hidden "$3" --epochs "$4" | tr '\n' ' '; }
+# tinymlp's own recipe (SGD with Nesterov momentum for pixels, Adam for the sensor features); with
+# a fifth argument `plain`, the references' update instead: plain SGD at 0.1, no weight decay
+# (tinymlp keeps its one-cycle schedule).
 tiny() {
+  local plain=(); [ "${5:-}" = plain ] && plain=(--optimizer sgd --momentum 0 --lr 0.1 --weight-decay 0)
   "$HOST" --quiet train --data "$2" --test "$2" --hidden "$3" --epochs "$4" --shift 0 --threads "$1" \
-      --out "${TMPDIR:-/tmp}/side-tiny" --force | tr '\n' ' '
+      "${plain[@]}" --out "${TMPDIR:-/tmp}/side-tiny" --force | tr '\n' ' '
   "$PY" -c "import json,statistics,sys;e=json.load(open(sys.argv[1]))['epochs'];print('median epoch: %.4f s'%statistics.median(x['seconds'] for x in e), end=' ')" \
       "${TMPDIR:-/tmp}/side-tiny/timings.json"
 }
@@ -37,6 +41,7 @@ for shape in "784-64-10 $MNIST 64 784,64,10 5" "784-256-128-10 $MNIST 256,128 78
   set -- $shape; name=$1 data=$2 hidden=$3 layers=$4 ep=$5
   for t in 1 2; do
     echo "$name tinymlp threads=$t: $(tiny $t $data $hidden $ep)"
+    echo "$name tinymlp-plain-sgd threads=$t: $(tiny $t $data $hidden $ep plain)"
     case $hidden in *,*) ;; *) echo "$name numpy threads=$t: $(np $t $data $hidden $ep)";; esac
     echo "$name torch threads=$t: $(torch $t $data $layers $ep)"
     echo "$name sklearn threads=$t: $(sk $t $data $hidden $ep)"
