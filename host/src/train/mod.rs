@@ -72,7 +72,8 @@ pub struct TrainConfig {
     pub batch_size: usize,
     /// Peak learning rate of the one-cycle schedule.
     pub learning_rate: Option<f32>,
-    /// Nesterov momentum (SGD); 0 for plain SGD, which keeps no velocity.
+    /// Nesterov momentum (SGD); 0 for plain SGD, which neither reads nor writes
+    /// the velocity.
     pub momentum: f32,
     /// L2 weight decay on weight matrices.
     pub weight_decay: Option<f32>,
