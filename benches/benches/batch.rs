@@ -26,7 +26,7 @@ use host::fkernel::sparse::{Chunks, InputMajor, NonZeroChunks};
 use host::fkernel::{self, FFast, FPath, Floats};
 use host::model::{Architecture, HiddenLayers, Net};
 use host::train::shard::{train_shard, ShardScratch};
-use host::train::Optimizer;
+use host::train::{Optimizer, SHARD};
 use tinymlp::batch::{forward_batch, matvec_t_batch, rank_k, Rows};
 use tinymlp::kernels::{matvec, matvec_ref, matvec_t, matvec_t_ref, rank1, rank1_ref};
 use tinymlp::{Rng, Sgd, TensorKind};
@@ -333,9 +333,9 @@ fn gradient_shards(
     });
 }
 
-/// Shard `k` (16 rows of `width`) of `rows`.
+/// Shard `k` (the trainer's [`SHARD`] rows of `width`) of `rows`.
 fn shard(rows: &[f32], width: usize, k: usize) -> Rows<'_> {
-    Rows::new(&rows[k * 16 * width..][..16 * width], width)
+    Rows::new(&rows[k * SHARD * width..][..SHARD * width], width)
 }
 
 /// One SGD step on a layer's weights `w`: row-major (`tinymlp`'s update, the
