@@ -71,6 +71,7 @@ pub fn zeros(len: usize) -> Floats {
     Floats::from_iter(CACHE_LINE, std::iter::repeat_n(0.0, len))
 }
 
+pub mod fused;
 pub mod sparse;
 #[cfg(target_arch = "x86_64")]
 mod x86;
@@ -429,6 +430,12 @@ impl FFast {
                     t,
                     finite,
                 } => *finite = x86::sparse::sgd_update_input_major(sgd, grads, t),
+                Kernel::SgdStep {
+                    sgd,
+                    batch,
+                    t,
+                    finite,
+                } => *finite = x86::fused::sgd_step(sgd, batch, t),
             }
         }
     }
@@ -494,6 +501,12 @@ enum Kernel<'a, 'x> {
         grads: &'a [f32],
         t: (&'a mut [f32], &'a mut [f32], sparse::InputMajor),
         finite: &'a mut bool,
+    },
+    SgdStep {
+        sgd: (tinymlp::Sgd, tinymlp::TensorKind, f32),
+        batch: fused::ShardedBatch<'x>,
+        t: (&'a mut [f32], &'a mut [f32], sparse::InputMajor),
+        finite: &'a mut Option<bool>,
     },
 }
 

@@ -151,13 +151,25 @@ pub(crate) fn combine_gradient(
     combine: Combine,
     sum: &mut Vec<f32>,
 ) {
+    match combine {
+        Combine::Write => fast.set_rank_k_rows(weights, rows.start, dys, xs),
+        Combine::Add => fast.add_rank_k_sum_rows(weights, rows.start, dys, xs),
+    }
+    combine_bias(bias, (rows, dys), combine, sum);
+}
+
+/// The bias part of [`combine_gradient`] alone: one shard's deltas of the
+/// rows `rows` summed in sample order from zero, then written to `bias` or
+/// added to it as `combine` says. `sum` is scratch.
+pub(crate) fn combine_bias(
+    bias: &mut [f32],
+    (rows, dys): (Range<usize>, Rows<'_>),
+    combine: Combine,
+    sum: &mut Vec<f32>,
+) {
     let target = match combine {
-        Combine::Write => {
-            fast.set_rank_k_rows(weights, rows.start, dys, xs);
-            &mut *bias
-        }
+        Combine::Write => &mut *bias,
         Combine::Add => {
-            fast.add_rank_k_sum_rows(weights, rows.start, dys, xs);
             sum.clear();
             sum.resize(rows.len(), 0.0);
             &mut sum[..]

@@ -13,6 +13,7 @@ use tinymlp::kernels::LANES;
 
 use super::Sums;
 
+pub(super) mod fused;
 pub(super) mod sparse;
 
 /// Sample pairs per block of [`forward_rows`] (each pair fills one zmm).

@@ -24,7 +24,7 @@ use tinymlp::TensorKind;
 use super::super::sparse::{Chunks, InputMajor, VECTOR};
 
 /// One vector of a slab: sixteen rows of one input.
-type Columns = [f32; VECTOR];
+pub(super) type Columns = [f32; VECTOR];
 
 /// The chunks of `x`, the last one zero-padded.
 struct XChunks<'a> {
@@ -190,19 +190,19 @@ pub(in crate::fkernel) fn sgd_update_input_major(
 
 /// One SGD step's constants, and the update of sixteen weights.
 #[derive(Clone, Copy)]
-struct SgdStep {
+pub(super) struct SgdStep {
     lr: __m512,
     momentum: __m512,
     decay: __m512,
     scale: __m512,
     nesterov: bool,
     /// No momentum: plain SGD, the velocity neither read nor written.
-    plain: bool,
+    pub(super) plain: bool,
 }
 
 impl SgdStep {
     #[target_feature(enable = "avx512f")]
-    fn new(sgd: Sgd, kind: TensorKind, grad_scale: f32) -> Self {
+    pub(super) fn new(sgd: Sgd, kind: TensorKind, grad_scale: f32) -> Self {
         Self {
             lr: _mm512_set1_ps(sgd.learning_rate),
             momentum: _mm512_set1_ps(sgd.momentum),
@@ -215,7 +215,7 @@ impl SgdStep {
 
     /// `g' = g·scale + decay·p; p' = p − lr·g'`: the new weights.
     #[target_feature(enable = "avx512f")]
-    fn apply_plain(self, p: __m512, g: __m512) -> __m512 {
+    pub(super) fn apply_plain(self, p: __m512, g: __m512) -> __m512 {
         let g = _mm512_add_ps(_mm512_mul_ps(g, self.scale), _mm512_mul_ps(self.decay, p));
         _mm512_sub_ps(p, _mm512_mul_ps(self.lr, g))
     }
@@ -224,7 +224,7 @@ impl SgdStep {
     /// `update` being `g' + momentum·v'` (Nesterov) or `v'`: the new weights
     /// and velocity.
     #[target_feature(enable = "avx512f")]
-    fn apply(self, p: __m512, g: __m512, v: __m512) -> (__m512, __m512) {
+    pub(super) fn apply(self, p: __m512, g: __m512, v: __m512) -> (__m512, __m512) {
         let g = _mm512_add_ps(_mm512_mul_ps(g, self.scale), _mm512_mul_ps(self.decay, p));
         let v = _mm512_add_ps(_mm512_mul_ps(self.momentum, v), g);
         let update = if self.nesterov {

@@ -11,13 +11,14 @@ use tinymlp::{argmax, cross_entropy_grad, Sgd, TensorKind};
 
 use super::parts::{OutputCopy, Owned, Part, Step};
 use super::sync::{gather, publish, PanicGuard, Shared, Slots};
+use crate::fkernel::fused::ShardedBatch;
 use crate::fkernel::sparse::{Chunks, NonZeroChunks};
 use crate::fkernel::{self, FFast, Floats};
 use crate::train::inputs::Sample;
 use crate::train::observer::{Observer, TrainError};
 use crate::train::optimizer::Optimizer;
 use crate::train::plan::{EpochPlan, EpochSums, SHARD};
-use crate::train::shard::{combine_gradient, Combine};
+use crate::train::shard::{combine_bias, combine_gradient, Combine};
 
 /// Per-thread buffers, for the whole batch.
 struct Buffers {
@@ -47,6 +48,10 @@ struct Buffers {
     /// With an input-major first layer and an optimiser other than SGD, its
     /// gradient transposed for the update.
     first_grads: Option<Floats>,
+    /// Whether the first layer's weight gradient is left to its update
+    /// (input-major rows and SGD: `FFast::sgd_step_input_major`, which
+    /// forms it input by input and never stores it).
+    first_fused: bool,
 }
 
 /// The inputs and labels of one batch, and (with an input-major first
@@ -73,7 +78,8 @@ impl Grads {
 }
 
 impl Buffers {
-    fn new(widths: &[usize], part: &Part, first_finite: bool, batch: usize) -> Self {
+    fn new(widths: &[usize], part: &Part, first_finite: bool, plan: &EpochPlan<'_>) -> Self {
+        let batch = plan.batch_size;
         let hidden = &widths[1..widths.len() - 1];
         let (inputs, classes) = (widths[0], widths[widths.len() - 1]);
         let own = |l: usize| Grads::new(part.layers[l].range.len(), widths[l]);
@@ -97,6 +103,7 @@ impl Buffers {
             bias_sum: Vec::with_capacity(hidden.iter().copied().max().unwrap_or(0).max(classes)),
             first_finite,
             first_grads: None,
+            first_fused: input_major && matches!(plan.optimizer, Optimizer::Sgd(_)),
         }
     }
 }
@@ -117,7 +124,7 @@ pub(super) fn worker<O: Observer>(
                 .read()
                 .expect("no thread panics holding it"),
         );
-    let mut buf = Buffers::new(widths, part, first_finite, plan.batch_size);
+    let mut buf = Buffers::new(widths, part, first_finite, plan);
     let mut sums = EpochSums::default();
     let total = plan.samples.len();
     let batches = || plan.samples.chunks(plan.batch_size);
@@ -150,7 +157,7 @@ pub(super) fn worker<O: Observer>(
             learning_rate: sums.learning_rate,
             scale: 1.0 / batch.len() as f32,
         };
-        update(&mut buf, part, shared, k, step);
+        update(&mut buf, (part, widths), at, step);
         if let Some(observer) = observer.as_deref_mut() {
             if batch_index % 64 == 0 {
                 let done = (batch_index * plan.batch_size + batch.len()).min(total);
@@ -294,7 +301,7 @@ fn output_layer(
     let d_logits = &buf.d_logits[..n * classes];
     let (grads, sum) = (&mut buf.output_grads, &mut buf.bias_sum);
     let ds = Rows::new(d_logits, classes);
-    batch_gradient(buf.fast, (grads, sum), 0..classes, ds, hidden);
+    batch_gradient(buf.fast, (grads, sum), 0..classes, ds, (hidden, true));
     batch_loss
 }
 
@@ -379,24 +386,21 @@ fn row_gradients(
     };
     let deltas = Rows::new(&buf.deltas[l][..n * width], width);
     let (grads, sum) = (&mut buf.grads[l], &mut buf.bias_sum);
-    batch_gradient(
-        buf.fast,
-        (grads, sum),
-        own.clone(),
-        deltas,
-        Rows::new(input, inputs),
-    );
+    let weights = !(l == 0 && buf.first_fused);
+    let xs = Rows::new(input, inputs);
+    batch_gradient(buf.fast, (grads, sum), own.clone(), deltas, (xs, weights));
 }
 
 /// The gradient of the rows `rows` of a layer over the whole batch (`dys`
 /// every row's deltas, `xs` the inputs), shard by shard from zero, the
 /// shards added in order: the first writes `grads`, the others add to it.
+/// Only the bias unless `weights`.
 fn batch_gradient(
     fast: FFast,
     (grads, bias_sum): (&mut Grads, &mut Vec<f32>),
     rows: Range<usize>,
     dys: Rows<'_>,
-    xs: Rows<'_>,
+    (xs, weights): (Rows<'_>, bool),
 ) {
     let shards = dys
         .data
@@ -408,8 +412,13 @@ fn batch_gradient(
             Rows::new(d, dys.width),
             Rows::new(x, xs.width),
         );
-        let target = (&mut grads.weights[..], &mut grads.bias[..]);
-        combine_gradient(fast, target, rows, Combine::for_shard(shard), bias_sum);
+        let combine = Combine::for_shard(shard);
+        if weights {
+            let target = (&mut grads.weights[..], &mut grads.bias[..]);
+            combine_gradient(fast, target, rows, combine, bias_sum);
+        } else {
+            combine_bias(&mut grads.bias, (rows.0, rows.1), combine, bias_sum);
+        }
     }
 }
 
@@ -420,49 +429,56 @@ fn batch_gradient(
 /// this thread's rows of the layers above the first (the transposed
 /// products), so those wait for a barrier. The first layer's rows are read
 /// by their own thread only, and it updates them while it waits.
-fn update(buf: &mut Buffers, part: &mut Part, shared: &Shared, k: usize, step: Step) {
+fn update(buf: &mut Buffers, (part, widths): (&mut Part, &[usize]), at: Position<'_>, step: Step) {
     let layers = part.layers.len();
     if layers >= 2 {
-        let arrival = shared.barrier.arrive();
-        update_rows(buf, part, shared, (k, 0), step);
+        let arrival = at.shared.barrier.arrive();
+        update_rows(buf, (part, widths), (at, 0), step);
         arrival.wait();
     } else {
-        update_rows(buf, part, shared, (k, 0), step);
+        update_rows(buf, (part, widths), (at, 0), step);
     }
     for l in 1..layers {
-        update_rows(buf, part, shared, (k, l), step);
+        update_rows(buf, (part, widths), (at, l), step);
     }
     part.output.update(step, &buf.output_grads);
 }
 
-/// The optimiser step on thread `k`'s rows of hidden layer `l`.
+/// The optimiser step on this thread's rows of hidden layer `l`.
 fn update_rows(
     buf: &mut Buffers,
-    part: &mut Part,
-    shared: &Shared,
-    (k, l): (usize, usize),
+    (part, widths): (&mut Part, &[usize]),
+    (at, l): (Position<'_>, usize),
     step: Step,
 ) {
     let own = &mut part.layers[l];
-    let mut weights = shared.weights[l][k]
+    let mut weights = at.shared.weights[l][at.thread]
         .write()
         .expect("no thread panics holding it");
-    let grads = &buf.grads[l].weights;
+    let grads = &mut buf.grads[l].weights;
     match (own.layout, step.optimizer, &mut own.weights_state[..]) {
         (None, _, state) => Owned {
             params: &mut weights[..],
             state: state.iter_mut().map(|s| &mut s[..]).collect(),
         }
         .update(step, TensorKind::Weight, grads),
-        // SGD on input-major rows, the gradient transposed on the way.
+        // SGD on input-major rows of the first layer: the gradient formed
+        // input by input on the way into the update.
         (Some(layout), Optimizer::Sgd(sgd), [velocity]) => {
             let sgd = Sgd {
                 learning_rate: step.learning_rate,
                 ..sgd
             };
+            let (inputs, width, n) = (layout.inputs, widths[1], at.n);
+            let batch = ShardedBatch {
+                dys: Rows::new(&buf.deltas[0][..n * width], width),
+                xs: Rows::new(&buf.staged[at.step % 2].inputs[..n * inputs], inputs),
+                row0: own.range.start,
+                shard: SHARD,
+            };
             let t = (&mut weights[..], &mut velocity[..], layout);
             let sgd = (sgd, TensorKind::Weight, step.scale);
-            buf.first_finite = buf.fast.sgd_update_input_major(sgd, grads, t);
+            buf.first_finite = buf.fast.sgd_step_input_major(sgd, batch, grads, t);
         }
         (Some(layout), _, state) => {
             let transposed = buf

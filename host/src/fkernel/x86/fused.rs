@@ -1,0 +1,211 @@
+//! The AVX-512 form of [`FFast::sgd_step_input_major`]: per input, the
+//! gradient of up to four slabs of sixteen rows held in zmm registers,
+//! summed shard by shard over the samples whose input is not zero, then
+//! the SGD step of those slabs' weights and velocity.
+//!
+//! Which samples have a non-zero input is one bit per sample: for each
+//! shard and input a `u32`, built sixteen inputs per compare and masked OR.
+//!
+//! [`FFast::sgd_step_input_major`]: super::super::FFast::sgd_step_input_major
+
+use std::arch::x86_64::*;
+use std::cell::RefCell;
+
+use bytemuck::cast;
+use tinymlp::batch::Rows;
+use tinymlp::{Sgd, TensorKind};
+
+use super::super::fused::ShardedBatch;
+use super::super::sparse::{InputMajor, VECTOR};
+use super::sparse::{Columns, SgdStep};
+
+/// Slabs whose gradient one pass over the inputs holds in registers (with
+/// their shard sums: eight zmm).
+const SLABS: usize = 4;
+
+/// Per-thread buffers reused between steps.
+#[derive(Default)]
+struct Scratch {
+    /// `masks[j · inputs + i]`: bit `b` set when sample `j · shard + b` has
+    /// input `i` not `±0.0`.
+    masks: Vec<u32>,
+    /// `deltas[s · slabs + k]`: sample `s`'s deltas of slab `k`, zeros past
+    /// the last row.
+    deltas: Vec<Columns>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// The fused step, or `None` when it does not apply (a delta or input that
+/// is not finite, or shards of more than 32 samples): then nothing was
+/// written. Otherwise whether every weight is finite (shapes checked by the
+/// caller).
+#[target_feature(enable = "avx512f")]
+pub(in crate::fkernel) fn sgd_step(
+    (sgd, kind, grad_scale): (Sgd, TensorKind, f32),
+    batch: ShardedBatch<'_>,
+    (wt, vt, layout): (&mut [f32], &mut [f32], InputMajor),
+) -> Option<bool> {
+    if batch.shard > 32 {
+        return None;
+    }
+    SCRATCH.with_borrow_mut(|scratch| {
+        if !(sample_masks(batch.xs, batch.shard, &mut scratch.masks)
+            && slab_deltas(batch, layout, &mut scratch.deltas))
+        {
+            return None;
+        }
+        let step = SgdStep::new(sgd, kind, grad_scale);
+        let wt: &mut [Columns] = wt.as_chunks_mut().0;
+        let vt: &mut [Columns] = vt.as_chunks_mut().0;
+        let slabs = Slabs {
+            batch,
+            layout,
+            masks: &scratch.masks,
+            deltas: &scratch.deltas,
+        };
+        let mut largest = _mm512_setzero_si512();
+        let mut k = 0;
+        while k + SLABS <= layout.slabs() {
+            largest = _mm512_max_epu32(largest, slabs.step::<SLABS>(k, step, (wt, vt)));
+            k += SLABS;
+        }
+        while k < layout.slabs() {
+            largest = _mm512_max_epu32(largest, slabs.step::<1>(k, step, (wt, vt)));
+            k += 1;
+        }
+        Some(_mm512_cmpge_epu32_mask(largest, _mm512_set1_epi32(0x7f80_0000)) == 0)
+    })
+}
+
+/// Sets `masks` (see [`Scratch::masks`]) for `xs`; whether every input is
+/// finite.
+#[target_feature(enable = "avx512f")]
+fn sample_masks(xs: Rows<'_>, shard: usize, masks: &mut Vec<u32>) -> bool {
+    let inputs = xs.width;
+    masks.clear();
+    masks.resize(xs.len().div_ceil(shard) * inputs, 0);
+    let magnitude = _mm512_set1_epi32(0x7fff_ffff);
+    let (mut largest, mut finite) = (_mm512_setzero_si512(), true);
+    for s in 0..xs.len() {
+        let bit = 1u32 << (s % shard);
+        let row = &mut masks[s / shard * inputs..][..inputs];
+        let (vectors, tail) = xs.get(s).as_chunks::<VECTOR>();
+        let (mask_vectors, mask_tail) = row.as_chunks_mut::<VECTOR>();
+        for (m, x) in mask_vectors.iter_mut().zip(vectors) {
+            let x: __m512 = cast(*x);
+            let nonzero = _mm512_cmpneq_ps_mask(x, _mm512_setzero_ps());
+            let m_old: __m512i = cast(*m);
+            *m = cast(_mm512_mask_or_epi32(
+                m_old,
+                nonzero,
+                m_old,
+                _mm512_set1_epi32(bit as i32),
+            ));
+            let bits = _mm512_and_si512(_mm512_castps_si512(x), magnitude);
+            largest = _mm512_max_epu32(largest, bits);
+        }
+        for (m, &x) in mask_tail.iter_mut().zip(tail) {
+            *m |= if x != 0.0 { bit } else { 0 };
+            finite &= x.is_finite();
+        }
+    }
+    finite && _mm512_cmpge_epu32_mask(largest, _mm512_set1_epi32(0x7f80_0000)) == 0
+}
+
+/// Sets `deltas` (see [`Scratch::deltas`]) for the rows of `layout` from
+/// `batch.row0`; whether every one of them is finite.
+fn slab_deltas(batch: ShardedBatch<'_>, layout: InputMajor, deltas: &mut Vec<Columns>) -> bool {
+    let slabs = layout.slabs();
+    deltas.clear();
+    deltas.resize(batch.dys.len() * slabs, [0.0; VECTOR]);
+    let mut finite = true;
+    for (s, out) in deltas.chunks_exact_mut(slabs.max(1)).enumerate() {
+        let own = &batch.dys.get(s)[batch.row0..batch.row0 + layout.rows];
+        for (out, d) in out.iter_mut().zip(own.chunks(VECTOR)) {
+            out[..d.len()].copy_from_slice(d);
+            finite &= d.iter().all(|d| d.is_finite());
+        }
+    }
+    finite
+}
+
+/// What every slab's step reads.
+struct Slabs<'a> {
+    batch: ShardedBatch<'a>,
+    layout: InputMajor,
+    masks: &'a [u32],
+    deltas: &'a [Columns],
+}
+
+impl Slabs<'_> {
+    /// The step of slabs `k0..k0 + V`; the largest magnitude (bits) among
+    /// their new weights.
+    #[target_feature(enable = "avx512f")]
+    fn step<const V: usize>(
+        &self,
+        k0: usize,
+        step: SgdStep,
+        (wt, vt): (&mut [Columns], &mut [Columns]),
+    ) -> __m512i {
+        let (inputs, padded) = (self.layout.inputs, self.layout.slab_len() / VECTOR);
+        // Lanes of real rows in each slab (the padding rows keep their zeros).
+        let lanes: [__mmask16; V] = core::array::from_fn(|v| {
+            let rows = (self.layout.rows - (k0 + v) * VECTOR).min(VECTOR);
+            ((1u32 << rows) - 1) as __mmask16
+        });
+        let magnitude = _mm512_set1_epi32(0x7fff_ffff);
+        let mut largest = _mm512_setzero_si512();
+        for i in 0..inputs {
+            let g = self.gradient::<V>(k0, i);
+            for v in 0..V {
+                let at = (k0 + v) * padded + i;
+                let p: __m512 = cast(wt[at]);
+                let new = if step.plain {
+                    step.apply_plain(p, g[v])
+                } else {
+                    let vel: __m512 = cast(vt[at]);
+                    let (new, new_vel) = step.apply(p, g[v], vel);
+                    vt[at] = cast(_mm512_mask_blend_ps(lanes[v], vel, new_vel));
+                    new
+                };
+                let new = _mm512_mask_blend_ps(lanes[v], p, new);
+                wt[at] = cast(new);
+                let bits = _mm512_and_si512(_mm512_castps_si512(new), magnitude);
+                largest = _mm512_max_epu32(largest, bits);
+            }
+        }
+        largest
+    }
+
+    /// Input `i`'s gradient in slabs `k0..k0 + V`: each shard's chain from
+    /// `+0.0` over its samples with a non-zero input, ascending; the shards
+    /// added in order.
+    #[target_feature(enable = "avx512f")]
+    fn gradient<const V: usize>(&self, k0: usize, i: usize) -> [__m512; V] {
+        let ShardedBatch { xs, shard, .. } = self.batch;
+        let (inputs, slabs) = (xs.width, self.layout.slabs());
+        let mut g = [_mm512_setzero_ps(); V];
+        for (j, s0) in (0..xs.len()).step_by(shard).enumerate() {
+            let mut bits = self.masks[j * inputs + i];
+            let mut acc = [_mm512_setzero_ps(); V];
+            while bits != 0 {
+                let s = s0 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let x = _mm512_set1_ps(xs.data[s * inputs + i]);
+                let d = &self.deltas[s * slabs + k0..][..V];
+                for v in 0..V {
+                    acc[v] = _mm512_add_ps(acc[v], _mm512_mul_ps(cast(d[v]), x));
+                }
+            }
+            g = if j == 0 {
+                acc
+            } else {
+                core::array::from_fn(|v| _mm512_add_ps(g[v], acc[v]))
+            };
+        }
+        g
+    }
+}
