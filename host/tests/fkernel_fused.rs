@@ -11,7 +11,7 @@
 mod common;
 
 use common::kernels::{bits, kernels, sparse_inputs, values};
-use host::fkernel::fused::ShardedBatch;
+use host::fkernel::fused::{ShardedBatch, FUSED_ROWS};
 use host::fkernel::sparse::InputMajor;
 use host::fkernel::FFast;
 use tinymlp::batch::{rank_k_rows, Rows};
@@ -34,7 +34,8 @@ struct Case {
 
 impl Case {
     fn random(rng: &mut Rng, inputs: usize) -> Self {
-        let rows = 1 + rng.below(80) as usize;
+        // Half of them from `FUSED_ROWS` up, where the AVX-512 path fuses.
+        let rows = [1, FUSED_ROWS][rng.below(2) as usize] + rng.below(80) as usize;
         let (row0, extra) = (rng.below(20) as usize, rng.below(3) as usize);
         let width = row0 + rows + extra;
         let n = 1 + rng.below(40) as usize;

@@ -37,6 +37,13 @@ use tinymlp::{Sgd, TensorKind};
 use super::sparse::InputMajor;
 use super::{FFast, FPath};
 
+/// Rows from which the fused form is the faster one. Its walk over every
+/// input and shard costs about the same for one slab as for four, while the
+/// step taken apart costs in proportion to the rows: MNIST batches of 32,
+/// best of 20 (`BENCHMARKS.md`), fused ÷ apart = 1.8 at 16 rows, 1.15 at
+/// 32, 0.92 at 48, 0.80 at 64, 0.75 at 128 and 256.
+pub const FUSED_ROWS: usize = 48;
+
 /// The deltas and inputs of one batch for the rows `row0..` of a layer
 /// (`dys` holds every row's deltas), summed in shards of `shard` samples.
 #[derive(Clone, Copy, Debug)]
@@ -56,7 +63,8 @@ impl FFast {
     /// gradient of `batch`: the bits of writing the first shard's gradient
     /// with [`set_rank_k_rows`](Self::set_rank_k_rows), adding each later
     /// shard's with [`add_rank_k_sum_rows`](Self::add_rank_k_sum_rows), then
-    /// [`sgd_update_input_major`](Self::sgd_update_input_major). `scratch`
+    /// [`sgd_update_input_major`](Self::sgd_update_input_major), which is
+    /// how it is taken below [`FUSED_ROWS`] rows. `scratch`
     /// (`layout.rows × layout.inputs`) is working space for a step taken
     /// apart; what it holds afterwards is unspecified. Returns whether every
     /// weight is finite.
@@ -80,6 +88,8 @@ impl FFast {
         assert_eq!(scratch.len(), layout.rows * layout.inputs, "scratch");
         match self.path {
             FPath::Portable => {}
+            #[cfg(target_arch = "x86_64")]
+            FPath::Avx512 if layout.rows < FUSED_ROWS => {}
             #[cfg(not(target_arch = "x86_64"))]
             FPath::Avx512 => unreachable!("only the portable path exists off x86_64"),
             #[cfg(target_arch = "x86_64")]

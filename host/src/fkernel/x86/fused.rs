@@ -67,21 +67,21 @@ pub(in crate::fkernel) fn sgd_step(
             deltas: &scratch.deltas,
         };
         let mut largest = _mm512_setzero_si512();
-        let mut k = 0;
-        while k + SLABS <= layout.slabs() {
-            largest = _mm512_max_epu32(largest, slabs.step::<SLABS>(k, step, (wt, vt)));
-            k += SLABS;
-        }
-        while k < layout.slabs() {
-            largest = _mm512_max_epu32(largest, slabs.step::<1>(k, step, (wt, vt)));
-            k += 1;
+        for k in (0..layout.slabs()).step_by(SLABS) {
+            let bits = match layout.slabs() - k {
+                1 => slabs.step::<1>(k, step, (wt, vt)),
+                2 => slabs.step::<2>(k, step, (wt, vt)),
+                3 => slabs.step::<3>(k, step, (wt, vt)),
+                _ => slabs.step::<SLABS>(k, step, (wt, vt)),
+            };
+            largest = _mm512_max_epu32(largest, bits);
         }
         Some(_mm512_cmpge_epu32_mask(largest, _mm512_set1_epi32(0x7f80_0000)) == 0)
     })
 }
 
-/// Sets `masks` (see [`Scratch::masks`]) for `xs`; whether every input is
-/// finite.
+/// Sets `masks` (see [`Scratch::masks`]) for `xs`, sixteen inputs of a
+/// shard's samples per register; whether every input is finite.
 #[target_feature(enable = "avx512f")]
 fn sample_masks(xs: Rows<'_>, shard: usize, masks: &mut Vec<u32>) -> bool {
     let inputs = xs.width;
@@ -89,27 +89,31 @@ fn sample_masks(xs: Rows<'_>, shard: usize, masks: &mut Vec<u32>) -> bool {
     masks.resize(xs.len().div_ceil(shard) * inputs, 0);
     let magnitude = _mm512_set1_epi32(0x7fff_ffff);
     let (mut largest, mut finite) = (_mm512_setzero_si512(), true);
-    for s in 0..xs.len() {
-        let bit = 1u32 << (s % shard);
-        let row = &mut masks[s / shard * inputs..][..inputs];
-        let (vectors, tail) = xs.get(s).as_chunks::<VECTOR>();
-        let (mask_vectors, mask_tail) = row.as_chunks_mut::<VECTOR>();
-        for (m, x) in mask_vectors.iter_mut().zip(vectors) {
-            let x: __m512 = cast(*x);
-            let nonzero = _mm512_cmpneq_ps_mask(x, _mm512_setzero_ps());
-            let m_old: __m512i = cast(*m);
-            *m = cast(_mm512_mask_or_epi32(
-                m_old,
-                nonzero,
-                m_old,
-                _mm512_set1_epi32(bit as i32),
-            ));
-            let bits = _mm512_and_si512(_mm512_castps_si512(x), magnitude);
-            largest = _mm512_max_epu32(largest, bits);
+    let whole = inputs / VECTOR * VECTOR;
+    for (j, s0) in (0..xs.len()).step_by(shard).enumerate() {
+        let samples = s0..(s0 + shard).min(xs.len());
+        let row = &mut masks[j * inputs..][..inputs];
+        for (c, m) in row[..whole].as_chunks_mut::<VECTOR>().0.iter_mut().enumerate() {
+            let mut bits = _mm512_setzero_si512();
+            for s in samples.clone() {
+                let x: &[f32; VECTOR] = xs.get(s)[c * VECTOR..][..VECTOR]
+                    .try_into()
+                    .expect("sixteen inputs");
+                let x: __m512 = cast(*x);
+                let nonzero = _mm512_cmpneq_ps_mask(x, _mm512_setzero_ps());
+                let bit = _mm512_set1_epi32(1 << (s - s0));
+                bits = _mm512_mask_or_epi32(bits, nonzero, bits, bit);
+                let magnitudes = _mm512_and_si512(_mm512_castps_si512(x), magnitude);
+                largest = _mm512_max_epu32(largest, magnitudes);
+            }
+            *m = cast(bits);
         }
-        for (m, &x) in mask_tail.iter_mut().zip(tail) {
-            *m |= if x != 0.0 { bit } else { 0 };
-            finite &= x.is_finite();
+        for (i, m) in row.iter_mut().enumerate().skip(whole) {
+            for s in samples.clone() {
+                let x = xs.get(s)[i];
+                *m |= u32::from(x != 0.0) << (s - s0);
+                finite &= x.is_finite();
+            }
         }
     }
     finite && _mm512_cmpge_epu32_mask(largest, _mm512_set1_epi32(0x7f80_0000)) == 0
