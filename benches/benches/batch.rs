@@ -15,13 +15,15 @@
 //! (`all`) or only the non-zero ones (`listed`), the copy into input-major
 //! storage and the lists of non-zero chunks the trainer makes per batch
 //! (these count the dense product's MACs, so the rates compare as times
-//! do), and one SGD step row-major (`tinymlp`'s) against input-major (in
-//! weights per second).
+//! do), one SGD step row-major (`tinymlp`'s) against input-major (in
+//! weights per second), and the first layer's whole step — gradient and
+//! update — taken apart against fused (`host::fkernel::fused`).
 
 use std::hint::black_box;
 
 use benches::{config, labels, mnist_train, pixel_inputs, random_values, relu_like};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use host::fkernel::fused::ShardedBatch;
 use host::fkernel::sparse::{Chunks, InputMajor, NonZeroChunks};
 use host::fkernel::{self, FFast, FPath, Floats};
 use host::model::{Architecture, HiddenLayers, Net};
@@ -301,8 +303,66 @@ fn sparse(c: &mut Criterion, rng: &mut Rng, outputs: usize) {
         );
         gradient_shards(&mut g, fast, rng, xs, outputs);
         sgd_steps(&mut g, fast, rng, (&w, layout));
+        whole_steps(&mut g, fast, rng, xs, (&w, layout));
     }
     g.finish();
+}
+
+/// The first layer's whole SGD step on a batch of 32 MNIST images (deltas
+/// half zero): its gradient shard by shard and the input-major update taken
+/// apart (the plain reference of the trainer's path), against
+/// `sgd_step_input_major`, which fuses them from `FUSED_ROWS` rows;
+/// throughput in the dense product's MACs.
+fn whole_steps(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    fast: FFast,
+    rng: &mut Rng,
+    xs: Rows<'_>,
+    (w, layout): (&[f32], InputMajor),
+) {
+    let outputs = layout.rows;
+    let sgd = Sgd {
+        learning_rate: 1e-9,
+        momentum: 0.9,
+        weight_decay: 1e-4,
+        nesterov: true,
+    };
+    let step = (sgd, TensorKind::Weight, 1.0 / 32.0);
+    let dys = relu_like(rng, 32 * outputs);
+    let (mut wt, mut vt) = (layout.from_rows(w), layout.from_rows(w));
+    let mut grads = fkernel::zeros(outputs * xs.width);
+    let path = fast.path().name();
+    g.bench_function(
+        BenchmarkId::new(format!("step_apart_{path}"), 32),
+        |bench| {
+            bench.iter(|| {
+                for k in 0..2 {
+                    let (d, x) = (shard(&dys, outputs, k), shard(xs.data, xs.width, k));
+                    if k == 0 {
+                        fast.set_rank_k_rows(black_box(&mut grads), 0, d, x);
+                    } else {
+                        fast.add_rank_k_sum_rows(black_box(&mut grads), 0, d, x);
+                    }
+                }
+                fast.sgd_update_input_major(step, &grads, (&mut wt[..], &mut vt[..], layout))
+            })
+        },
+    );
+    g.bench_function(
+        BenchmarkId::new(format!("step_fused_{path}"), 32),
+        |bench| {
+            bench.iter(|| {
+                let batch = ShardedBatch {
+                    dys: Rows::new(&dys, outputs),
+                    xs: black_box(xs),
+                    row0: 0,
+                    shard: SHARD,
+                };
+                let t = (&mut wt[..], &mut vt[..], layout);
+                fast.sgd_step_input_major(step, batch, &mut grads, t)
+            })
+        },
+    );
 }
 
 /// The first layer's gradient of a batch of 32 MNIST images as the trainer

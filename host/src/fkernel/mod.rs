@@ -30,7 +30,9 @@
 //!
 //! [`sparse`] adds a third form of the forward product for the first layer
 //! on mostly-zero inputs (MNIST's background): input-major weights, and
-//! only the chunks of inputs that are not all zero.
+//! only the chunks of inputs that are not all zero. [`fused`] takes that
+//! layer's whole SGD step, its gradient formed input by input over the
+//! samples whose input is not zero and never stored.
 //!
 //! `host/tests/fkernel.rs` checks every path against `tinymlp::batch` with
 //! `to_bits` equality on random shapes (widths not multiples of 8 or 16,

@@ -9,10 +9,13 @@
 //! contiguous vector per slab of sixteen rows, so a sample only reads those
 //! of its non-zero chunks ([`NonZeroChunks`], recorded when the batch is
 //! staged). The trainer keeps the first layer's rows and their optimiser
-//! state input-major for an epoch; the gradient stays row-major, where it
-//! skips the rows whose delta is zero (a ReLU layer's half, which an
-//! input-major gradient cannot), and [`FFast::sgd_update_input_major`]
-//! transposes it on the way into the update.
+//! state input-major for an epoch. Their SGD step is
+//! [`FFast::sgd_step_input_major`](super::FFast::sgd_step_input_major)
+//! (`fkernel::fused`): from 48 rows the gradient is formed input by input,
+//! over the samples whose input is not zero, straight into the update;
+//! below, it is the row-major gradient (which skips the rows whose delta is
+//! zero) that [`FFast::sgd_update_input_major`] transposes on the way into
+//! the update.
 //!
 //! # Why the bits are the same
 //!

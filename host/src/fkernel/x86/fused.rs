@@ -93,7 +93,12 @@ fn sample_masks(xs: Rows<'_>, shard: usize, masks: &mut Vec<u32>) -> bool {
     for (j, s0) in (0..xs.len()).step_by(shard).enumerate() {
         let samples = s0..(s0 + shard).min(xs.len());
         let row = &mut masks[j * inputs..][..inputs];
-        for (c, m) in row[..whole].as_chunks_mut::<VECTOR>().0.iter_mut().enumerate() {
+        for (c, m) in row[..whole]
+            .as_chunks_mut::<VECTOR>()
+            .0
+            .iter_mut()
+            .enumerate()
+        {
             let mut bits = _mm512_setzero_si512();
             for s in samples.clone() {
                 let x: &[f32; VECTOR] = xs.get(s)[c * VECTOR..][..VECTOR]

@@ -61,10 +61,13 @@
 //! first layer and their optimiser state input-major for the epoch
 //! (`fkernel::sparse`; no other thread reads them), and computes their
 //! forward product over only the chunks of inputs that are not all zero,
-//! listed when the batch is staged. Their gradient stays row-major (the
-//! kernel that skips zero deltas) and is transposed on the way into the
-//! update. The bits are the same (see `fkernel::sparse`). This is worth a
-//! row split on one thread too.
+//! listed when the batch is staged. With SGD, their weight gradient is left
+//! to the update, `FFast::sgd_step_input_major` (`fkernel::fused`: from 48
+//! rows formed input by input over the samples whose input is not zero and
+//! never stored); with another optimiser it stays row-major and is
+//! transposed on the way into the update. The bits are the same (see
+//! `fkernel::sparse` and `fkernel::fused`). This is worth a row split on one
+//! thread too.
 //!
 //! # Files
 //!
