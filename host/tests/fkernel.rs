@@ -2,8 +2,9 @@
 //! bits of `tinymlp::batch` for the forward product, the rank-k gradient and
 //! the transposed product (whole, by columns, and added by row blocks), and
 //! a gradient's whole sum added to another, on random shapes (widths not multiples of 8 or 16, odd batch sizes, row
-//! offsets) and on zero, negative-zero and non-finite values. Paths the CPU
-//! lacks are skipped (and named on stderr).
+//! offsets) and on zero, negative-zero and non-finite values; and pixels
+//! convert to the bits of `tinymlp::PIXEL_VALUES`. Paths the CPU lacks are
+//! skipped (and named on stderr).
 
 use std::ops::Range;
 
@@ -283,4 +284,28 @@ fn forward_checks_shapes_on_every_path() {
     let kernel = FFast::detect();
     let x = [0.0; 8];
     kernel.forward_batch(&[0.0; 7], &[0.0], Rows::new(&x, 8), &mut [0.0]);
+}
+
+#[test]
+fn pixels_convert_to_the_core_table_on_every_path() {
+    let mut rng = Rng::new(61);
+    let every: Vec<u8> = (0..=255).collect();
+    for kernel in kernels() {
+        let mut lengths: Vec<usize> = (0..40).collect();
+        lengths.extend([256, 783, 784]);
+        for len in lengths {
+            let pixels: Vec<u8> = if len == 256 {
+                every.clone()
+            } else {
+                (0..len).map(|_| rng.below(256) as u8).collect()
+            };
+            let mut x = vec![f32::NAN; len];
+            kernel.pixels_to_inputs(&pixels, &mut x);
+            let want: Vec<f32> = pixels
+                .iter()
+                .map(|&p| tinymlp::PIXEL_VALUES[usize::from(p)])
+                .collect();
+            assert_eq!(bits(&x), bits(&want), "{kernel:?} len={len}");
+        }
+    }
 }

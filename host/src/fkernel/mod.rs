@@ -74,6 +74,7 @@ pub fn zeros(len: usize) -> Floats {
 }
 
 pub mod fused;
+pub mod pixels;
 pub mod sparse;
 #[cfg(target_arch = "x86_64")]
 mod x86;
@@ -438,6 +439,7 @@ impl FFast {
                     t,
                     finite,
                 } => *finite = x86::fused::sgd_step(sgd, batch, t),
+                Kernel::Pixels { pixels, x } => x86::pixels::pixels_to_inputs(pixels, x),
             }
         }
     }
@@ -509,6 +511,10 @@ enum Kernel<'a, 'x> {
         batch: fused::ShardedBatch<'x>,
         t: (&'a mut [f32], &'a mut [f32], sparse::InputMajor),
         finite: &'a mut Option<bool>,
+    },
+    Pixels {
+        pixels: &'a [u8],
+        x: &'a mut [f32],
     },
 }
 

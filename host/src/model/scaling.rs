@@ -121,9 +121,8 @@ impl Scaling {
     pub fn input(&self, data: &Dataset, i: usize, x: &mut [f32]) {
         match (self, data.pixels(i)) {
             (Self::Pixels, Some(pixels)) => {
-                for (x, &p) in x.iter_mut().zip(pixels) {
-                    *x = tinymlp::PIXEL_VALUES[usize::from(p)];
-                }
+                let n = x.len().min(pixels.len());
+                crate::fkernel::FFast::detect().pixels_to_inputs(&pixels[..n], &mut x[..n])
             }
             _ => {
                 let mut raw = vec![0.0; data.features()];

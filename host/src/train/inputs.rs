@@ -3,6 +3,7 @@
 
 use crate::data::Dataset;
 use crate::fkernel::sparse::NonZeroChunks;
+use crate::fkernel::FFast;
 use crate::model::Scaling;
 
 /// Samples [`Inputs::mostly_zero`] looks at.
@@ -91,27 +92,19 @@ impl Inputs<'_> {
     }
 }
 
-/// `p as f32 / 255.0`: the value [`tinymlp::PIXEL_VALUES`] holds for `p`, bit for bit
-/// (IEEE division is correctly rounded, see `tinymlp::input`). On the host a
-/// vector division is ~4× faster than the table lookup, which compiles to
-/// gathers (`converts_like_the_table` checks all 256 values).
-#[inline(always)]
-fn pixel_value(p: u8) -> f32 {
-    f32::from(p) / 255.0
-}
-
 /// Copies a `rows × cols` image shifted by (`dx`, `dy`) pixels, filling with 0
-/// (background), converted as [`tinymlp::pixels_to_input`] does.
+/// (background), converted as [`tinymlp::pixels_to_input`] does (by
+/// [`FFast::pixels_to_inputs`]: the table's bits, faster than its lookups,
+/// which compile to gathers).
 pub fn shifted_input(
     pixels: &[u8],
     (rows, cols): (usize, usize),
     (dx, dy): (i8, i8),
     x: &mut [f32],
 ) {
+    let fast = FFast::detect();
     if (dx, dy) == (0, 0) {
-        for (x, &p) in x.iter_mut().zip(pixels) {
-            *x = pixel_value(p);
-        }
+        fast.pixels_to_inputs(pixels, x);
         return;
     }
     x.fill(0.0);
@@ -125,17 +118,15 @@ pub fn shifted_input(
             continue;
         }
         let src = &pixels[src_row as usize * cols + src_col..][..width];
-        let dst = &mut x[row as usize * cols + dst_col..][..width];
-        for (x, &p) in dst.iter_mut().zip(src) {
-            *x = pixel_value(p);
-        }
+        fast.pixels_to_inputs(src, &mut x[row as usize * cols + dst_col..][..width]);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tinymlp::{pixels_to_input, PIXEL_VALUES};
+    use crate::fkernel::pixels::pixel_value;
+    use tinymlp::pixels_to_input;
 
     #[test]
     fn shift_moves_pixels_and_fills_with_background() {
@@ -163,16 +154,5 @@ mod tests {
         assert_eq!(x[5 + 1], pixel_value(1));
         assert_eq!(x[2 * 5 + 4], pixel_value(5 + 4));
         assert_eq!(x[..5], [0.0; 5]);
-    }
-
-    #[test]
-    fn converts_like_the_table() {
-        for p in 0..=255u8 {
-            assert_eq!(
-                pixel_value(std::hint::black_box(p)).to_bits(),
-                PIXEL_VALUES[usize::from(p)].to_bits(),
-                "p={p}"
-            );
-        }
     }
 }

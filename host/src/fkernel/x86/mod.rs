@@ -14,6 +14,7 @@ use tinymlp::kernels::LANES;
 use super::Sums;
 
 pub(super) mod fused;
+pub(super) mod pixels;
 pub(super) mod sparse;
 
 /// Sample pairs per block of [`forward_rows`] (each pair fills one zmm).
