@@ -17,7 +17,8 @@
 //! (these count the dense product's MACs, so the rates compare as times
 //! do), one SGD step row-major (`tinymlp`'s) against input-major (in
 //! weights per second), and the first layer's whole step — gradient and
-//! update — taken apart against fused (`host::fkernel::fused`).
+//! update — taken apart against fused (`host::fkernel::fused`). The
+//! `pixels_32x784` group converts those images' pixels to inputs.
 
 use std::hint::black_box;
 
@@ -443,8 +444,35 @@ fn sgd_steps(
     );
 }
 
+/// Converting the pixels of 32 MNIST images to inputs, as the trainer
+/// stages every batch: the table (`tinymlp::pixels_to_input`'s, the plain
+/// reference), then `FFast::pixels_to_inputs` on every path; in pixels.
+fn pixels(c: &mut Criterion) {
+    let images = mnist_train(32);
+    let pixels: Vec<u8> = (0..32)
+        .flat_map(|i| images.pixels(i).expect("MNIST is pixels").to_vec())
+        .collect();
+    let mut xs = fkernel::zeros(pixels.len());
+    let mut g = c.benchmark_group("pixels_32x784");
+    g.throughput(Throughput::Elements(pixels.len() as u64));
+    g.bench_function("table", |bench| {
+        bench.iter(|| {
+            for (x, &p) in xs.iter_mut().zip(black_box(&pixels)) {
+                *x = tinymlp::PIXEL_VALUES[usize::from(p)];
+            }
+        })
+    });
+    for fast in FPath::ALL.into_iter().filter_map(FFast::with_path) {
+        g.bench_function(fast.path().name(), |bench| {
+            bench.iter(|| fast.pixels_to_inputs(black_box(&pixels), &mut xs))
+        });
+    }
+    g.finish();
+}
+
 fn batch(c: &mut Criterion) {
     let mut rng = Rng::new(2);
+    pixels(c);
     forward(c, &mut rng, (784, 64), &[16, 32]);
     forward(c, &mut rng, (784, 256), &[32]);
     gradient(c, &mut rng, (784, 64));
