@@ -114,13 +114,16 @@ fn plain_sgd_from_the_command_line_is_recorded_and_momentum_refused_with_adam() 
     ok(&plain);
     let metrics = std::fs::read_to_string(dir.path().join("metrics.json")).unwrap();
     assert_eq!(json(&metrics)["momentum"], 0.0, "{metrics}");
-    let refused = [
-        &["train", "--momentum", "0.5", "--optimizer", "adam"][..],
-        &args,
-        &out,
-    ]
-    .concat();
-    run_host(&refused).assert_error(&["--momentum", "--optimizer sgd"]);
+    // Any momentum given, the default's value too, is refused with Adam.
+    for momentum in ["0.5", "0.9"] {
+        let refused = [
+            &["train", "--momentum", momentum, "--optimizer", "adam"][..],
+            &args,
+            &out,
+        ]
+        .concat();
+        run_host(&refused).assert_error(&["--momentum", "--optimizer sgd"]);
+    }
 }
 
 #[test]

@@ -184,14 +184,14 @@ fn plain_sgd_does_not_depend_on_the_thread_count_and_differs_from_momentum() {
     let test_set = test_set.take(50);
     let config = TrainConfig {
         epochs: Some(1),
-        momentum: 0.0,
+        momentum: Some(0.0),
         learning_rate: Some(0.1),
         ..TrainConfig::default()
     };
     let plain = same_bytes_with_1_2_3_threads(&config, &train_set, &test_set);
     let momentum = run(
         &TrainConfig {
-            momentum: 0.9,
+            momentum: None,
             ..config
         },
         &train_set,
@@ -418,7 +418,7 @@ fn bad_configurations_are_refused_naming_the_option() {
         ),
         (
             TrainConfig {
-                momentum: 1.0,
+                momentum: Some(1.0),
                 ..base()
             },
             "--momentum",
@@ -459,7 +459,7 @@ fn bad_configurations_are_refused_naming_the_option() {
     assert!(err.to_string().contains("--shift 0"), "{err}");
     // Momentum is SGD's: numeric features train with Adam unless told.
     let config = TrainConfig {
-        momentum: 0.0,
+        momentum: Some(0.9),
         ..base()
     };
     let err = train::train(&config, &digits_train, &digits_test, &mut Quiet).unwrap_err();

@@ -132,7 +132,7 @@ pub(crate) fn run(args: TrainArgs, output: Output) -> Result<()> {
         batch_size: args.batch,
         learning_rate: args.lr,
         weight_decay: args.weight_decay,
-        momentum: args.momentum.unwrap_or(TrainConfig::default().momentum),
+        momentum: args.momentum,
         optimizer: args.optimizer,
         max_shift: args.shift,
         scale: args.scale,

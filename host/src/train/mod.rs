@@ -50,6 +50,8 @@ use rows::FirstLayer;
 pub const MIN_STEPS: usize = 4000;
 /// Epochs when `--epochs` is left to choose and the data is large.
 pub const DEFAULT_EPOCHS: usize = 25;
+/// SGD's Nesterov momentum when `--momentum` is not given.
+pub const DEFAULT_MOMENTUM: f32 = 0.9;
 /// Most epochs a run may take.
 pub const MAX_EPOCHS: usize = 100_000;
 /// Largest `--batch`.
@@ -72,9 +74,10 @@ pub struct TrainConfig {
     pub batch_size: usize,
     /// Peak learning rate of the one-cycle schedule.
     pub learning_rate: Option<f32>,
-    /// Nesterov momentum (SGD); 0 for plain SGD, which neither reads nor writes
-    /// the velocity.
-    pub momentum: f32,
+    /// Nesterov momentum (SGD; [`DEFAULT_MOMENTUM`] when not given); 0 for
+    /// plain SGD, which neither reads nor writes the velocity. Refused with
+    /// Adam when given.
+    pub momentum: Option<f32>,
     /// L2 weight decay on weight matrices.
     pub weight_decay: Option<f32>,
     /// SGD or Adam.
@@ -113,7 +116,7 @@ impl Default for TrainConfig {
             epochs: None,
             batch_size: 32,
             learning_rate: None,
-            momentum: 0.9,
+            momentum: None,
             weight_decay: None,
             optimizer: OptimizerChoice::Auto,
             max_shift: None,
@@ -174,7 +177,7 @@ impl TrainConfig {
             (None, Some((rows, cols))) if pixels && rows >= 16 && cols >= 16 => 1,
             (None, _) => 0,
         };
-        if adam && self.momentum != Self::default().momentum {
+        if adam && self.momentum.is_some() {
             return Err(TrainError::Config(
                 "--momentum is SGD's, and this run uses Adam (--optimizer auto picks it for \
                  numeric features): add --optimizer sgd, or drop --momentum"
@@ -192,7 +195,11 @@ impl TrainConfig {
             batch_size,
             learning_rate: self.learning_rate.unwrap_or(if adam { 0.01 } else { 0.05 }),
             weight_decay,
-            optimizer: Optimizer::new(adam, self.momentum, weight_decay),
+            optimizer: Optimizer::new(
+                adam,
+                self.momentum.unwrap_or(DEFAULT_MOMENTUM),
+                weight_decay,
+            ),
             max_shift,
             scaling,
         })
@@ -388,7 +395,9 @@ fn check_options(config: &TrainConfig) -> Result<(), TrainError> {
         "--weight-decay must be a number between 0 and 1",
     )?;
     check(
-        config.momentum.is_finite() && (0.0..1.0).contains(&config.momentum),
+        config
+            .momentum
+            .is_none_or(|m| m.is_finite() && (0.0..1.0).contains(&m)),
         "--momentum must be a number in [0, 1)",
     )?;
     check(
