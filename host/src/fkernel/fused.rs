@@ -10,7 +10,7 @@
 //! `d[s][o]` is not zero. The row-major gradient skips those zero deltas (a
 //! ReLU layer's half). Taken input by input instead, it can skip the samples
 //! whose *input* `x[s][i]` is zero: on MNIST four fifths of the pixels, and
-//! for a third of the inputs every sample of a batch. The sixteen (or more)
+//! for two fifths of the inputs every sample of a batch of 32. The sixteen (or more)
 //! rows of one input are one vector per slab, the very vectors the
 //! input-major weights and velocity hold, so each input's gradient is formed
 //! in registers, shard by shard, and goes straight into the update.

@@ -6,6 +6,11 @@
 //! Which samples have a non-zero input is one bit per sample: for each
 //! shard and input a `u32`, built sixteen inputs per compare and masked OR.
 //!
+//! Two other shapes were slower (`BENCHMARKS.md`, seventh round): each
+//! shard's inputs transposed first (a copy as large as the inputs, every
+//! batch), and sample by sample with a block of inputs' sums in L1 (a load
+//! and a store of the sums per product).
+//!
 //! [`FFast::sgd_step_input_major`]: super::super::FFast::sgd_step_input_major
 
 use std::arch::x86_64::*;

@@ -266,7 +266,7 @@ fn edge_tile(
 
 /// A 16 × 16 tile transposed: `out[c][r] = rows[r][c]`.
 #[target_feature(enable = "avx512f")]
-pub(super) fn transpose(rows: [__m512; VECTOR]) -> [__m512; VECTOR] {
+fn transpose(rows: [__m512; VECTOR]) -> [__m512; VECTOR] {
     // Pairs of rows interleaved within each 128-bit lane.
     let t: [__m512; VECTOR] = core::array::from_fn(|j| {
         let (a, b) = (rows[j & !1], rows[j | 1]);
