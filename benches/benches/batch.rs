@@ -337,14 +337,7 @@ fn whole_steps(
         BenchmarkId::new(format!("step_apart_{path}"), 32),
         |bench| {
             bench.iter(|| {
-                for k in 0..2 {
-                    let (d, x) = (shard(&dys, outputs, k), shard(xs.data, xs.width, k));
-                    if k == 0 {
-                        fast.set_rank_k_rows(black_box(&mut grads), 0, d, x);
-                    } else {
-                        fast.add_rank_k_sum_rows(black_box(&mut grads), 0, d, x);
-                    }
-                }
+                two_shards(fast, black_box(&mut grads), &dys, xs);
                 fast.sgd_update_input_major(step, &grads, (&mut wt[..], &mut vt[..], layout))
             })
         },
@@ -382,16 +375,23 @@ fn gradient_shards(
     let name = format!("gradient_shards_{}", fast.path().name());
     g.bench_function(BenchmarkId::new(name, 32), |bench| {
         bench.iter(|| {
-            for k in 0..2 {
-                let (d, x) = (shard(&dys, outputs, k), shard(xs.data, xs.width, k));
-                if k == 0 {
-                    fast.set_rank_k_rows(black_box(&mut grads), 0, d, x);
-                } else {
-                    fast.add_rank_k_sum_rows(black_box(&mut grads), 0, d, x);
-                }
-            }
+            two_shards(fast, black_box(&mut grads), &dys, xs);
         })
     });
+}
+
+/// The gradient of a batch of two shards as the trainer forms it: the
+/// first shard's written to `grads`, the second's sum added.
+fn two_shards(fast: FFast, grads: &mut [f32], dys: &[f32], xs: Rows<'_>) {
+    let outputs = grads.len() / xs.width;
+    for k in 0..2 {
+        let (d, x) = (shard(dys, outputs, k), shard(xs.data, xs.width, k));
+        if k == 0 {
+            fast.set_rank_k_rows(grads, 0, d, x);
+        } else {
+            fast.add_rank_k_sum_rows(grads, 0, d, x);
+        }
+    }
 }
 
 /// Shard `k` (the trainer's [`SHARD`] rows of `width`) of `rows`.
