@@ -68,6 +68,8 @@ pub(in crate::fkernel) fn sgd_step(
         let slabs = Slabs {
             batch,
             layout,
+            slabs: layout.slabs(),
+            shards: batch.xs.len().div_ceil(batch.shard),
             masks: &scratch.masks,
             deltas: &scratch.deltas,
         };
@@ -150,6 +152,9 @@ fn slab_deltas(batch: ShardedBatch<'_>, layout: InputMajor, deltas: &mut Vec<Col
 struct Slabs<'a> {
     batch: ShardedBatch<'a>,
     layout: InputMajor,
+    /// `layout.slabs()`, and the shards of the batch.
+    slabs: usize,
+    shards: usize,
     masks: &'a [u32],
     deltas: &'a [Columns],
 }
@@ -200,10 +205,12 @@ impl Slabs<'_> {
     #[target_feature(enable = "avx512f")]
     fn gradient<const V: usize>(&self, k0: usize, i: usize) -> [__m512; V] {
         let ShardedBatch { xs, shard, .. } = self.batch;
-        let (inputs, slabs) = (xs.width, self.layout.slabs());
+        // Counted once per step: this runs per input, and a division
+        // (`Rows::len`, `step_by`) costs more than the chains of most inputs.
+        let (inputs, slabs, shards) = (xs.width, self.slabs, self.shards);
         let mut g = [_mm512_setzero_ps(); V];
-        for (j, s0) in (0..xs.len()).step_by(shard).enumerate() {
-            let mut bits = self.masks[j * inputs + i];
+        for j in 0..shards {
+            let (s0, mut bits) = (j * shard, self.masks[j * inputs + i]);
             let mut acc = [_mm512_setzero_ps(); V];
             while bits != 0 {
                 let s = s0 + bits.trailing_zeros() as usize;
