@@ -301,7 +301,7 @@ fn output_layer(
     let d_logits = &buf.d_logits[..n * classes];
     let (grads, sum) = (&mut buf.output_grads, &mut buf.bias_sum);
     let ds = Rows::new(d_logits, classes);
-    batch_gradient(buf.fast, (grads, sum), 0..classes, ds, (hidden, true));
+    batch_gradient(buf.fast, (grads, sum), 0..classes, ds, (hidden, Parts::All));
     batch_loss
 }
 
@@ -386,21 +386,34 @@ fn row_gradients(
     };
     let deltas = Rows::new(&buf.deltas[l][..n * width], width);
     let (grads, sum) = (&mut buf.grads[l], &mut buf.bias_sum);
-    let weights = !(l == 0 && buf.first_fused);
+    let parts = if l == 0 && buf.first_fused {
+        Parts::Bias
+    } else {
+        Parts::All
+    };
     let xs = Rows::new(input, inputs);
-    batch_gradient(buf.fast, (grads, sum), own.clone(), deltas, (xs, weights));
+    batch_gradient(buf.fast, (grads, sum), own.clone(), deltas, (xs, parts));
+}
+
+/// What [`batch_gradient`] forms of a layer's gradient.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Parts {
+    /// The weights and the bias.
+    All,
+    /// The bias only (the first layer's weights are left to its update).
+    Bias,
 }
 
 /// The gradient of the rows `rows` of a layer over the whole batch (`dys`
 /// every row's deltas, `xs` the inputs), shard by shard from zero, the
 /// shards added in order: the first writes `grads`, the others add to it.
-/// Only the bias unless `weights`.
+/// Only the bias with [`Parts::Bias`].
 fn batch_gradient(
     fast: FFast,
     (grads, bias_sum): (&mut Grads, &mut Vec<f32>),
     rows: Range<usize>,
     dys: Rows<'_>,
-    (xs, weights): (Rows<'_>, bool),
+    (xs, parts): (Rows<'_>, Parts),
 ) {
     let shards = dys
         .data
@@ -413,7 +426,7 @@ fn batch_gradient(
             Rows::new(x, xs.width),
         );
         let combine = Combine::for_shard(shard);
-        if weights {
+        if parts == Parts::All {
             let target = (&mut grads.weights[..], &mut grads.bias[..]);
             combine_gradient(fast, target, rows, combine, bias_sum);
         } else {
