@@ -38,10 +38,10 @@ use super::sparse::InputMajor;
 use super::{FFast, FPath};
 
 /// Rows from which the fused form is the faster one. Its walk over every
-/// input and shard costs about the same for one slab as for four, while the
+/// input and shard costs about the same for one slab as for eight, while the
 /// step taken apart costs in proportion to the rows: MNIST batches of 32,
-/// best of 20 (`BENCHMARKS.md`), fused ÷ apart = 1.8 at 16 rows, 1.15 at
-/// 32, 0.92 at 48, 0.80 at 64, 0.75 at 128 and 256.
+/// best of 20 (`BENCHMARKS.md`, seventh round), fused ÷ apart = 1.8 at 16
+/// rows, 1.15 at 32, 0.92 at 48, 0.79 at 64, 0.63 at 128.
 pub const FUSED_ROWS: usize = 48;
 
 /// The deltas and inputs of one batch for the rows `row0..` of a layer
