@@ -29,8 +29,10 @@
 //! - [`fs`]: atomic file writes, used by every stage that writes.
 //! - [`qkernel`]: int8 accumulators with AVX-512 VNNI, AVX-VNNI or AVX2,
 //!   chosen at run time (`export` runs the int8 network through it).
-//! - [`fkernel`]: the `f32` training kernels with AVX-512 where the CPU has it,
-//!   the bits of `tinymlp::batch` (`train` runs through it).
+//! - [`fkernel`]: the `f32` training kernels with AVX-512 or AVX2 where the
+//!   CPU has it, the bits of `tinymlp::batch` (`train` runs through it).
+//! - [`isa`]: the widest instruction set those two may use
+//!   (`TINYMLP_MAX_ISA` caps it).
 //!
 //! ## Example
 //!
@@ -63,6 +65,7 @@ pub mod export;
 pub mod finetune;
 pub mod fkernel;
 pub mod fs;
+pub mod isa;
 pub mod model;
 pub mod qkernel;
 pub mod report;

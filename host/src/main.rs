@@ -47,6 +47,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(error) = host::isa::check_env() {
+        cli::say!("error: {error}");
+        return ExitCode::FAILURE;
+    }
     host::data::source::set_max_data_bytes((cli.max_data_mb as usize) << 20);
     let output = Output {
         quiet: cli.quiet,

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{data_dir, json, ok, run_host, s, without_last_column};
+use common::{data_dir, json, ok, run_host, run_host_with, s, without_last_column};
 
 fn texts(svg: &str) -> Vec<String> {
     let doc = roxmltree::Document::parse(svg).expect("the SVG is well-formed XML");
@@ -395,4 +395,56 @@ fn help_shows_every_default() {
     for command in ["train", "eval", "predict", "inspect", "emit"] {
         assert!(top.contains(command), "{top}");
     }
+}
+
+#[test]
+fn capping_the_instruction_set_changes_no_bit_and_a_wrong_cap_is_refused() {
+    let data = data_dir();
+    // 64 rows: the first layer's fused step; one thread and two.
+    let train = |cap: Option<&str>, threads: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let args = [
+            "train",
+            "--quiet",
+            "--epochs",
+            "1",
+            "--limit",
+            "2000",
+            "--hidden",
+            "64",
+            "--threads",
+            threads,
+            "--data",
+            s(&data),
+            "--out",
+            s(dir.path()),
+        ];
+        let envs: Vec<(&str, &str)> = cap.map(|c| ("TINYMLP_MAX_ISA", c)).into_iter().collect();
+        run_host_with(&args, &envs).assert_ok();
+        let read = |name: &str| std::fs::read(dir.path().join(name)).unwrap();
+        (read("model.safetensors"), read("metrics.json"))
+    };
+    let all = train(None, "1");
+    for (cap, threads) in [
+        (Some("portable"), "1"),
+        (Some("avx2"), "1"),
+        (Some("AVX2"), "2"),
+        (Some("avx512"), "2"),
+        (Some(""), "1"),
+    ] {
+        assert!(train(cap, threads) == all, "{cap:?} on {threads} threads");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "train",
+        "--epochs",
+        "1",
+        "--data",
+        s(&data),
+        "--out",
+        s(dir.path()),
+    ];
+    run_host_with(&args, &[("TINYMLP_MAX_ISA", "sse4")])
+        .assert_error(&["TINYMLP_MAX_ISA=\"sse4\"", "portable, avx2 or avx512"]);
+    assert!(!dir.path().join("model.safetensors").exists());
 }

@@ -44,6 +44,18 @@ use super::{FFast, FPath};
 /// rows, 1.15 at 32, 0.92 at 48, 0.79 at 64, 0.63 at 128.
 pub const FUSED_ROWS: usize = 48;
 
+/// Rows from which `path`'s fused form is the faster one:
+/// [`FUSED_ROWS`] for AVX-512, [`FUSED_ROWS_AVX2`] for AVX2.
+pub fn fused_rows(path: FPath) -> usize {
+    match path {
+        FPath::Avx2 => FUSED_ROWS_AVX2,
+        FPath::Portable | FPath::Avx512 => FUSED_ROWS,
+    }
+}
+
+/// [`FUSED_ROWS`] of the AVX2 form.
+pub const FUSED_ROWS_AVX2: usize = 48;
+
 /// The deltas and inputs of one batch for the rows `row0..` of a layer
 /// (`dys` holds every row's deltas), summed in shards of `shard` samples.
 #[derive(Clone, Copy, Debug)]
@@ -88,14 +100,10 @@ impl FFast {
         assert_eq!(scratch.len(), layout.rows * layout.inputs, "scratch");
         match self.path {
             FPath::Portable => {}
-            #[cfg(target_arch = "x86_64")]
-            FPath::Avx512 if layout.rows < FUSED_ROWS => {}
-            #[cfg(not(target_arch = "x86_64"))]
-            FPath::Avx512 => unreachable!("only the portable path exists off x86_64"),
-            #[cfg(target_arch = "x86_64")]
-            FPath::Avx512 => {
+            FPath::Avx2 | FPath::Avx512 if layout.rows < fused_rows(self.path) => {}
+            FPath::Avx2 | FPath::Avx512 => {
                 let mut finite = None;
-                self.x86(super::Kernel::SgdStep {
+                self.simd(super::Kernel::SgdStep {
                     sgd,
                     batch,
                     t: (&mut *wt, &mut *vt, layout),

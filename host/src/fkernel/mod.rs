@@ -53,7 +53,8 @@
 //! line boundaries whenever the width is a multiple of 16. Alignment changes
 //! speed only, never a result.
 //!
-//! Imports nothing from the rest of `host`; `train` runs through it.
+//! Imports only [`isa`](crate::isa) from the rest of `host`; `train` runs
+//! through it.
 //!
 //! [`LANES`]: tinymlp::kernels::LANES
 
@@ -61,6 +62,8 @@ use std::ops::Range;
 
 use aligned_vec::{AVec, ConstAlign};
 use tinymlp::batch::{self, Rows, RANK_K_GROUP};
+
+use crate::isa::Isa;
 
 /// The cache line of the x86-64 and Arm cores the host runs on, in bytes.
 pub const CACHE_LINE: usize = 64;
@@ -84,22 +87,28 @@ mod x86;
 pub enum FPath {
     /// `tinymlp::batch`: every CPU.
     Portable,
+    /// AVX2: the sparse and fused kernels on eight `f32` lanes per
+    /// instruction; the dense ones are `tinymlp::batch` (which LLVM already
+    /// runs on 256-bit vectors in a native build).
+    Avx2,
     /// AVX-512F: sixteen `f32` lanes per instruction.
     Avx512,
 }
 
 impl FPath {
     /// Every path, slowest first.
-    pub const ALL: [FPath; 2] = [FPath::Portable, FPath::Avx512];
+    pub const ALL: [FPath; 3] = [FPath::Portable, FPath::Avx2, FPath::Avx512];
 
     /// Whether this CPU can run the path.
     pub fn is_available(self) -> bool {
         match self {
             FPath::Portable => true,
             #[cfg(target_arch = "x86_64")]
+            FPath::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
+            #[cfg(target_arch = "x86_64")]
             FPath::Avx512 => std::arch::is_x86_feature_detected!("avx512f"),
             #[cfg(not(target_arch = "x86_64"))]
-            FPath::Avx512 => false,
+            FPath::Avx2 | FPath::Avx512 => false,
         }
     }
 
@@ -107,8 +116,25 @@ impl FPath {
     pub fn name(self) -> &'static str {
         match self {
             FPath::Portable => "portable",
+            FPath::Avx2 => "avx2",
             FPath::Avx512 => "avx512",
         }
+    }
+
+    /// The level of vector instructions the path uses.
+    pub fn isa(self) -> Isa {
+        match self {
+            FPath::Portable => Isa::Portable,
+            FPath::Avx2 => Isa::Avx2,
+            FPath::Avx512 => Isa::Avx512,
+        }
+    }
+
+    /// Whether the path has its own forms of the sparse and fused kernels
+    /// ([`sparse`], [`fused`]); the portable forms are references, slower
+    /// than the row-major kernels they replace.
+    pub fn has_sparse_kernels(self) -> bool {
+        self != FPath::Portable
     }
 }
 
@@ -125,12 +151,12 @@ impl Default for FFast {
 }
 
 impl FFast {
-    /// The fastest path this CPU has.
+    /// The fastest path this CPU has and [`isa::allows`](crate::isa::allows).
     pub fn detect() -> Self {
         let path = FPath::ALL
             .into_iter()
             .rev()
-            .find(|p| p.is_available())
+            .find(|p| p.is_available() && crate::isa::allows(p.isa()))
             .unwrap_or(FPath::Portable);
         Self { path }
     }
@@ -180,11 +206,8 @@ impl FFast {
         );
         assert!(row0 + rows <= outputs, "forward: rows out of range");
         match self.path {
-            FPath::Portable => batch::forward_batch_rows(w, b, row0, xs, ys, outputs),
-            #[cfg(not(target_arch = "x86_64"))]
-            FPath::Avx512 => unreachable!("only the portable path exists off x86_64"),
-            #[cfg(target_arch = "x86_64")]
-            FPath::Avx512 => self.x86(Kernel::Forward {
+            FPath::Portable | FPath::Avx2 => batch::forward_batch_rows(w, b, row0, xs, ys, outputs),
+            FPath::Avx512 => self.simd(Kernel::Forward {
                 w,
                 b,
                 row0,
@@ -255,7 +278,8 @@ impl FFast {
         );
         // The kernels keep one group of samples' sums in registers; otherwise
         // the sum is formed apart first.
-        if sums == Sums::AddWhole && (self.path == FPath::Portable || xs.len() > RANK_K_GROUP) {
+        let dense_simd = self.path == FPath::Avx512;
+        if sums == Sums::AddWhole && (!dense_simd || xs.len() > RANK_K_GROUP) {
             let mut sum = zeros(g.len());
             self.rank_k_part(&mut sum, row0, dys, xs, Sums::Overwrite);
             for (g, s) in g.iter_mut().zip(sum.iter()) {
@@ -263,17 +287,14 @@ impl FFast {
             }
             return;
         }
-        match (self.path, sums) {
-            (FPath::Portable, Sums::Continue) => batch::rank_k_rows(g, row0, dys, xs),
-            (FPath::Portable, Sums::Overwrite) => {
+        match (dense_simd, sums) {
+            (false, Sums::Continue) => batch::rank_k_rows(g, row0, dys, xs),
+            (false, Sums::Overwrite) => {
                 g.fill(0.0);
                 batch::rank_k_rows(g, row0, dys, xs)
             }
-            (FPath::Portable, Sums::AddWhole) => unreachable!("summed apart above"),
-            #[cfg(not(target_arch = "x86_64"))]
-            (FPath::Avx512, _) => unreachable!("only the portable path exists off x86_64"),
-            #[cfg(target_arch = "x86_64")]
-            (FPath::Avx512, sums) => self.x86(Kernel::RankK {
+            (false, Sums::AddWhole) => unreachable!("summed apart above"),
+            (true, sums) => self.simd(Kernel::RankK {
                 g,
                 row0,
                 dys,
@@ -351,12 +372,15 @@ impl FFast {
             "matvec_t: columns out of range"
         );
         match (self.path, add) {
-            (FPath::Portable, false) => batch::matvec_t_batch_cols(w, dys, dxs, inputs, cols),
-            (FPath::Portable, true) => batch::matvec_t_batch_add(w, row0, dys, dxs, (inputs, cols)),
-            #[cfg(target_arch = "x86_64")]
+            (FPath::Portable | FPath::Avx2, false) => {
+                batch::matvec_t_batch_cols(w, dys, dxs, inputs, cols)
+            }
+            (FPath::Portable | FPath::Avx2, true) => {
+                batch::matvec_t_batch_add(w, row0, dys, dxs, (inputs, cols))
+            }
             (FPath::Avx512, _) => {
-                let t = x86::Transposed { inputs, row0, add };
-                self.x86(Kernel::Transposed {
+                let t = Transposed { inputs, row0, add };
+                self.simd(Kernel::Transposed {
                     w,
                     dys,
                     dxs,
@@ -364,83 +388,40 @@ impl FFast {
                     cols,
                 })
             }
-            #[cfg(not(target_arch = "x86_64"))]
-            (FPath::Avx512, _) => unreachable!("only the portable path exists off x86_64"),
         }
     }
 
-    /// Runs the `#[target_feature]` kernel: the second `unsafe` block of
-    /// `host`, with the same argument as `qkernel`'s.
+    /// Runs a kernel through this path's `#[target_feature]` code: the
+    /// second `unsafe` block of `host`, with the same argument as `qkernel`'s.
     ///
     /// Calling a `#[target_feature]` function is safe only from code compiled
     /// with those features; a binary that chooses at run time has to call it
     /// from code without them, which Rust allows only in `unsafe`. The block
     /// is sound because the call sits behind [`FPath::is_available`] of its
     /// own path, checked here (a cached atomic load), and `is_available` tests
-    /// exactly the feature the called functions enable. Everything inside the
+    /// exactly the feature the called function enables (`avx512f` for
+    /// `x86::run`, `avx2` for `x86::avx2::run`). Everything inside the
     /// kernels is safe code (bounds-checked slices; vectors loaded by
     /// `bytemuck` casts).
-    #[cfg(target_arch = "x86_64")]
     #[allow(unsafe_code)]
-    fn x86(self, kernel: Kernel<'_, '_>) {
+    fn simd(self, kernel: Kernel<'_, '_>) {
         assert!(
             self.path.is_available(),
             "{:?} on a CPU without it",
             self.path
         );
-        // SAFETY: `is_available()` held just above; it checks `avx512f`, the
-        // one feature every kernel of `x86` enables.
-        unsafe {
-            match kernel {
-                Kernel::Forward {
-                    w,
-                    b,
-                    row0,
-                    xs,
-                    ys,
-                    outputs,
-                } => x86::forward_rows(w, b, row0, xs, ys, outputs),
-                Kernel::RankK {
-                    g,
-                    row0,
-                    dys,
-                    xs,
-                    sums,
-                } => x86::rank_k_rows(g, row0, dys, xs, sums),
-                Kernel::Transposed {
-                    w,
-                    dys,
-                    dxs,
-                    t,
-                    cols,
-                } => x86::matvec_t(w, dys, dxs, t, cols),
-                Kernel::SparseForward {
-                    wt,
-                    b,
-                    row0,
-                    xs,
-                    ys,
-                } => x86::sparse::forward(wt, b, row0, xs, ys),
-                Kernel::ToInputMajor { w, t, finite } => {
-                    *finite = x86::sparse::to_input_major(w, t)
-                }
-                Kernel::NonZeroChunks { x, out, kept } => {
-                    *kept = x86::sparse::nonzero_chunks(x, out)
-                }
-                Kernel::SgdInputMajor {
-                    sgd,
-                    grads,
-                    t,
-                    finite,
-                } => *finite = x86::sparse::sgd_update_input_major(sgd, grads, t),
-                Kernel::SgdStep {
-                    sgd,
-                    batch,
-                    t,
-                    finite,
-                } => *finite = x86::fused::sgd_step(sgd, batch, t),
-                Kernel::Pixels { pixels, x } => x86::pixels::pixels_to_inputs(pixels, x),
-            }
+        #[cfg(target_arch = "x86_64")]
+        match self.path {
+            // SAFETY: `is_available()` held just above: `avx512f`.
+            FPath::Avx512 => unsafe { x86::run(kernel) },
+            // SAFETY: `is_available()` held just above: `avx2`.
+            FPath::Avx2 => unsafe { x86::avx2::run(kernel) },
+            FPath::Portable => unreachable!("the portable path runs no vector kernel"),
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = kernel;
+            unreachable!("only the portable path is available off x86_64");
         }
     }
 }
@@ -458,8 +439,18 @@ enum Sums {
     AddWhole,
 }
 
+/// Where one transposed product reads and writes: a layer of `inputs`
+/// columns whose rows `row0..` are in `w`, and whether the sums continue
+/// from what `dxs` holds or start from zero.
+#[derive(Clone, Copy)]
+struct Transposed {
+    inputs: usize,
+    row0: usize,
+    add: bool,
+}
+
 /// The arguments of one kernel call (checked by the public methods).
-#[cfg(target_arch = "x86_64")]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 enum Kernel<'a, 'x> {
     Forward {
         w: &'a [f32],
@@ -480,7 +471,7 @@ enum Kernel<'a, 'x> {
         w: &'a [f32],
         dys: Rows<'x>,
         dxs: &'a mut [f32],
-        t: x86::Transposed,
+        t: Transposed,
         cols: Range<usize>,
     },
     SparseForward {

@@ -23,15 +23,12 @@ impl FFast {
     pub fn pixels_to_inputs(self, pixels: &[u8], x: &mut [f32]) {
         assert_eq!(pixels.len(), x.len(), "one input per pixel");
         match self.path {
-            FPath::Portable => {
+            FPath::Portable | FPath::Avx2 => {
                 for (x, &p) in x.iter_mut().zip(pixels) {
                     *x = pixel_value(p);
                 }
             }
-            #[cfg(not(target_arch = "x86_64"))]
-            FPath::Avx512 => unreachable!("only the portable path exists off x86_64"),
-            #[cfg(target_arch = "x86_64")]
-            FPath::Avx512 => self.x86(super::Kernel::Pixels { pixels, x }),
+            FPath::Avx512 => self.simd(super::Kernel::Pixels { pixels, x }),
         }
     }
 }

@@ -169,17 +169,14 @@ impl NonZeroChunks {
         let out = &mut self.chunks[base..];
         let kept = match self.fast.path {
             FPath::Portable => nonzero_chunks(x, out),
-            #[cfg(not(target_arch = "x86_64"))]
-            FPath::Avx512 => unreachable!("only the portable path exists off x86_64"),
-            #[cfg(target_arch = "x86_64")]
-            FPath::Avx512 => {
+            FPath::Avx2 | FPath::Avx512 => {
                 let mut kept = 0;
                 let kernel = super::Kernel::NonZeroChunks {
                     x,
                     out,
                     kept: &mut kept,
                 };
-                self.fast.x86(kernel);
+                self.fast.simd(kernel);
                 kept
             }
         };
@@ -300,10 +297,7 @@ impl FFast {
         }
         match self.path {
             FPath::Portable => forward_plain((wt, layout), b, row0, (xs, chunks), (ys, outputs)),
-            #[cfg(not(target_arch = "x86_64"))]
-            FPath::Avx512 => unreachable!("only the portable path exists off x86_64"),
-            #[cfg(target_arch = "x86_64")]
-            FPath::Avx512 => self.x86(super::Kernel::SparseForward {
+            FPath::Avx2 | FPath::Avx512 => self.simd(super::Kernel::SparseForward {
                 wt: (wt, layout),
                 b,
                 row0,
@@ -326,7 +320,7 @@ impl FFast {
         assert_eq!(w.len(), layout.rows * layout.inputs, "not rows × inputs");
         assert_eq!(t.len(), layout.len(), "not this layout");
         match self.path {
-            FPath::Portable => {
+            FPath::Portable | FPath::Avx2 => {
                 t.fill(0.0);
                 let mut finite = true;
                 for (o, row) in w.chunks_exact(layout.inputs.max(1)).enumerate() {
@@ -337,12 +331,9 @@ impl FFast {
                 }
                 finite
             }
-            #[cfg(not(target_arch = "x86_64"))]
-            FPath::Avx512 => unreachable!("only the portable path exists off x86_64"),
-            #[cfg(target_arch = "x86_64")]
             FPath::Avx512 => {
                 let mut finite = false;
-                self.x86(super::Kernel::ToInputMajor {
+                self.simd(super::Kernel::ToInputMajor {
                     w,
                     t: (t, layout),
                     finite: &mut finite,
@@ -381,12 +372,9 @@ impl FFast {
                 sgd.update_slice(kind, wt, &gt, vt, grad_scale);
                 wt.iter().all(|w| w.is_finite())
             }
-            #[cfg(not(target_arch = "x86_64"))]
-            FPath::Avx512 => unreachable!("only the portable path exists off x86_64"),
-            #[cfg(target_arch = "x86_64")]
-            FPath::Avx512 => {
+            FPath::Avx2 | FPath::Avx512 => {
                 let mut finite = false;
-                self.x86(super::Kernel::SgdInputMajor {
+                self.simd(super::Kernel::SgdInputMajor {
                     sgd: (sgd, kind, grad_scale),
                     grads,
                     t: (wt, vt, layout),

@@ -26,7 +26,7 @@
 //! one, so the weights read with it may run on into the next row: those are
 //! multiplied by zero.
 //!
-//! Imports nothing from the rest of `host`; `export` runs its
+//! Imports only [`isa`](crate::isa) from the rest of `host`; `export` runs its
 //! [`QNet`](crate::export::QNet) through it.
 
 use tinymlp::quant::{dot_i8_u8, QDense, QKernel};
@@ -75,6 +75,16 @@ impl QPath {
         }
     }
 
+    /// The level of vector instructions the path uses.
+    pub fn isa(self) -> crate::isa::Isa {
+        use crate::isa::Isa;
+        match self {
+            QPath::Portable => Isa::Portable,
+            QPath::Avx2 | QPath::AvxVnni => Isa::Avx2,
+            QPath::Avx512Vnni => Isa::Avx512,
+        }
+    }
+
     /// A short name for reports and benchmark ids.
     pub fn name(self) -> &'static str {
         match self {
@@ -93,12 +103,13 @@ pub struct QFast {
 }
 
 impl QFast {
-    /// The fastest path this CPU has (AVX-512 VNNI, then AVX-VNNI, AVX2, portable).
+    /// The fastest path this CPU has (AVX-512 VNNI, then AVX-VNNI, AVX2,
+    /// portable) and [`isa::allows`](crate::isa::allows).
     pub fn detect() -> Self {
         let path = QPath::ALL
             .into_iter()
             .rev()
-            .find(|p| p.is_available())
+            .find(|p| p.is_available() && crate::isa::allows(p.isa()))
             .unwrap_or(QPath::Portable);
         Self { path }
     }

@@ -181,6 +181,11 @@ const GNU_TIME: &str = "/usr/bin/time";
 /// when it is installed, to measure the peak RSS: std cannot read a child's
 /// `rusage`, and sampling `/proc/<pid>/status` races with the exit.
 pub(crate) fn run_host(args: &[&str]) -> Run {
+    run_host_with(args, &[])
+}
+
+/// [`run_host`] with the environment variables `envs` set.
+pub(crate) fn run_host_with(args: &[&str], envs: &[(&str, &str)]) -> Run {
     let stats = tempfile::NamedTempFile::new().unwrap();
     let measured = Path::new(GNU_TIME).exists();
     let output: Output = if measured {
@@ -191,10 +196,13 @@ pub(crate) fn run_host(args: &[&str]) -> Run {
             .arg(stats.path())
             .arg(host_bin())
             .args(args)
+            .envs(envs.iter().copied())
             .output()
             .unwrap()
     } else {
-        Command::new(host_bin()).args(args).output().unwrap()
+        let mut command = Command::new(host_bin());
+        command.args(args).envs(envs.iter().copied());
+        command.output().unwrap()
     };
     let peak_rss = if measured {
         let text = std::fs::read_to_string(stats.path()).unwrap();

@@ -50,7 +50,7 @@ thread_local! {
 /// written. Otherwise whether every weight is finite (shapes checked by the
 /// caller).
 #[target_feature(enable = "avx512f")]
-pub(in crate::fkernel) fn sgd_step(
+pub(super) fn sgd_step(
     (sgd, kind, grad_scale): (Sgd, TensorKind, f32),
     batch: ShardedBatch<'_>,
     (wt, vt, layout): (&mut [f32], &mut [f32], InputMajor),
@@ -139,7 +139,11 @@ fn sample_masks(xs: Rows<'_>, shard: usize, masks: &mut Vec<u32>) -> bool {
 
 /// Sets `deltas` (see [`Scratch::deltas`]) for the rows of `layout` from
 /// `batch.row0`; whether every one of them is finite.
-fn slab_deltas(batch: ShardedBatch<'_>, layout: InputMajor, deltas: &mut Vec<Columns>) -> bool {
+pub(super) fn slab_deltas(
+    batch: ShardedBatch<'_>,
+    layout: InputMajor,
+    deltas: &mut Vec<Columns>,
+) -> bool {
     let slabs = layout.slabs();
     deltas.clear();
     deltas.resize(batch.dys.len() * slabs, [0.0; VECTOR]);

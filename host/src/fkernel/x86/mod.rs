@@ -1,4 +1,5 @@
-//! The AVX-512 kernels of [`FFast`](super::FFast). Safe code throughout: the
+//! The AVX-512 kernels of [`FFast`](super::FFast) ([`run`]), and in [`avx2`]
+//! the AVX2 forms of the sparse and fused ones. Safe code throughout: the
 //! intrinsics are safe inside `#[target_feature]` functions, and vectors are
 //! loaded and stored by `bytemuck` casts of `f32` arrays.
 
@@ -11,11 +12,63 @@ use bytemuck::cast;
 use tinymlp::batch::{Rows, RANK_K_GROUP};
 use tinymlp::kernels::LANES;
 
-use super::Sums;
+use super::{Kernel, Sums, Transposed};
 
+pub(super) mod avx2;
 pub(super) mod fused;
 pub(super) mod pixels;
 pub(super) mod sparse;
+
+/// Runs `kernel` with AVX-512.
+#[target_feature(enable = "avx512f")]
+pub(super) fn run(kernel: Kernel<'_, '_>) {
+    match kernel {
+        Kernel::Forward {
+            w,
+            b,
+            row0,
+            xs,
+            ys,
+            outputs,
+        } => forward_rows(w, b, row0, xs, ys, outputs),
+        Kernel::RankK {
+            g,
+            row0,
+            dys,
+            xs,
+            sums,
+        } => rank_k_rows(g, row0, dys, xs, sums),
+        Kernel::Transposed {
+            w,
+            dys,
+            dxs,
+            t,
+            cols,
+        } => matvec_t(w, dys, dxs, t, cols),
+        Kernel::SparseForward {
+            wt,
+            b,
+            row0,
+            xs,
+            ys,
+        } => sparse::forward(wt, b, row0, xs, ys),
+        Kernel::ToInputMajor { w, t, finite } => *finite = sparse::to_input_major(w, t),
+        Kernel::NonZeroChunks { x, out, kept } => *kept = sparse::nonzero_chunks(x, out),
+        Kernel::SgdInputMajor {
+            sgd,
+            grads,
+            t,
+            finite,
+        } => *finite = sparse::sgd_update_input_major(sgd, grads, t),
+        Kernel::SgdStep {
+            sgd,
+            batch,
+            t,
+            finite,
+        } => *finite = fused::sgd_step(sgd, batch, t),
+        Kernel::Pixels { pixels, x } => pixels::pixels_to_inputs(pixels, x),
+    }
+}
 
 /// Sample pairs per block of [`forward_rows`] (each pair fills one zmm).
 const PAIRS: usize = 4;
@@ -34,14 +87,7 @@ thread_local! {
 /// `ys[s][row0 + o] = dot(w[o], xs[s]) + b[o]` in `tinymlp`'s canonical
 /// order (shapes checked by the caller).
 #[target_feature(enable = "avx512f")]
-pub(super) fn forward_rows(
-    w: &[f32],
-    b: &[f32],
-    row0: usize,
-    xs: Rows<'_>,
-    ys: &mut [f32],
-    outputs: usize,
-) {
+fn forward_rows(w: &[f32], b: &[f32], row0: usize, xs: Rows<'_>, ys: &mut [f32], outputs: usize) {
     let (rows, cols, n) = (b.len(), xs.width, xs.len());
     PACKED.with_borrow_mut(|packed| {
         packed.resize(cols.div_ceil(LANES), [[[0.0; LANES]; 2]; PAIRS]);
@@ -173,7 +219,7 @@ const RANK_VECTORS: usize = 8;
 /// the additions of `tinymlp::batch::rank_k_rows`, combined with `g` as
 /// `sums` says ([`Sums::AddWhole`] for at most [`RANK_K_GROUP`] samples).
 #[target_feature(enable = "avx512f")]
-pub(super) fn rank_k_rows(g: &mut [f32], row0: usize, dys: Rows<'_>, xs: Rows<'_>, sums: Sums) {
+fn rank_k_rows(g: &mut [f32], row0: usize, dys: Rows<'_>, xs: Rows<'_>, sums: Sums) {
     let cols = xs.width;
     let rows = g.len() / cols;
     assert!(sums != Sums::AddWhole || xs.len() <= RANK_K_GROUP);
@@ -362,16 +408,6 @@ fn rank_cols<const V: usize>(
     }
 }
 
-/// Where one transposed product reads and writes: a layer of `inputs`
-/// columns whose rows `row0..` are in `w`, and whether the sums continue
-/// from what `dxs` holds or start from zero.
-#[derive(Clone, Copy)]
-pub(super) struct Transposed {
-    pub(super) inputs: usize,
-    pub(super) row0: usize,
-    pub(super) add: bool,
-}
-
 /// Samples per block of [`matvec_t`].
 const T_SAMPLES: usize = 4;
 /// zmm vectors of columns per block of [`matvec_t`]: `T_SAMPLES × T_VECTORS`
@@ -382,7 +418,7 @@ const T_VECTORS: usize = 4;
 /// element one chain of additions in ascending `r` (shapes checked by the
 /// caller): the additions of `tinymlp::batch::matvec_t_batch_part`.
 #[target_feature(enable = "avx512f")]
-pub(super) fn matvec_t(
+fn matvec_t(
     w: &[f32],
     dys: Rows<'_>,
     dxs: &mut [f32],

@@ -12,7 +12,7 @@ use super::super::pixels::pixel_value;
 
 /// `x[i] = pixels[i] / 255` (lengths checked by the caller).
 #[target_feature(enable = "avx512f")]
-pub(in crate::fkernel) fn pixels_to_inputs(pixels: &[u8], x: &mut [f32]) {
+pub(super) fn pixels_to_inputs(pixels: &[u8], x: &mut [f32]) {
     let (vectors, tail) = pixels.as_chunks::<16>();
     let (out, out_tail) = x.as_chunks_mut::<16>();
     let (reciprocal, scale) = (_mm512_set1_ps(1.0 / 255.0), _mm512_set1_ps(255.0));

@@ -27,20 +27,20 @@ use super::super::sparse::{Chunks, InputMajor, VECTOR};
 pub(super) type Columns = [f32; VECTOR];
 
 /// The chunks of `x`, the last one zero-padded.
-struct XChunks<'a> {
+pub(super) struct XChunks<'a> {
     full: &'a [[f32; LANES]],
     tail: [f32; LANES],
 }
 
 impl<'a> XChunks<'a> {
-    fn new(x: &'a [f32]) -> Self {
+    pub(super) fn new(x: &'a [f32]) -> Self {
         let (full, rest) = x.as_chunks::<LANES>();
         let mut tail = [0.0; LANES];
         tail[..rest.len()].copy_from_slice(rest);
         Self { full, tail }
     }
 
-    fn get(&self, c: usize) -> &[f32; LANES] {
+    pub(super) fn get(&self, c: usize) -> &[f32; LANES] {
         self.full.get(c).unwrap_or(&self.tail)
     }
 }
@@ -49,7 +49,7 @@ impl<'a> XChunks<'a> {
 /// the lanes of `tinymlp::kernels::dot` over the chunks read (shapes checked
 /// by the caller).
 #[target_feature(enable = "avx512f")]
-pub(in crate::fkernel) fn forward(
+pub(super) fn forward(
     (wt, layout): (&[f32], InputMajor),
     b: &[f32],
     row0: usize,
@@ -95,7 +95,7 @@ fn forward_slab(slab: &[Columns], x: &XChunks<'_>, chunks: impl Iterator<Item = 
 /// sixteen-by-sixteen tiles transposed in registers; whether every weight
 /// is finite (shapes checked by the caller).
 #[target_feature(enable = "avx512f")]
-pub(in crate::fkernel) fn to_input_major(w: &[f32], (t, layout): (&mut [f32], InputMajor)) -> bool {
+pub(super) fn to_input_major(w: &[f32], (t, layout): (&mut [f32], InputMajor)) -> bool {
     let inputs = layout.inputs;
     let padded = layout.slab_len() / VECTOR;
     // The largest magnitude's bits: finite below the all-ones exponent.
@@ -134,7 +134,7 @@ pub(in crate::fkernel) fn to_input_major(w: &[f32], (t, layout): (&mut [f32], In
 /// elements of partial tiles one by one through `update_slice` itself.
 /// Whether every weight is finite.
 #[target_feature(enable = "avx512f")]
-pub(in crate::fkernel) fn sgd_update_input_major(
+pub(super) fn sgd_update_input_major(
     (sgd, kind, grad_scale): (Sgd, TensorKind, f32),
     grads: &[f32],
     (wt, vt, layout): (&mut [f32], &mut [f32], InputMajor),
@@ -304,7 +304,7 @@ fn transpose(rows: [__m512; VECTOR]) -> [__m512; VECTOR] {
 /// written to the front of `out` (one slot per chunk); returns how many.
 /// Two chunks per compare (NaN counts as not zero, as in `!=`).
 #[target_feature(enable = "avx512f")]
-pub(in crate::fkernel) fn nonzero_chunks(x: &[f32], out: &mut [u32]) -> usize {
+pub(super) fn nonzero_chunks(x: &[f32], out: &mut [u32]) -> usize {
     let (vectors, rest) = x.as_chunks::<VECTOR>();
     let mut kept = 0;
     for (v, values) in vectors.iter().enumerate() {

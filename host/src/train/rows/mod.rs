@@ -91,7 +91,7 @@ use std::sync::Mutex;
 use super::inputs::Inputs;
 use super::observer::{Observer, Quiet, TrainError};
 use super::plan::{EpochPlan, EpochSums};
-use crate::fkernel::{FFast, FPath};
+use crate::fkernel::FFast;
 use crate::model::Net;
 use parts::{parts, row_ranges, shared_weights, write_back};
 use sync::{Shared, Slots, SpinBarrier, NO_STOP};
@@ -113,10 +113,10 @@ pub enum FirstLayer {
 
 impl FirstLayer {
     /// [`FirstLayer::InputMajor`] for inputs that are mostly zero
-    /// ([`Inputs::mostly_zero`]) on a CPU with the AVX-512 form of the
-    /// product; else [`FirstLayer::RowMajor`].
+    /// ([`Inputs::mostly_zero`]) on a path with vector forms of the sparse
+    /// kernels (AVX-512 or AVX2); else [`FirstLayer::RowMajor`].
     pub fn choose(inputs: &Inputs<'_>, fast: FFast) -> Self {
-        if fast.path() == FPath::Avx512 && inputs.mostly_zero() {
+        if fast.path().has_sparse_kernels() && inputs.mostly_zero() {
             FirstLayer::InputMajor
         } else {
             FirstLayer::RowMajor

@@ -1,0 +1,483 @@
+//! The AVX2 forms of the sparse and fused kernels ([`run`]):
+//! [`FFast::forward_input_major`], [`NonZeroChunks::push`],
+//! [`FFast::sgd_update_input_major`] and [`FFast::sgd_step_input_major`] on
+//! 256-bit vectors.
+//!
+//! The layout is the AVX-512 one ([`InputMajor`]'s slabs of sixteen rows);
+//! each slab is taken as two halves of eight rows, one ymm register per
+//! input, so that a kernel's sums fit the sixteen ymm registers of an AVX2
+//! core (the forward product's eight lane sums of a half slab; the fused
+//! step's shard and batch sums of four halves). Lane by lane these are the
+//! operations of the AVX-512 forms, in the same order: the same bits, as
+//! `host/tests/fkernel_sparse.rs` and `fkernel_fused.rs` check on every path.
+//!
+//! [`FFast::forward_input_major`]: super::super::FFast::forward_input_major
+//! [`FFast::sgd_update_input_major`]: super::super::FFast::sgd_update_input_major
+//! [`FFast::sgd_step_input_major`]: super::super::FFast::sgd_step_input_major
+//! [`NonZeroChunks::push`]: super::super::sparse::NonZeroChunks::push
+
+use std::arch::x86_64::*;
+use std::cell::RefCell;
+
+use bytemuck::cast;
+use tinymlp::batch::Rows;
+use tinymlp::kernels::LANES;
+use tinymlp::{Sgd, TensorKind};
+
+use super::super::fused::ShardedBatch;
+use super::super::sparse::{Chunks, InputMajor, VECTOR};
+use super::super::Kernel;
+use super::fused::slab_deltas;
+use super::sparse::{Columns, XChunks};
+
+/// Rows of a half slab: one ymm register.
+const HALF: usize = VECTOR / 2;
+/// Eight rows of one input.
+type Half = [f32; HALF];
+
+/// Half slabs whose gradient one pass of the fused step holds in registers:
+/// their shard sums and batch sums are eight of the sixteen ymm registers.
+const UNITS: usize = 4;
+
+/// Runs `kernel` with AVX2.
+#[target_feature(enable = "avx2")]
+pub(in crate::fkernel) fn run(kernel: Kernel<'_, '_>) {
+    match kernel {
+        Kernel::SparseForward {
+            wt,
+            b,
+            row0,
+            xs,
+            ys,
+        } => forward(wt, b, row0, xs, ys),
+        Kernel::NonZeroChunks { x, out, kept } => *kept = nonzero_chunks(x, out),
+        Kernel::SgdInputMajor {
+            sgd,
+            grads,
+            t,
+            finite,
+        } => *finite = sgd_update_input_major(sgd, grads, t),
+        Kernel::SgdStep {
+            sgd,
+            batch,
+            t,
+            finite,
+        } => *finite = sgd_step(sgd, batch, t),
+        Kernel::Forward { .. }
+        | Kernel::RankK { .. }
+        | Kernel::Transposed { .. }
+        | Kernel::ToInputMajor { .. }
+        | Kernel::Pixels { .. } => unreachable!("the AVX2 path runs the portable form"),
+    }
+}
+
+/// Where input `i` of half slab `u` is among the [`Half`]s of a layout
+/// whose slabs hold `padded` inputs.
+fn half_at(u: usize, i: usize, padded: usize) -> usize {
+    ((u / 2) * padded + i) * 2 + u % 2
+}
+
+/// `ys[s][row0 + o] = dot(W[o], xs[s]) + b[o]` from input-major weights
+/// (shapes checked by the caller): as the AVX-512 form, half a slab at a time.
+#[target_feature(enable = "avx2")]
+fn forward(
+    (wt, layout): (&[f32], InputMajor),
+    b: &[f32],
+    row0: usize,
+    (xs, chunks): (Rows<'_>, Chunks<'_>),
+    (ys, outputs): (&mut [f32], usize),
+) {
+    let count = layout.inputs.div_ceil(LANES);
+    let wt: &[Half] = wt.as_chunks().0;
+    for (k, slab) in wt.chunks_exact(count * LANES * 2).enumerate() {
+        for half in 0..2 {
+            let first = k * VECTOR + half * HALF;
+            let rows = layout.rows.saturating_sub(first).min(HALF);
+            if rows == 0 {
+                continue;
+            }
+            for s in 0..xs.len() {
+                let x = XChunks::new(xs.get(s));
+                let sums = forward_half(slab, half, &x, chunks.each(s, count));
+                let y = &mut ys[s * outputs + row0 + first..][..rows];
+                for ((y, sum), bias) in y.iter_mut().zip(sums).zip(&b[first..first + rows]) {
+                    *y = sum + bias;
+                }
+            }
+        }
+    }
+}
+
+/// One half slab's eight dot products with one sample: per lane a chain
+/// over the chunks in ascending order, then the lanes reduced as
+/// `tinymlp::kernels::reduce_lanes` does.
+#[target_feature(enable = "avx2")]
+fn forward_half(
+    slab: &[Half],
+    half: usize,
+    x: &XChunks<'_>,
+    chunks: impl Iterator<Item = usize>,
+) -> Half {
+    let mut acc = [_mm256_setzero_ps(); LANES];
+    for c in chunks {
+        let (xc, w) = (x.get(c), &slab[c * LANES * 2..][..LANES * 2]);
+        for lane in 0..LANES {
+            let product = _mm256_mul_ps(cast(w[2 * lane + half]), _mm256_set1_ps(xc[lane]));
+            acc[lane] = _mm256_add_ps(acc[lane], product);
+        }
+    }
+    let s0 = _mm256_add_ps(acc[0], acc[4]);
+    let s1 = _mm256_add_ps(acc[1], acc[5]);
+    let s2 = _mm256_add_ps(acc[2], acc[6]);
+    let s3 = _mm256_add_ps(acc[3], acc[7]);
+    cast(_mm256_add_ps(_mm256_add_ps(s0, s2), _mm256_add_ps(s1, s3)))
+}
+
+/// The indices of the chunks of `x` that hold a value other than `±0.0`,
+/// written to the front of `out`; returns how many. One chunk per compare
+/// (NaN counts as not zero, as in `!=`).
+#[target_feature(enable = "avx2")]
+fn nonzero_chunks(x: &[f32], out: &mut [u32]) -> usize {
+    let (chunks, rest) = x.as_chunks::<LANES>();
+    let mut kept = 0;
+    for (c, values) in chunks.iter().enumerate() {
+        let nonzero = _mm256_cmp_ps::<_CMP_NEQ_UQ>(cast(*values), _mm256_setzero_ps());
+        out[kept] = c as u32;
+        kept += usize::from(_mm256_movemask_ps(nonzero) != 0);
+    }
+    if !rest.is_empty() {
+        out[kept] = chunks.len() as u32;
+        kept += usize::from(rest.iter().any(|&v| v != 0.0));
+    }
+    kept
+}
+
+/// The bits of `|v|` per lane: ordered as the magnitudes, and at least
+/// those of infinity exactly for the values that are not finite.
+#[target_feature(enable = "avx2")]
+fn magnitude_bits(v: __m256) -> __m256i {
+    _mm256_and_si256(_mm256_castps_si256(v), _mm256_set1_epi32(0x7fff_ffff))
+}
+
+/// Whether the largest [`magnitude_bits`] per lane are all finite.
+#[target_feature(enable = "avx2")]
+fn all_finite(largest: __m256i) -> bool {
+    // Signed compare: the sign bits were cleared.
+    let infinite = _mm256_cmpgt_epi32(largest, _mm256_set1_epi32(0x7f7f_ffff));
+    _mm256_movemask_epi8(infinite) == 0
+}
+
+/// SGD on input-major `wt` and `vt` with the row-major gradient `grads`:
+/// each whole eight-by-eight tile of the gradient transposed in registers,
+/// then the update of `tinymlp::optim::Sgd::update_slice` on the eight
+/// input vectors it gives; elements of partial tiles one by one through
+/// `update_slice` itself. Whether every weight is finite.
+#[target_feature(enable = "avx2")]
+fn sgd_update_input_major(
+    (sgd, kind, grad_scale): (Sgd, TensorKind, f32),
+    grads: &[f32],
+    (wt, vt, layout): (&mut [f32], &mut [f32], InputMajor),
+) -> bool {
+    let (inputs, padded) = (layout.inputs, layout.slab_len() / VECTOR);
+    let step = SgdStep::new(sgd, kind, grad_scale);
+    let mut largest = _mm256_setzero_si256();
+    let wt: &mut [Half] = wt.as_chunks_mut().0;
+    let vt: &mut [Half] = vt.as_chunks_mut().0;
+    for u in 0..layout.rows.div_ceil(HALF) {
+        let rows = (layout.rows - u * HALF).min(HALF);
+        for i0 in (0..padded).step_by(HALF) {
+            let width = inputs.saturating_sub(i0).min(HALF);
+            let start = u * HALF * inputs + i0;
+            if (rows, width) == (HALF, HALF) {
+                let g = transpose(full_tile(grads, start, inputs));
+                for (c, g) in g.into_iter().enumerate() {
+                    let at = half_at(u, i0 + c, padded);
+                    let new = step.update(&mut wt[at], &mut vt[at], g);
+                    largest = _mm256_max_epu32(largest, magnitude_bits(new));
+                }
+            } else {
+                for c in 0..width {
+                    let at = half_at(u, i0 + c, padded);
+                    for r in 0..rows {
+                        let g = [grads[start + r * inputs + c]];
+                        let (w, v) = (&mut wt[at][r..=r], &mut vt[at][r..=r]);
+                        sgd.update_slice(kind, w, &g, v, grad_scale);
+                    }
+                    largest = _mm256_max_epu32(largest, magnitude_bits(cast(wt[at])));
+                }
+            }
+        }
+    }
+    all_finite(largest)
+}
+
+/// Eight whole rows of eight from `w[start..]`, `inputs` apart.
+#[target_feature(enable = "avx2")]
+fn full_tile(w: &[f32], start: usize, inputs: usize) -> [__m256; HALF] {
+    let rows = &w[start..start + (HALF - 1) * inputs + HALF];
+    core::array::from_fn(|r| {
+        let row: &Half = rows[r * inputs..][..HALF].try_into().expect("8 values");
+        cast(*row)
+    })
+}
+
+/// An 8 × 8 tile transposed: `out[c][r] = rows[r][c]`.
+#[target_feature(enable = "avx2")]
+fn transpose(r: [__m256; HALF]) -> [__m256; HALF] {
+    // Pairs of rows interleaved within each 128-bit lane.
+    let t: [__m256; HALF] = core::array::from_fn(|j| {
+        let (a, b) = (r[j & !1], r[j | 1]);
+        if j % 2 == 0 {
+            _mm256_unpacklo_ps(a, b)
+        } else {
+            _mm256_unpackhi_ps(a, b)
+        }
+    });
+    // u[4q + m]: rows 4q..4q + 4 of columns m and m + 4.
+    let u: [__m256; HALF] = core::array::from_fn(|j| {
+        let (q, m) = (j / 4, j % 4);
+        let (a, b) = (t[4 * q + m / 2], t[4 * q + 2 + m / 2]);
+        if m % 2 == 0 {
+            _mm256_shuffle_ps::<0x44>(a, b)
+        } else {
+            _mm256_shuffle_ps::<0xEE>(a, b)
+        }
+    });
+    core::array::from_fn(|c| {
+        let (a, b) = (u[c % 4], u[4 + c % 4]);
+        if c < 4 {
+            _mm256_permute2f128_ps::<0x20>(a, b)
+        } else {
+            _mm256_permute2f128_ps::<0x31>(a, b)
+        }
+    })
+}
+
+/// One SGD step's constants, and the update of eight weights: the
+/// operations of `tinymlp::optim::Sgd::update_slice`, lane by lane.
+#[derive(Clone, Copy)]
+struct SgdStep {
+    lr: __m256,
+    momentum: __m256,
+    decay: __m256,
+    scale: __m256,
+    nesterov: bool,
+    /// No momentum: plain SGD, the velocity neither read nor written.
+    plain: bool,
+}
+
+impl SgdStep {
+    #[target_feature(enable = "avx2")]
+    fn new(sgd: Sgd, kind: TensorKind, grad_scale: f32) -> Self {
+        Self {
+            lr: _mm256_set1_ps(sgd.learning_rate),
+            momentum: _mm256_set1_ps(sgd.momentum),
+            decay: _mm256_set1_ps(kind.decay(sgd.weight_decay)),
+            scale: _mm256_set1_ps(grad_scale),
+            nesterov: sgd.nesterov,
+            plain: sgd.momentum == 0.0,
+        }
+    }
+
+    /// `g' = g·scale + decay·p; v' = momentum·v + g'; p' = p − lr·update`,
+    /// `update` being `g' + momentum·v'` (Nesterov), `v'`, or `g'` without
+    /// momentum (the velocity untouched): `w` and `v` updated, the new
+    /// weights returned.
+    #[target_feature(enable = "avx2")]
+    fn update(self, w: &mut Half, v: &mut Half, g: __m256) -> __m256 {
+        let p: __m256 = cast(*w);
+        let g = _mm256_add_ps(_mm256_mul_ps(g, self.scale), _mm256_mul_ps(self.decay, p));
+        let update = if self.plain {
+            g
+        } else {
+            let vel = _mm256_add_ps(_mm256_mul_ps(self.momentum, cast(*v)), g);
+            *v = cast(vel);
+            if self.nesterov {
+                _mm256_add_ps(g, _mm256_mul_ps(self.momentum, vel))
+            } else {
+                vel
+            }
+        };
+        let new = _mm256_sub_ps(p, _mm256_mul_ps(self.lr, update));
+        *w = cast(new);
+        new
+    }
+}
+
+/// Per-thread buffers of the fused step, reused between steps.
+#[derive(Default)]
+struct Scratch {
+    /// `masks[j · inputs + i]`: bit `b` set when sample `j · shard + b` has
+    /// input `i` not `±0.0`.
+    masks: Vec<u32>,
+    /// Sample `s`'s deltas of slab `k` at `s · slabs + k`, zeros past the
+    /// last row.
+    deltas: Vec<Columns>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// The fused step (see `fkernel::fused` and the AVX-512 form), or `None`
+/// when it does not apply (a delta or input that is not finite, or shards
+/// of more than 32 samples): then nothing was written. Otherwise whether
+/// every weight is finite.
+#[target_feature(enable = "avx2")]
+fn sgd_step(
+    (sgd, kind, grad_scale): (Sgd, TensorKind, f32),
+    batch: ShardedBatch<'_>,
+    (wt, vt, layout): (&mut [f32], &mut [f32], InputMajor),
+) -> Option<bool> {
+    if batch.shard > 32 {
+        return None;
+    }
+    SCRATCH.with_borrow_mut(|scratch| {
+        if !(sample_masks(batch.xs, batch.shard, &mut scratch.masks)
+            && slab_deltas(batch, layout, &mut scratch.deltas))
+        {
+            return None;
+        }
+        let halves = Halves {
+            batch,
+            layout,
+            stride: 2 * layout.slabs(),
+            shards: batch.xs.len().div_ceil(batch.shard),
+            masks: &scratch.masks,
+            deltas: scratch.deltas.as_flattened().as_chunks().0,
+        };
+        let step = SgdStep::new(sgd, kind, grad_scale);
+        let wt: &mut [Half] = wt.as_chunks_mut().0;
+        let vt: &mut [Half] = vt.as_chunks_mut().0;
+        let (units, mut largest) = (layout.rows.div_ceil(HALF), _mm256_setzero_si256());
+        for u in (0..units).step_by(UNITS) {
+            let bits = match units - u {
+                1 => halves.step::<1>(u, step, (wt, vt)),
+                2 => halves.step::<2>(u, step, (wt, vt)),
+                3 => halves.step::<3>(u, step, (wt, vt)),
+                _ => halves.step::<UNITS>(u, step, (wt, vt)),
+            };
+            largest = _mm256_max_epu32(largest, bits);
+        }
+        Some(all_finite(largest))
+    })
+}
+
+/// Sets `masks` (see [`Scratch::masks`]) for `xs`, eight inputs of a
+/// shard's samples per register; whether every input is finite.
+#[target_feature(enable = "avx2")]
+fn sample_masks(xs: Rows<'_>, shard: usize, masks: &mut Vec<u32>) -> bool {
+    let inputs = xs.width;
+    masks.clear();
+    masks.resize(xs.len().div_ceil(shard) * inputs, 0);
+    let (mut largest, mut finite) = (_mm256_setzero_si256(), true);
+    let whole = inputs / HALF * HALF;
+    for (j, s0) in (0..xs.len()).step_by(shard).enumerate() {
+        let samples = s0..(s0 + shard).min(xs.len());
+        let row = &mut masks[j * inputs..][..inputs];
+        for (c, m) in row[..whole]
+            .as_chunks_mut::<HALF>()
+            .0
+            .iter_mut()
+            .enumerate()
+        {
+            let mut bits = _mm256_setzero_si256();
+            for s in samples.clone() {
+                let x: &Half = xs.get(s)[c * HALF..][..HALF]
+                    .try_into()
+                    .expect("eight inputs");
+                let x: __m256 = cast(*x);
+                let nonzero = _mm256_cmp_ps::<_CMP_NEQ_UQ>(x, _mm256_setzero_ps());
+                let bit = _mm256_set1_epi32((1u32 << (s - s0)) as i32);
+                bits = _mm256_or_si256(bits, _mm256_and_si256(_mm256_castps_si256(nonzero), bit));
+                largest = _mm256_max_epu32(largest, magnitude_bits(x));
+            }
+            *m = cast(bits);
+        }
+        for (i, m) in row.iter_mut().enumerate().skip(whole) {
+            for s in samples.clone() {
+                let x = xs.get(s)[i];
+                *m |= u32::from(x != 0.0) << (s - s0);
+                finite &= x.is_finite();
+            }
+        }
+    }
+    finite && all_finite(largest)
+}
+
+/// What every pass of the fused step reads.
+struct Halves<'a> {
+    batch: ShardedBatch<'a>,
+    layout: InputMajor,
+    /// Half slabs per sample in `deltas`, and the shards of the batch.
+    stride: usize,
+    shards: usize,
+    masks: &'a [u32],
+    /// Sample `s`'s deltas of half slab `u` at `s · stride + u`.
+    deltas: &'a [Half],
+}
+
+impl Halves<'_> {
+    /// The step of half slabs `u0..u0 + V`; the largest magnitude (bits)
+    /// among their new weights.
+    #[target_feature(enable = "avx2")]
+    fn step<const V: usize>(
+        &self,
+        u0: usize,
+        step: SgdStep,
+        (wt, vt): (&mut [Half], &mut [Half]),
+    ) -> __m256i {
+        let padded = self.layout.slab_len() / VECTOR;
+        // Lanes of real rows in each half (the padding rows keep their zeros).
+        let lanes: [__m256; V] = core::array::from_fn(|v| {
+            let rows = (self.layout.rows - (u0 + v) * HALF).min(HALF) as i32;
+            let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+            _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(rows), lane))
+        });
+        let mut largest = _mm256_setzero_si256();
+        for i in 0..self.layout.inputs {
+            let g = self.gradient::<V>(u0, i);
+            for v in 0..V {
+                let at = half_at(u0 + v, i, padded);
+                let (mut w, mut vel) = (wt[at], vt[at]);
+                let new = step.update(&mut w, &mut vel, g[v]);
+                let new = _mm256_blendv_ps(cast(wt[at]), new, lanes[v]);
+                wt[at] = cast(new);
+                if !step.plain {
+                    vt[at] = cast(_mm256_blendv_ps(cast(vt[at]), cast(vel), lanes[v]));
+                }
+                largest = _mm256_max_epu32(largest, magnitude_bits(new));
+            }
+        }
+        largest
+    }
+
+    /// Input `i`'s gradient in half slabs `u0..u0 + V`: each shard's chain
+    /// from `+0.0` over its samples with a non-zero input, ascending; the
+    /// shards added in order.
+    #[target_feature(enable = "avx2")]
+    fn gradient<const V: usize>(&self, u0: usize, i: usize) -> [__m256; V] {
+        let ShardedBatch { xs, shard, .. } = self.batch;
+        let (inputs, stride) = (xs.width, self.stride);
+        let mut g = [_mm256_setzero_ps(); V];
+        for j in 0..self.shards {
+            let (s0, mut bits) = (j * shard, self.masks[j * inputs + i]);
+            let mut acc = [_mm256_setzero_ps(); V];
+            while bits != 0 {
+                let s = s0 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let x = _mm256_set1_ps(xs.data[s * inputs + i]);
+                let d = &self.deltas[s * stride + u0..][..V];
+                for v in 0..V {
+                    acc[v] = _mm256_add_ps(acc[v], _mm256_mul_ps(cast(d[v]), x));
+                }
+            }
+            g = if j == 0 {
+                acc
+            } else {
+                core::array::from_fn(|v| _mm256_add_ps(g[v], acc[v]))
+            };
+        }
+        g
+    }
+}
