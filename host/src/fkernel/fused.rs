@@ -53,8 +53,11 @@ pub fn fused_rows(path: FPath) -> usize {
     }
 }
 
-/// [`FUSED_ROWS`] of the AVX2 form.
-pub const FUSED_ROWS_AVX2: usize = 48;
+/// [`FUSED_ROWS`] of the AVX2 form, lower because the step taken apart
+/// has no AVX2 rank-k kernel: fused ÷ apart (best of 20, `-C
+/// target-cpu=x86-64-v3`) 1.3 at 16 rows, 1.0 at 24, 0.83 at 32, 0.65 at
+/// 48, 0.69 at 64, 0.61 at 128.
+pub const FUSED_ROWS_AVX2: usize = 32;
 
 /// The deltas and inputs of one batch for the rows `row0..` of a layer
 /// (`dys` holds every row's deltas), summed in shards of `shard` samples.
