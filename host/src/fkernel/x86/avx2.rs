@@ -174,10 +174,11 @@ fn all_finite(largest: __m256i) -> bool {
 }
 
 /// SGD on input-major `wt` and `vt` with the row-major gradient `grads`:
-/// each whole eight-by-eight tile of the gradient transposed in registers,
-/// then the update of `tinymlp::optim::Sgd::update_slice` on the eight
-/// input vectors it gives; elements of partial tiles one by one through
-/// `update_slice` itself. Whether every weight is finite.
+/// each eight-by-eight tile of the gradient (zero-padded at the edges)
+/// transposed in registers, then the update of
+/// `tinymlp::optim::Sgd::update_slice` on the eight input vectors it gives,
+/// its lanes past the last row left as they were. Whether every weight is
+/// finite.
 #[target_feature(enable = "avx2")]
 fn sgd_update_input_major(
     (sgd, kind, grad_scale): (Sgd, TensorKind, f32),
@@ -191,30 +192,30 @@ fn sgd_update_input_major(
     let vt: &mut [Half] = vt.as_chunks_mut().0;
     for u in 0..layout.rows.div_ceil(HALF) {
         let rows = (layout.rows - u * HALF).min(HALF);
+        let lanes = row_lanes(rows);
         for i0 in (0..padded).step_by(HALF) {
             let width = inputs.saturating_sub(i0).min(HALF);
             let start = u * HALF * inputs + i0;
-            if (rows, width) == (HALF, HALF) {
-                let g = transpose(full_tile(grads, start, inputs));
-                for (c, g) in g.into_iter().enumerate() {
-                    let at = half_at(u, i0 + c, padded);
-                    let new = step.update(&mut wt[at], &mut vt[at], g);
-                    largest = _mm256_max_epu32(largest, magnitude_bits(new));
-                }
+            let tile = if (rows, width) == (HALF, HALF) {
+                full_tile(grads, start, inputs)
             } else {
-                for c in 0..width {
-                    let at = half_at(u, i0 + c, padded);
-                    for r in 0..rows {
-                        let g = [grads[start + r * inputs + c]];
-                        let (w, v) = (&mut wt[at][r..=r], &mut vt[at][r..=r]);
-                        sgd.update_slice(kind, w, &g, v, grad_scale);
-                    }
-                    largest = _mm256_max_epu32(largest, magnitude_bits(cast(wt[at])));
-                }
+                edge_tile(grads, start, inputs, (rows, width))
+            };
+            for (c, g) in transpose(tile).into_iter().enumerate().take(width) {
+                let at = half_at(u, i0 + c, padded);
+                let new = step.update_lanes(&mut wt[at], &mut vt[at], g, lanes);
+                largest = _mm256_max_epu32(largest, magnitude_bits(new));
             }
         }
     }
     all_finite(largest)
+}
+
+/// Lanes `0..rows` of a ymm register set (all bits), the others clear.
+#[target_feature(enable = "avx2")]
+fn row_lanes(rows: usize) -> __m256 {
+    let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(rows as i32), lane))
 }
 
 /// Eight whole rows of eight from `w[start..]`, `inputs` apart.
@@ -224,6 +225,24 @@ fn full_tile(w: &[f32], start: usize, inputs: usize) -> [__m256; HALF] {
     core::array::from_fn(|r| {
         let row: &Half = rows[r * inputs..][..HALF].try_into().expect("8 values");
         cast(*row)
+    })
+}
+
+/// The first `rows` rows of `width` values from `w[start..]`, `inputs`
+/// apart, the rest of the tile zeros.
+#[target_feature(enable = "avx2")]
+fn edge_tile(
+    w: &[f32],
+    start: usize,
+    inputs: usize,
+    (rows, width): (usize, usize),
+) -> [__m256; HALF] {
+    core::array::from_fn(|r| {
+        let mut row = [0.0f32; HALF];
+        if r < rows {
+            row[..width].copy_from_slice(&w[start + r * inputs..][..width]);
+        }
+        cast(row)
     })
 }
 
@@ -306,6 +325,20 @@ impl SgdStep {
         };
         let new = _mm256_sub_ps(p, _mm256_mul_ps(self.lr, update));
         *w = cast(new);
+        new
+    }
+
+    /// [`update`](Self::update) of the lanes set in `lanes` only (the
+    /// padding rows past the last keep their zeros).
+    #[target_feature(enable = "avx2")]
+    fn update_lanes(self, w: &mut Half, v: &mut Half, g: __m256, lanes: __m256) -> __m256 {
+        let (mut new_w, mut new_v) = (*w, *v);
+        let new = self.update(&mut new_w, &mut new_v, g);
+        let new = _mm256_blendv_ps(cast(*w), new, lanes);
+        *w = cast(new);
+        if !self.plain {
+            *v = cast(_mm256_blendv_ps(cast(*v), cast(new_v), lanes));
+        }
         new
     }
 }
@@ -439,23 +472,14 @@ impl Halves<'_> {
     ) -> __m256i {
         let padded = self.layout.slab_len() / VECTOR;
         // Lanes of real rows in each half (the padding rows keep their zeros).
-        let lanes: [__m256; V] = core::array::from_fn(|v| {
-            let rows = (self.layout.rows - (u0 + v) * HALF).min(HALF) as i32;
-            let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-            _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(rows), lane))
-        });
+        let lanes: [__m256; V] =
+            core::array::from_fn(|v| row_lanes((self.layout.rows - (u0 + v) * HALF).min(HALF)));
         let mut largest = _mm256_setzero_si256();
         for i in 0..self.layout.inputs {
             let g = self.gradient::<V>(u0, i);
             for v in 0..V {
                 let at = half_at(u0 + v, i, padded);
-                let (mut w, mut vel) = (wt[at], vt[at]);
-                let new = step.update(&mut w, &mut vel, g[v]);
-                let new = _mm256_blendv_ps(cast(wt[at]), new, lanes[v]);
-                wt[at] = cast(new);
-                if !step.plain {
-                    vt[at] = cast(_mm256_blendv_ps(cast(vt[at]), cast(vel), lanes[v]));
-                }
+                let new = step.update_lanes(&mut wt[at], &mut vt[at], g[v], lanes[v]);
                 largest = _mm256_max_epu32(largest, magnitude_bits(new));
             }
         }

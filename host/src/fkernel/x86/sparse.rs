@@ -128,11 +128,11 @@ pub(super) fn to_input_major(w: &[f32], (t, layout): (&mut [f32], InputMajor)) -
 }
 
 /// SGD on input-major `wt` and `vt` with the row-major gradient `grads`:
-/// each whole sixteen-by-sixteen tile of the gradient transposed in
-/// registers, then the update of `tinymlp::optim::Sgd::update_slice` on the
-/// sixteen input vectors it gives (the same operations in the same order);
-/// elements of partial tiles one by one through `update_slice` itself.
-/// Whether every weight is finite.
+/// each sixteen-by-sixteen tile of the gradient (zero-padded at the edges)
+/// transposed in registers, then the update of
+/// `tinymlp::optim::Sgd::update_slice` on the sixteen input vectors it
+/// gives (the same operations in the same order), its lanes past the last
+/// row left as they were. Whether every weight is finite.
 #[target_feature(enable = "avx512f")]
 pub(super) fn sgd_update_input_major(
     (sgd, kind, grad_scale): (Sgd, TensorKind, f32),
@@ -149,39 +149,30 @@ pub(super) fn sgd_update_input_major(
     let slabs = wt.chunks_exact_mut(padded).zip(vt.chunks_exact_mut(padded));
     for (k, (w_slab, v_slab)) in slabs.enumerate() {
         let rows = (layout.rows - k * VECTOR).min(VECTOR);
+        let lanes = ((1u32 << rows) - 1) as __mmask16;
         for i0 in (0..padded).step_by(VECTOR) {
             let width = inputs.saturating_sub(i0).min(VECTOR);
             let start = k * VECTOR * inputs + i0;
-            if (rows, width) == (VECTOR, VECTOR) {
-                let g = transpose(full_tile(grads, start, inputs));
-                let w = &mut w_slab[i0..i0 + VECTOR];
-                let v = &mut v_slab[i0..i0 + VECTOR];
-                for (k, (w, g)) in w.iter_mut().zip(g).enumerate() {
-                    let p = if step.plain {
-                        step.apply_plain(cast(*w), g)
-                    } else {
-                        let (p, vel) = step.apply(cast(*w), g, cast(v[k]));
-                        v[k] = cast(vel);
-                        p
-                    };
-                    *w = cast(p);
-                    let bits = _mm512_and_si512(_mm512_castps_si512(p), magnitude);
-                    largest = _mm512_max_epu32(largest, bits);
-                }
+            let tile = if (rows, width) == (VECTOR, VECTOR) {
+                full_tile(grads, start, inputs)
             } else {
-                for (c, (w, v)) in w_slab[i0..i0 + width]
-                    .iter_mut()
-                    .zip(&mut v_slab[i0..i0 + width])
-                    .enumerate()
-                {
-                    for r in 0..rows {
-                        let g = [grads[start + r * inputs + c]];
-                        let (w, v) = (&mut w[r..=r], &mut v[r..=r]);
-                        sgd.update_slice(kind, w, &g, v, grad_scale);
-                    }
-                    let bits = _mm512_and_si512(_mm512_castps_si512(cast(*w)), magnitude);
-                    largest = _mm512_max_epu32(largest, bits);
-                }
+                edge_tile(grads, start, inputs, (rows, width))
+            };
+            let w = &mut w_slab[i0..i0 + width];
+            let v = &mut v_slab[i0..i0 + width];
+            for ((w, v), g) in w.iter_mut().zip(v).zip(transpose(tile)) {
+                let p = cast(*w);
+                let new = if step.plain {
+                    step.apply_plain(p, g)
+                } else {
+                    let (new, vel) = step.apply(p, g, cast(*v));
+                    *v = cast(_mm512_mask_blend_ps(lanes, cast(*v), vel));
+                    new
+                };
+                let new = _mm512_mask_blend_ps(lanes, p, new);
+                *w = cast(new);
+                let bits = _mm512_and_si512(_mm512_castps_si512(new), magnitude);
+                largest = _mm512_max_epu32(largest, bits);
             }
         }
     }
