@@ -155,12 +155,12 @@ fn on_a_line(values: &[f32], skip: usize) -> Floats {
     floats
 }
 
-/// The vector paths of `host::fkernel` this CPU has (the portable one is the
-/// `batch` row already).
+/// The paths of `host::fkernel` with their own dense kernels that this CPU
+/// has (the portable one is the `batch` row already).
 fn fast_paths() -> impl Iterator<Item = FFast> {
     FPath::ALL
         .into_iter()
-        .filter(|&p| p != FPath::Portable)
+        .filter(|p| p.has_dense_kernels())
         .filter_map(FFast::with_path)
 }
 
@@ -462,7 +462,12 @@ fn pixels(c: &mut Criterion) {
             }
         })
     });
-    for fast in FPath::ALL.into_iter().filter_map(FFast::with_path) {
+    let own = |p: &FPath| *p == FPath::Portable || p.has_dense_kernels();
+    for fast in FPath::ALL
+        .into_iter()
+        .filter(own)
+        .filter_map(FFast::with_path)
+    {
         g.bench_function(fast.path().name(), |bench| {
             bench.iter(|| fast.pixels_to_inputs(black_box(&pixels), &mut xs))
         });

@@ -5,7 +5,11 @@
 //! | path | needs | how |
 //! |---|---|---|
 //! | [`FPath::Avx512`] | `avx512f` | two samples' [`LANES`]-lane sums in one zmm register |
+//! | [`FPath::Avx2`] | `avx2` | the sparse and fused kernels on half slabs of eight rows (ymm); the dense ones as portable |
 //! | [`FPath::Portable`] | — | `tinymlp::batch` itself (LLVM's 256-bit vectors in a native build) |
+//!
+//! [`FFast::detect`] picks the widest path the CPU has, unless
+//! `TINYMLP_MAX_ISA` ([`crate::isa`]) caps it.
 //!
 //! # Why a second form, and why it gives the same bits
 //!
@@ -135,6 +139,13 @@ impl FPath {
     /// than the row-major kernels they replace.
     pub fn has_sparse_kernels(self) -> bool {
         self != FPath::Portable
+    }
+
+    /// Whether the path has its own forms of the dense kernels (forward
+    /// product, rank-k gradient, transposed product) and of
+    /// [`FFast::pixels_to_inputs`]; without, it runs the portable ones.
+    pub fn has_dense_kernels(self) -> bool {
+        self == FPath::Avx512
     }
 }
 
@@ -278,7 +289,7 @@ impl FFast {
         );
         // The kernels keep one group of samples' sums in registers; otherwise
         // the sum is formed apart first.
-        let dense_simd = self.path == FPath::Avx512;
+        let dense_simd = self.path.has_dense_kernels();
         if sums == Sums::AddWhole && (!dense_simd || xs.len() > RANK_K_GROUP) {
             let mut sum = zeros(g.len());
             self.rank_k_part(&mut sum, row0, dys, xs, Sums::Overwrite);

@@ -388,7 +388,7 @@ impl FFast {
 
 /// The plain form of [`FFast::forward_input_major`]: per sample and row, the
 /// lanes of `tinymlp::kernels::dot` over the chunks read. The reference the
-/// AVX-512 form is tested against, not a fast path: without AVX-512 the
+/// vector forms are tested against, not a fast path: without AVX-512 or AVX2 the
 /// trainer keeps the first layer row-major.
 fn forward_plain(
     (wt, layout): (&[f32], InputMajor),

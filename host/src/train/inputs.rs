@@ -53,7 +53,7 @@ impl Inputs<'_> {
 
     /// Whether at most half of the chunks of eight inputs hold a value other
     /// than zero, in the first samples of the set as staged (MNIST: 40 %):
-    /// then, on a CPU with AVX-512, the first layer's product over only
+    /// then, on a CPU with AVX-512 or AVX2, the first layer's product over only
     /// those chunks is the faster one (`fkernel::sparse`; its portable form
     /// is only the plain reference). Speed only: both give the same bits.
     pub fn mostly_zero(&self) -> bool {

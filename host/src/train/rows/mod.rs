@@ -57,7 +57,7 @@
 //! # Sparse inputs
 //!
 //! With [`FirstLayer::InputMajor`] (inputs that are mostly zero, as MNIST's
-//! background is, on a CPU with AVX-512) each thread keeps its rows of the
+//! background is, on a CPU with AVX-512 or AVX2) each thread keeps its rows of the
 //! first layer and their optimiser state input-major for the epoch
 //! (`fkernel::sparse`; no other thread reads them), and computes their
 //! forward product over only the chunks of inputs that are not all zero,
