@@ -130,7 +130,7 @@ fn gradient(c: &mut Criterion, rng: &mut Rng, (inputs, outputs): (usize, usize))
                     )
                 })
             });
-            for fast in fast_paths() {
+            for fast in vector_paths() {
                 for (place, xs) in [("", &xs[..]), ("_offset16", &xs_off[4..])] {
                     let name = format!("{}_{kind}{place}", fast.path().name());
                     g.bench_function(BenchmarkId::new(name, n), |bench| {
@@ -155,12 +155,21 @@ fn on_a_line(values: &[f32], skip: usize) -> Floats {
     floats
 }
 
-/// The paths of `host::fkernel` with their own dense kernels that this CPU
-/// has (the portable one is the `batch` row already).
+/// The paths of `host::fkernel` with their own forward and transposed
+/// products that this CPU has (the portable one is the `batch` row already).
 fn fast_paths() -> impl Iterator<Item = FFast> {
     FPath::ALL
         .into_iter()
         .filter(|p| p.has_dense_kernels())
+        .filter_map(FFast::with_path)
+}
+
+/// Every vector path of `host::fkernel` this CPU has: each has its own
+/// rank-k gradient.
+fn vector_paths() -> impl Iterator<Item = FFast> {
+    FPath::ALL
+        .into_iter()
+        .filter(|&p| p != FPath::Portable)
         .filter_map(FFast::with_path)
 }
 

@@ -5,7 +5,7 @@
 //! | path | needs | how |
 //! |---|---|---|
 //! | [`FPath::Avx512`] | `avx512f` | two samples' [`LANES`]-lane sums in one zmm register |
-//! | [`FPath::Avx2`] | `avx2` | the sparse and fused kernels on half slabs of eight rows (ymm); the dense ones as portable |
+//! | [`FPath::Avx2`] | `avx2` | the rank-k gradient on eight-column vectors; the sparse and fused kernels on half slabs of eight rows (ymm); the forward and transposed products as portable |
 //! | [`FPath::Portable`] | — | `tinymlp::batch` itself (LLVM's 256-bit vectors in a native build) |
 //!
 //! [`FFast::detect`] picks the widest path the CPU has, unless
@@ -91,9 +91,10 @@ mod x86;
 pub enum FPath {
     /// `tinymlp::batch`: every CPU.
     Portable,
-    /// AVX2: the sparse and fused kernels on eight `f32` lanes per
-    /// instruction; the dense ones are `tinymlp::batch` (which LLVM already
-    /// runs on 256-bit vectors in a native build).
+    /// AVX2: the rank-k gradient and the sparse and fused kernels on eight
+    /// `f32` lanes per instruction; the forward and transposed products are
+    /// `tinymlp::batch` (which LLVM already runs on 256-bit vectors in a
+    /// native build).
     Avx2,
     /// AVX-512F: sixteen `f32` lanes per instruction.
     Avx512,
@@ -141,9 +142,10 @@ impl FPath {
         self != FPath::Portable
     }
 
-    /// Whether the path has its own forms of the dense kernels (forward
-    /// product, rank-k gradient, transposed product) and of
-    /// [`FFast::pixels_to_inputs`]; without, it runs the portable ones.
+    /// Whether the path has its own forms of the forward and transposed
+    /// products and of [`FFast::pixels_to_inputs`]; without, it runs the
+    /// portable ones. (Every path but the portable one has its own rank-k
+    /// gradient.)
     pub fn has_dense_kernels(self) -> bool {
         self == FPath::Avx512
     }
@@ -289,8 +291,9 @@ impl FFast {
         );
         // The kernels keep one group of samples' sums in registers; otherwise
         // the sum is formed apart first.
-        let dense_simd = self.path.has_dense_kernels();
-        if sums == Sums::AddWhole && (!dense_simd || xs.len() > RANK_K_GROUP) {
+        // Every vector path has its own rank-k kernel.
+        let simd = self.path != FPath::Portable;
+        if sums == Sums::AddWhole && (!simd || xs.len() > RANK_K_GROUP) {
             let mut sum = zeros(g.len());
             self.rank_k_part(&mut sum, row0, dys, xs, Sums::Overwrite);
             for (g, s) in g.iter_mut().zip(sum.iter()) {
@@ -298,7 +301,7 @@ impl FFast {
             }
             return;
         }
-        match (dense_simd, sums) {
+        match (simd, sums) {
             (false, Sums::Continue) => batch::rank_k_rows(g, row0, dys, xs),
             (false, Sums::Overwrite) => {
                 g.fill(0.0);

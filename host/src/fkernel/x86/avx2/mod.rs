@@ -1,4 +1,5 @@
-//! The AVX2 forms of the sparse and fused kernels ([`run`]):
+//! The AVX2 forms of the rank-k gradient ([`rank_k`]) and of the sparse and
+//! fused kernels ([`run`]):
 //! [`FFast::forward_input_major`], [`NonZeroChunks::push`],
 //! [`FFast::sgd_update_input_major`] and [`FFast::sgd_step_input_major`] on
 //! 256-bit vectors.
@@ -29,6 +30,10 @@ use super::super::sparse::{Chunks, InputMajor, VECTOR};
 use super::super::Kernel;
 use super::fused::slab_deltas;
 use super::sparse::{Columns, XChunks};
+
+mod rank_k;
+
+pub(super) use rank_k::rank_cols_ymm;
 
 /// Rows of a half slab: one ymm register.
 const HALF: usize = VECTOR / 2;
@@ -66,8 +71,14 @@ pub(in crate::fkernel) fn run(kernel: Kernel<'_, '_>) {
             t,
             finite,
         } => *finite = sgd_step(sgd, batch, t),
+        Kernel::RankK {
+            g,
+            row0,
+            dys,
+            xs,
+            sums,
+        } => rank_k::rank_k_rows(g, row0, dys, xs, sums),
         Kernel::Forward { .. }
-        | Kernel::RankK { .. }
         | Kernel::Transposed { .. }
         | Kernel::ToInputMajor { .. }
         | Kernel::Pixels { .. } => unreachable!("the AVX2 path runs the portable form"),
