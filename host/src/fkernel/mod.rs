@@ -219,8 +219,8 @@ impl FFast {
         );
         assert!(row0 + rows <= outputs, "forward: rows out of range");
         match self.path {
-            FPath::Portable | FPath::Avx2 => batch::forward_batch_rows(w, b, row0, xs, ys, outputs),
-            FPath::Avx512 => self.simd(Kernel::Forward {
+            FPath::Portable => batch::forward_batch_rows(w, b, row0, xs, ys, outputs),
+            FPath::Avx2 | FPath::Avx512 => self.simd(Kernel::Forward {
                 w,
                 b,
                 row0,

@@ -31,6 +31,7 @@ use super::super::Kernel;
 use super::fused::slab_deltas;
 use super::sparse::{Columns, XChunks};
 
+mod forward;
 mod rank_k;
 
 pub(super) use rank_k::rank_cols_ymm;
@@ -78,10 +79,17 @@ pub(in crate::fkernel) fn run(kernel: Kernel<'_, '_>) {
             xs,
             sums,
         } => rank_k::rank_k_rows(g, row0, dys, xs, sums),
-        Kernel::Forward { .. }
-        | Kernel::Transposed { .. }
-        | Kernel::ToInputMajor { .. }
-        | Kernel::Pixels { .. } => unreachable!("the AVX2 path runs the portable form"),
+        Kernel::Forward {
+            w,
+            b,
+            row0,
+            xs,
+            ys,
+            outputs,
+        } => forward::forward_rows(w, b, row0, xs, ys, outputs),
+        Kernel::Transposed { .. } | Kernel::ToInputMajor { .. } | Kernel::Pixels { .. } => {
+            unreachable!("the AVX2 path runs the portable form")
+        }
     }
 }
 

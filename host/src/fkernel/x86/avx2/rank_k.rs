@@ -161,9 +161,7 @@ fn rank_cols<const V: usize>(
         [_mm256_setzero_ps(); V]
     };
     for (&s, &d) in idx.iter().zip(val) {
-        let x: &[[f32; LANES]] = xs.get(usize::from(s))[col..col + V * LANES]
-            .as_chunks()
-            .0;
+        let x: &[[f32; LANES]] = xs.get(usize::from(s))[col..col + V * LANES].as_chunks().0;
         let d = _mm256_set1_ps(d);
         for v in 0..V {
             acc[v] = _mm256_add_ps(acc[v], _mm256_mul_ps(d, cast(x[v])));
