@@ -70,7 +70,7 @@ fn forward(c: &mut Criterion, rng: &mut Rng, (inputs, outputs): (usize, usize), 
                 forward_batch(black_box(&w), &b, rows, &mut ys[..n * outputs])
             })
         });
-        for fast in fast_paths() {
+        for fast in vector_paths() {
             g.bench_function(BenchmarkId::new(fast.path().name(), n), |bench| {
                 bench.iter(|| {
                     let rows = Rows::new(&xs[..n * inputs], inputs);
@@ -155,17 +155,17 @@ fn on_a_line(values: &[f32], skip: usize) -> Floats {
     floats
 }
 
-/// The paths of `host::fkernel` with their own forward and transposed
-/// products that this CPU has (the portable one is the `batch` row already).
-fn fast_paths() -> impl Iterator<Item = FFast> {
+/// The paths of `host::fkernel` with their own transposed product that this
+/// CPU has (the portable one is the `batch` row already).
+fn transposed_paths() -> impl Iterator<Item = FFast> {
     FPath::ALL
         .into_iter()
-        .filter(|p| p.has_dense_kernels())
+        .filter(|p| p.has_transposed_kernel())
         .filter_map(FFast::with_path)
 }
 
 /// Every vector path of `host::fkernel` this CPU has: each has its own
-/// rank-k gradient.
+/// forward product and rank-k gradient.
 fn vector_paths() -> impl Iterator<Item = FFast> {
     FPath::ALL
         .into_iter()
@@ -196,7 +196,7 @@ fn transposed(c: &mut Criterion, rng: &mut Rng, (inputs, outputs): (usize, usize
     g.bench_function(BenchmarkId::new("batch", 32), |bench| {
         bench.iter(|| matvec_t_batch(black_box(&w), Rows::new(&dys, outputs), &mut dxs, inputs))
     });
-    for fast in fast_paths() {
+    for fast in transposed_paths() {
         g.bench_function(BenchmarkId::new(fast.path().name(), 32), |bench| {
             let dys = Rows::new(&dys, outputs);
             bench.iter(|| fast.matvec_t_batch(black_box(&w), dys, &mut dxs, inputs))
@@ -471,7 +471,7 @@ fn pixels(c: &mut Criterion) {
             }
         })
     });
-    let own = |p: &FPath| *p == FPath::Portable || p.has_dense_kernels();
+    let own = |p: &FPath| *p == FPath::Portable || p.has_transposed_kernel();
     for fast in FPath::ALL
         .into_iter()
         .filter(own)

@@ -5,7 +5,7 @@
 //! | path | needs | how |
 //! |---|---|---|
 //! | [`FPath::Avx512`] | `avx512f` | two samples' [`LANES`]-lane sums in one zmm register |
-//! | [`FPath::Avx2`] | `avx2` | the rank-k gradient on eight-column vectors; the sparse and fused kernels on half slabs of eight rows (ymm); the forward and transposed products as portable |
+//! | [`FPath::Avx2`] | `avx2` | one sample's 8-lane sums per ymm register (forward, two rows by four samples); the rank-k gradient on eight-column vectors; the sparse and fused kernels on half slabs of eight rows; the transposed product as portable |
 //! | [`FPath::Portable`] | — | `tinymlp::batch` itself (LLVM's 256-bit vectors in a native build) |
 //!
 //! [`FFast::detect`] picks the widest path the CPU has, unless
@@ -91,10 +91,10 @@ mod x86;
 pub enum FPath {
     /// `tinymlp::batch`: every CPU.
     Portable,
-    /// AVX2: the rank-k gradient and the sparse and fused kernels on eight
-    /// `f32` lanes per instruction; the forward and transposed products are
-    /// `tinymlp::batch` (which LLVM already runs on 256-bit vectors in a
-    /// native build).
+    /// AVX2: the forward product, the rank-k gradient and the sparse and
+    /// fused kernels on eight `f32` lanes per instruction; the transposed
+    /// product is `tinymlp::batch`'s (LLVM's own 256-bit code was as fast as
+    /// a hand-blocked one).
     Avx2,
     /// AVX-512F: sixteen `f32` lanes per instruction.
     Avx512,
@@ -142,11 +142,10 @@ impl FPath {
         self != FPath::Portable
     }
 
-    /// Whether the path has its own forms of the forward and transposed
-    /// products and of [`FFast::pixels_to_inputs`]; without, it runs the
-    /// portable ones. (Every path but the portable one has its own rank-k
-    /// gradient.)
-    pub fn has_dense_kernels(self) -> bool {
+    /// Whether the path has its own forms of the transposed product and of
+    /// [`FFast::pixels_to_inputs`] (AVX-512 only; every vector path has its
+    /// own forward product, rank-k gradient and sparse kernels).
+    pub fn has_transposed_kernel(self) -> bool {
         self == FPath::Avx512
     }
 }
