@@ -220,6 +220,23 @@ const RANK_VECTORS: usize = 8;
 /// `sums` says ([`Sums::AddWhole`] for at most [`RANK_K_GROUP`] samples).
 #[target_feature(enable = "avx512f")]
 fn rank_k_rows(g: &mut [f32], row0: usize, dys: Rows<'_>, xs: Rows<'_>, sums: Sums) {
+    rank_k_groups((g, row0), dys, xs, sums, |g, row0, dys, xs, sums| {
+        rank_k_group(g, row0, dys, xs, sums)
+    });
+}
+
+/// Calls `group` on each block of at most [`RANK_ROWS`] rows of `g` (rows
+/// `row0..` of the gradient) with each group of at most [`RANK_K_GROUP`]
+/// samples, in ascending order, the sums of later groups continuing from
+/// the earlier ones'. Without samples, the empty sums go into `g` as
+/// `sums` says. (The driver of both vector forms of the rank-k gradient.)
+fn rank_k_groups(
+    (g, row0): (&mut [f32], usize),
+    dys: Rows<'_>,
+    xs: Rows<'_>,
+    sums: Sums,
+    mut group: impl FnMut(&mut [f32], usize, Rows<'_>, Rows<'_>, Sums),
+) {
     let cols = xs.width;
     let rows = g.len() / cols;
     assert!(sums != Sums::AddWhole || xs.len() <= RANK_K_GROUP);
@@ -239,7 +256,32 @@ fn rank_k_rows(g: &mut [f32], row0: usize, dys: Rows<'_>, xs: Rows<'_>, sums: Su
             let dys = Rows::new(&dys.data[s0 * dys.width..end * dys.width], dys.width);
             let xs = Rows::new(&xs.data[s0 * cols..end * cols], cols);
             let sums = if s0 == 0 { sums } else { Sums::Continue };
-            rank_k_group(block, row0 + first, dys, xs, sums);
+            group(block, row0 + first, dys, xs, sums);
+        }
+    }
+}
+
+/// The columns `cols` of every row of `g` one by one: the chains of the
+/// vector forms, for the columns past their last whole vector.
+fn rank_cols_one_by_one(
+    g: &mut [f32],
+    cols: Range<usize>,
+    lists: &SampleLists,
+    xs: Rows<'_>,
+    sums: Sums,
+) {
+    for (o, g) in g.chunks_exact_mut(xs.width).enumerate() {
+        let (idx, val) = lists.get(o);
+        for (i, g) in g.iter_mut().enumerate().take(cols.end).skip(cols.start) {
+            let mut sum = if sums == Sums::Continue { *g } else { 0.0 };
+            for (&s, &d) in idx.iter().zip(val) {
+                sum += d * xs.get(usize::from(s))[i];
+            }
+            *g = if sums == Sums::AddWhole {
+                *g + sum
+            } else {
+                sum
+            };
         }
     }
 }
@@ -321,20 +363,7 @@ fn rank_k_group(g: &mut [f32], row0: usize, dys: Rows<'_>, xs: Rows<'_>, sums: S
         }
         col += LANES;
     }
-    for (o, g) in g.chunks_exact_mut(cols).enumerate() {
-        let (idx, val) = lists.get(o);
-        for (i, g) in g.iter_mut().enumerate().take(span.end).skip(col) {
-            let mut sum = if sums == Sums::Continue { *g } else { 0.0 };
-            for (&s, &d) in idx.iter().zip(val) {
-                sum += d * xs.get(usize::from(s))[i];
-            }
-            *g = if sums == Sums::AddWhole {
-                *g + sum
-            } else {
-                sum
-            };
-        }
-    }
+    rank_cols_one_by_one(g, col..span.end, &lists, xs, sums);
 }
 
 /// Sums of only `±0.0` products put into `g` (whole vectors of sixteen):

@@ -8,11 +8,11 @@ use std::arch::x86_64::*;
 use std::ops::Range;
 
 use bytemuck::cast;
-use tinymlp::batch::{Rows, RANK_K_GROUP};
+use tinymlp::batch::Rows;
 use tinymlp::kernels::LANES;
 
 use super::super::super::Sums;
-use super::super::{SampleLists, RANK_ROWS};
+use super::super::{rank_cols_one_by_one, rank_k_groups, SampleLists};
 
 /// Vectors of eight columns held in registers per pass: eight independent
 /// add chains cover the add latency, and with the broadcast delta and a
@@ -23,28 +23,13 @@ const VECTORS: usize = 8;
 /// (shapes checked by the caller).
 #[target_feature(enable = "avx2")]
 pub(super) fn rank_k_rows(g: &mut [f32], row0: usize, dys: Rows<'_>, xs: Rows<'_>, sums: Sums) {
-    let cols = xs.width;
-    let rows = g.len() / cols;
-    assert!(sums != Sums::AddWhole || xs.len() <= RANK_K_GROUP);
-    if xs.is_empty() {
-        zero_sums(g, sums);
-    }
-    for (first, block) in (0..rows)
-        .step_by(RANK_ROWS)
-        .zip(g.chunks_mut(RANK_ROWS * cols))
-    {
-        for s0 in (0..xs.len()).step_by(RANK_K_GROUP) {
-            let end = (s0 + RANK_K_GROUP).min(xs.len());
-            let dys = Rows::new(&dys.data[s0 * dys.width..end * dys.width], dys.width);
-            let xs = Rows::new(&xs.data[s0 * cols..end * cols], cols);
-            let sums = if s0 == 0 { sums } else { Sums::Continue };
-            rank_k_group(block, row0 + first, dys, xs, sums);
-        }
-    }
+    rank_k_groups((g, row0), dys, xs, sums, |g, row0, dys, xs, sums| {
+        rank_k_group(g, row0, dys, xs, sums)
+    });
 }
 
-/// One group of at most [`RANK_K_GROUP`] samples into at most
-/// [`RANK_ROWS`] rows, combined with `g` as `sums` says.
+/// One group of at most `RANK_K_GROUP` samples into at most
+/// `RANK_ROWS` rows, combined with `g` as `sums` says.
 #[target_feature(enable = "avx2")]
 fn rank_k_group(g: &mut [f32], row0: usize, dys: Rows<'_>, xs: Rows<'_>, sums: Sums) {
     let cols = xs.width;
@@ -74,20 +59,7 @@ fn rank_k_group(g: &mut [f32], row0: usize, dys: Rows<'_>, xs: Rows<'_>, sums: S
         }
         col += LANES;
     }
-    for (o, g) in g.chunks_exact_mut(cols).enumerate() {
-        let (idx, val) = lists.get(o);
-        for (i, g) in g.iter_mut().enumerate().take(span.end).skip(col) {
-            let mut sum = if sums == Sums::Continue { *g } else { 0.0 };
-            for (&s, &d) in idx.iter().zip(val) {
-                sum += d * xs.get(usize::from(s))[i];
-            }
-            *g = if sums == Sums::AddWhole {
-                *g + sum
-            } else {
-                sum
-            };
-        }
-    }
+    rank_cols_one_by_one(g, col..span.end, &lists, xs, sums);
 }
 
 /// Sums of only `±0.0` products put into `g`: `+0.0` written, or added
