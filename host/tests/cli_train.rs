@@ -4,6 +4,7 @@
 mod common;
 
 use common::{data_dir, json, ok, run_host, run_host_with, s, without_last_column};
+use host::fkernel::FPath;
 
 fn texts(svg: &str) -> Vec<String> {
     let doc = roxmltree::Document::parse(svg).expect("the SVG is well-formed XML");
@@ -422,9 +423,13 @@ fn capping_the_instruction_set_changes_no_bit_and_a_wrong_cap_is_refused() {
         let envs: Vec<(&str, &str)> = cap.map(|c| ("TINYMLP_MAX_ISA", c)).into_iter().collect();
         run_host_with(&args, &envs).assert_ok();
         let read = |name: &str| std::fs::read(dir.path().join(name)).unwrap();
-        (read("model.safetensors"), read("metrics.json"))
+        let timings = json(&String::from_utf8(read("timings.json")).unwrap());
+        let kernel = timings["kernels"]["f32"].as_str().unwrap().to_owned();
+        ((read("model.safetensors"), read("metrics.json")), kernel)
     };
-    let all = train(None, "1");
+    let (all, widest) = train(None, "1");
+    let widest = FPath::ALL.into_iter().find(|p| p.name() == widest).unwrap();
+    assert!(widest.is_available());
     for (cap, threads) in [
         (Some("portable"), "1"),
         (Some("avx2"), "1"),
@@ -432,7 +437,16 @@ fn capping_the_instruction_set_changes_no_bit_and_a_wrong_cap_is_refused() {
         (Some("avx512"), "2"),
         (Some(""), "1"),
     ] {
-        assert!(train(cap, threads) == all, "{cap:?} on {threads} threads");
+        let (files, kernel) = train(cap, threads);
+        assert!(files == all, "{cap:?} on {threads} threads");
+        // The cap, or the widest path under it that this CPU has.
+        let capped = match cap.map(str::to_ascii_lowercase).as_deref() {
+            Some("portable") => FPath::Portable,
+            Some("avx2") if FPath::Avx2.is_available() => FPath::Avx2,
+            Some("avx2") => FPath::Portable,
+            _ => widest,
+        };
+        assert_eq!(kernel, capped.name(), "{cap:?}");
     }
     let dir = tempfile::tempdir().unwrap();
     let args = [

@@ -2,7 +2,8 @@
 //! metrics and the firmware bundle.
 //!
 //! Into `--out` it writes `model.safetensors`, `metrics.json` (what
-//! identical runs share), `timings.json` (what they do not), `curves.svg`
+//! identical runs share), `timings.json` (what they do not: epoch times and
+//! the kernels the CPU gave the run), `curves.svg`
 //! and the firmware bundle. While it runs, the checkpoint of a recent
 //! finished epoch (at most a second of training old) is
 //! `model.partial.safetensors`.
@@ -345,7 +346,8 @@ fn run_metadata(
 }
 
 /// `metrics.json` holds what two identical runs share (so a tracked copy stays
-/// clean); `timings.json` the seconds and throughput of each epoch.
+/// clean); `timings.json` the seconds and throughput of each epoch, and the
+/// kernels this CPU (and `TINYMLP_MAX_ISA`) gave the run.
 fn metrics_json(
     recipe: &Recipe,
     seed: u64,
@@ -388,7 +390,13 @@ fn metrics_json(
         ),
         (
             "timings.json",
-            serde_json::to_string_pretty(&serde_json::json!({ "epochs": timings }))? + "\n",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "kernels": {
+                    "f32": host::fkernel::FFast::detect().path().name(),
+                    "int8": host::qkernel::QFast::detect().path().name(),
+                },
+                "epochs": timings,
+            }))? + "\n",
         ),
     ])
 }
