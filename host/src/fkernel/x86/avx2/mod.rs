@@ -1,38 +1,33 @@
-//! The AVX2 forms of the rank-k gradient ([`rank_k`]) and of the sparse and
-//! fused kernels ([`run`]):
-//! [`FFast::forward_input_major`], [`NonZeroChunks::push`],
-//! [`FFast::sgd_update_input_major`] and [`FFast::sgd_step_input_major`] on
-//! 256-bit vectors.
+//! The AVX2 forms of [`FFast`](super::super::FFast)'s kernels ([`run`]), on
+//! 256-bit vectors, each the operations of the AVX-512 form (or of
+//! `tinymlp::batch`) in the same order, lane by lane: the same bits, as
+//! `host/tests/fkernel.rs`, `fkernel_sparse.rs` and `fkernel_fused.rs`
+//! check on every path.
 //!
-//! The layout is the AVX-512 one ([`InputMajor`]'s slabs of sixteen rows);
-//! each slab is taken as two halves of eight rows, one ymm register per
-//! input, and the kernels' sums are split so that they fit the sixteen ymm
-//! registers of an AVX2 core (the forward product's lanes in two passes of
-//! four; the fused step's sums of a few halves per pass). Lane by lane these are the
-//! operations of the AVX-512 forms, in the same order: the same bits, as
-//! `host/tests/fkernel_sparse.rs` and `fkernel_fused.rs` check on every path.
+//! | file | kernels |
+//! |---|---|
+//! | `forward.rs` | the dense forward product: blocks of two rows by four samples |
+//! | `rank_k.rs` | the rank-k gradient: the AVX-512 form's sample lists and zero-column span on eight-column vectors |
+//! | `sparse.rs` | the first layer's input-major forward product, chunk lists and SGD update |
+//! | `fused.rs` | the first layer's fused SGD step |
 //!
-//! [`FFast::forward_input_major`]: super::super::FFast::forward_input_major
-//! [`FFast::sgd_update_input_major`]: super::super::FFast::sgd_update_input_major
-//! [`FFast::sgd_step_input_major`]: super::super::FFast::sgd_step_input_major
-//! [`NonZeroChunks::push`]: super::super::sparse::NonZeroChunks::push
+//! The input-major layout is the AVX-512 one ([`InputMajor`]'s slabs of
+//! sixteen rows); each slab is taken as two halves of eight rows, one ymm
+//! register per input, and the kernels' sums are split so that they fit the
+//! sixteen ymm registers of an AVX2 core. The transposed product and the
+//! pixels run the portable forms.
+//!
+//! [`InputMajor`]: super::super::sparse::InputMajor
 
 use std::arch::x86_64::*;
-use std::cell::RefCell;
 
-use bytemuck::cast;
-use tinymlp::batch::Rows;
-use tinymlp::kernels::LANES;
-use tinymlp::{Sgd, TensorKind};
-
-use super::super::fused::ShardedBatch;
-use super::super::sparse::{Chunks, InputMajor, VECTOR};
+use super::super::sparse::VECTOR;
 use super::super::Kernel;
-use super::fused::slab_deltas;
-use super::sparse::{Columns, XChunks};
 
 mod forward;
+mod fused;
 mod rank_k;
+mod sparse;
 
 pub(super) use rank_k::rank_cols_ymm;
 
@@ -40,13 +35,6 @@ pub(super) use rank_k::rank_cols_ymm;
 const HALF: usize = VECTOR / 2;
 /// Eight rows of one input.
 type Half = [f32; HALF];
-
-/// Half slabs whose gradient one pass of the fused step forms: their shard
-/// sums take eight of the sixteen ymm registers (the batch sums, added once
-/// per shard, may live in L1). Each pass walks every input and shard, so
-/// one pass for 64 rows rather than two (4 halves) is worth the spills:
-/// 59–62 µs against 63–66 for a batch of 32 MNIST images.
-const UNITS: usize = 8;
 
 /// Runs `kernel` with AVX2.
 #[target_feature(enable = "avx2")]
@@ -58,20 +46,20 @@ pub(in crate::fkernel) fn run(kernel: Kernel<'_, '_>) {
             row0,
             xs,
             ys,
-        } => forward(wt, b, row0, xs, ys),
-        Kernel::NonZeroChunks { x, out, kept } => *kept = nonzero_chunks(x, out),
+        } => sparse::forward(wt, b, row0, xs, ys),
+        Kernel::NonZeroChunks { x, out, kept } => *kept = sparse::nonzero_chunks(x, out),
         Kernel::SgdInputMajor {
             sgd,
             grads,
             t,
             finite,
-        } => *finite = sgd_update_input_major(sgd, grads, t),
+        } => *finite = sparse::sgd_update_input_major(sgd, grads, t),
         Kernel::SgdStep {
             sgd,
             batch,
             t,
             finite,
-        } => *finite = sgd_step(sgd, batch, t),
+        } => *finite = fused::sgd_step(sgd, batch, t),
         Kernel::RankK {
             g,
             row0,
@@ -99,84 +87,6 @@ fn half_at(u: usize, i: usize, padded: usize) -> usize {
     ((u / 2) * padded + i) * 2 + u % 2
 }
 
-/// `ys[s][row0 + o] = dot(W[o], xs[s]) + b[o]` from input-major weights
-/// (shapes checked by the caller): as the AVX-512 form, slab by slab.
-#[target_feature(enable = "avx2")]
-fn forward(
-    (wt, layout): (&[f32], InputMajor),
-    b: &[f32],
-    row0: usize,
-    (xs, chunks): (Rows<'_>, Chunks<'_>),
-    (ys, outputs): (&mut [f32], usize),
-) {
-    let count = layout.inputs.div_ceil(LANES);
-    let wt: &[Half] = wt.as_chunks().0;
-    for (k, slab) in wt.chunks_exact(count * LANES * 2).enumerate() {
-        let first = k * VECTOR;
-        let rows = (layout.rows - first).min(VECTOR);
-        for s in 0..xs.len() {
-            let x = XChunks::new(xs.get(s));
-            let low = lane_sums::<0>(slab, &x, chunks.each(s, count));
-            let high = lane_sums::<{ LANES / 2 }>(slab, &x, chunks.each(s, count));
-            let sums: [[f32; HALF]; 2] = core::array::from_fn(|half| {
-                // `tinymlp::kernels::reduce_lanes`: `((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7))`.
-                let [s0, s1, s2, s3] =
-                    core::array::from_fn(|l| _mm256_add_ps(low[half][l], high[half][l]));
-                cast(_mm256_add_ps(_mm256_add_ps(s0, s2), _mm256_add_ps(s1, s3)))
-            });
-            let y = &mut ys[s * outputs + row0 + first..][..rows];
-            let sums = sums.as_flattened();
-            for ((y, sum), bias) in y.iter_mut().zip(sums).zip(&b[first..first + rows]) {
-                *y = sum + bias;
-            }
-        }
-    }
-}
-
-/// Lanes `FIRST..FIRST + 4` of one slab's sixteen dot products with one
-/// sample, both halves (`[half][lane]`): per lane a chain over the chunks
-/// in ascending order. Two such passes instead of one per half: eight sums
-/// fit the registers either way, and each input's broadcast serves both
-/// halves (24 loads per chunk and slab instead of 32).
-#[target_feature(enable = "avx2")]
-fn lane_sums<const FIRST: usize>(
-    slab: &[Half],
-    x: &XChunks<'_>,
-    chunks: impl Iterator<Item = usize>,
-) -> [[__m256; 4]; 2] {
-    let mut acc = [[_mm256_setzero_ps(); 4]; 2];
-    for c in chunks {
-        let (xc, w) = (x.get(c), &slab[c * LANES * 2..][..LANES * 2]);
-        for l in 0..4 {
-            let x = _mm256_set1_ps(xc[FIRST + l]);
-            for (half, acc) in acc.iter_mut().enumerate() {
-                let product = _mm256_mul_ps(cast(w[2 * (FIRST + l) + half]), x);
-                acc[l] = _mm256_add_ps(acc[l], product);
-            }
-        }
-    }
-    acc
-}
-
-/// The indices of the chunks of `x` that hold a value other than `±0.0`,
-/// written to the front of `out`; returns how many. One chunk per compare
-/// (NaN counts as not zero, as in `!=`).
-#[target_feature(enable = "avx2")]
-fn nonzero_chunks(x: &[f32], out: &mut [u32]) -> usize {
-    let (chunks, rest) = x.as_chunks::<LANES>();
-    let mut kept = 0;
-    for (c, values) in chunks.iter().enumerate() {
-        let nonzero = _mm256_cmp_ps::<_CMP_NEQ_UQ>(cast(*values), _mm256_setzero_ps());
-        out[kept] = c as u32;
-        kept += usize::from(_mm256_movemask_ps(nonzero) != 0);
-    }
-    if !rest.is_empty() {
-        out[kept] = chunks.len() as u32;
-        kept += usize::from(rest.iter().any(|&v| v != 0.0));
-    }
-    kept
-}
-
 /// The bits of `|v|` per lane: ordered as the magnitudes, and at least
 /// those of infinity exactly for the values that are not finite.
 #[target_feature(enable = "avx2")]
@@ -190,347 +100,4 @@ fn all_finite(largest: __m256i) -> bool {
     // Signed compare: the sign bits were cleared.
     let infinite = _mm256_cmpgt_epi32(largest, _mm256_set1_epi32(0x7f7f_ffff));
     _mm256_movemask_epi8(infinite) == 0
-}
-
-/// SGD on input-major `wt` and `vt` with the row-major gradient `grads`:
-/// each eight-by-eight tile of the gradient (zero-padded at the edges)
-/// transposed in registers, then the update of
-/// `tinymlp::optim::Sgd::update_slice` on the eight input vectors it gives,
-/// its lanes past the last row left as they were. Whether every weight is
-/// finite.
-#[target_feature(enable = "avx2")]
-fn sgd_update_input_major(
-    (sgd, kind, grad_scale): (Sgd, TensorKind, f32),
-    grads: &[f32],
-    (wt, vt, layout): (&mut [f32], &mut [f32], InputMajor),
-) -> bool {
-    let (inputs, padded) = (layout.inputs, layout.slab_len() / VECTOR);
-    let step = SgdStep::new(sgd, kind, grad_scale);
-    let mut largest = _mm256_setzero_si256();
-    let wt: &mut [Half] = wt.as_chunks_mut().0;
-    let vt: &mut [Half] = vt.as_chunks_mut().0;
-    for u in 0..layout.rows.div_ceil(HALF) {
-        let rows = (layout.rows - u * HALF).min(HALF);
-        let lanes = row_lanes(rows);
-        for i0 in (0..padded).step_by(HALF) {
-            let width = inputs.saturating_sub(i0).min(HALF);
-            let start = u * HALF * inputs + i0;
-            let tile = if (rows, width) == (HALF, HALF) {
-                full_tile(grads, start, inputs)
-            } else {
-                edge_tile(grads, start, inputs, (rows, width))
-            };
-            for (c, g) in transpose(tile).into_iter().enumerate().take(width) {
-                let at = half_at(u, i0 + c, padded);
-                let new = step.update_lanes(&mut wt[at], &mut vt[at], g, lanes);
-                largest = _mm256_max_epu32(largest, magnitude_bits(new));
-            }
-        }
-    }
-    all_finite(largest)
-}
-
-/// Lanes `0..rows` of a ymm register set (all bits), the others clear.
-#[target_feature(enable = "avx2")]
-fn row_lanes(rows: usize) -> __m256 {
-    let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(rows as i32), lane))
-}
-
-/// Eight whole rows of eight from `w[start..]`, `inputs` apart.
-#[target_feature(enable = "avx2")]
-fn full_tile(w: &[f32], start: usize, inputs: usize) -> [__m256; HALF] {
-    let rows = &w[start..start + (HALF - 1) * inputs + HALF];
-    core::array::from_fn(|r| {
-        let row: &Half = rows[r * inputs..][..HALF].try_into().expect("8 values");
-        cast(*row)
-    })
-}
-
-/// The first `rows` rows of `width` values from `w[start..]`, `inputs`
-/// apart, the rest of the tile zeros.
-#[target_feature(enable = "avx2")]
-fn edge_tile(
-    w: &[f32],
-    start: usize,
-    inputs: usize,
-    (rows, width): (usize, usize),
-) -> [__m256; HALF] {
-    core::array::from_fn(|r| {
-        let mut row = [0.0f32; HALF];
-        if r < rows {
-            row[..width].copy_from_slice(&w[start + r * inputs..][..width]);
-        }
-        cast(row)
-    })
-}
-
-/// An 8 × 8 tile transposed: `out[c][r] = rows[r][c]`.
-#[target_feature(enable = "avx2")]
-fn transpose(r: [__m256; HALF]) -> [__m256; HALF] {
-    // Pairs of rows interleaved within each 128-bit lane.
-    let t: [__m256; HALF] = core::array::from_fn(|j| {
-        let (a, b) = (r[j & !1], r[j | 1]);
-        if j % 2 == 0 {
-            _mm256_unpacklo_ps(a, b)
-        } else {
-            _mm256_unpackhi_ps(a, b)
-        }
-    });
-    // u[4q + m]: rows 4q..4q + 4 of columns m and m + 4.
-    let u: [__m256; HALF] = core::array::from_fn(|j| {
-        let (q, m) = (j / 4, j % 4);
-        let (a, b) = (t[4 * q + m / 2], t[4 * q + 2 + m / 2]);
-        if m % 2 == 0 {
-            _mm256_shuffle_ps::<0x44>(a, b)
-        } else {
-            _mm256_shuffle_ps::<0xEE>(a, b)
-        }
-    });
-    core::array::from_fn(|c| {
-        let (a, b) = (u[c % 4], u[4 + c % 4]);
-        if c < 4 {
-            _mm256_permute2f128_ps::<0x20>(a, b)
-        } else {
-            _mm256_permute2f128_ps::<0x31>(a, b)
-        }
-    })
-}
-
-/// One SGD step's constants, and the update of eight weights: the
-/// operations of `tinymlp::optim::Sgd::update_slice`, lane by lane.
-#[derive(Clone, Copy)]
-struct SgdStep {
-    lr: __m256,
-    momentum: __m256,
-    decay: __m256,
-    scale: __m256,
-    nesterov: bool,
-    /// No momentum: plain SGD, the velocity neither read nor written.
-    plain: bool,
-}
-
-impl SgdStep {
-    #[target_feature(enable = "avx2")]
-    fn new(sgd: Sgd, kind: TensorKind, grad_scale: f32) -> Self {
-        Self {
-            lr: _mm256_set1_ps(sgd.learning_rate),
-            momentum: _mm256_set1_ps(sgd.momentum),
-            decay: _mm256_set1_ps(kind.decay(sgd.weight_decay)),
-            scale: _mm256_set1_ps(grad_scale),
-            nesterov: sgd.nesterov,
-            plain: sgd.momentum == 0.0,
-        }
-    }
-
-    /// `g' = g·scale + decay·p; v' = momentum·v + g'; p' = p − lr·update`,
-    /// `update` being `g' + momentum·v'` (Nesterov), `v'`, or `g'` without
-    /// momentum (the velocity untouched): `w` and `v` updated, the new
-    /// weights returned.
-    #[target_feature(enable = "avx2")]
-    fn update(self, w: &mut Half, v: &mut Half, g: __m256) -> __m256 {
-        let p: __m256 = cast(*w);
-        let g = _mm256_add_ps(_mm256_mul_ps(g, self.scale), _mm256_mul_ps(self.decay, p));
-        let update = if self.plain {
-            g
-        } else {
-            let vel = _mm256_add_ps(_mm256_mul_ps(self.momentum, cast(*v)), g);
-            *v = cast(vel);
-            if self.nesterov {
-                _mm256_add_ps(g, _mm256_mul_ps(self.momentum, vel))
-            } else {
-                vel
-            }
-        };
-        let new = _mm256_sub_ps(p, _mm256_mul_ps(self.lr, update));
-        *w = cast(new);
-        new
-    }
-
-    /// [`update`](Self::update) of the lanes set in `lanes` only (the
-    /// padding rows past the last keep their zeros).
-    #[target_feature(enable = "avx2")]
-    fn update_lanes(self, w: &mut Half, v: &mut Half, g: __m256, lanes: __m256) -> __m256 {
-        let (mut new_w, mut new_v) = (*w, *v);
-        let new = self.update(&mut new_w, &mut new_v, g);
-        let new = _mm256_blendv_ps(cast(*w), new, lanes);
-        *w = cast(new);
-        if !self.plain {
-            *v = cast(_mm256_blendv_ps(cast(*v), cast(new_v), lanes));
-        }
-        new
-    }
-}
-
-/// Per-thread buffers of the fused step, reused between steps.
-#[derive(Default)]
-struct Scratch {
-    /// `masks[j · inputs + i]`: bit `b` set when sample `j · shard + b` has
-    /// input `i` not `±0.0`.
-    masks: Vec<u32>,
-    /// Sample `s`'s deltas of slab `k` at `s · slabs + k`, zeros past the
-    /// last row.
-    deltas: Vec<Columns>,
-}
-
-thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
-}
-
-/// The fused step (see `fkernel::fused` and the AVX-512 form), or `None`
-/// when it does not apply (a delta or input that is not finite, or shards
-/// of more than 32 samples): then nothing was written. Otherwise whether
-/// every weight is finite.
-#[target_feature(enable = "avx2")]
-fn sgd_step(
-    (sgd, kind, grad_scale): (Sgd, TensorKind, f32),
-    batch: ShardedBatch<'_>,
-    (wt, vt, layout): (&mut [f32], &mut [f32], InputMajor),
-) -> Option<bool> {
-    if batch.shard > 32 {
-        return None;
-    }
-    SCRATCH.with_borrow_mut(|scratch| {
-        if !(sample_masks(batch.xs, batch.shard, &mut scratch.masks)
-            && slab_deltas(batch, layout, &mut scratch.deltas))
-        {
-            return None;
-        }
-        let halves = Halves {
-            batch,
-            layout,
-            stride: 2 * layout.slabs(),
-            shards: batch.xs.len().div_ceil(batch.shard),
-            masks: &scratch.masks,
-            deltas: scratch.deltas.as_flattened().as_chunks().0,
-        };
-        let step = SgdStep::new(sgd, kind, grad_scale);
-        let wt: &mut [Half] = wt.as_chunks_mut().0;
-        let vt: &mut [Half] = vt.as_chunks_mut().0;
-        let (units, mut largest) = (layout.rows.div_ceil(HALF), _mm256_setzero_si256());
-        for u in (0..units).step_by(UNITS) {
-            let bits = match units - u {
-                1 => halves.step::<1>(u, step, (wt, vt)),
-                2 => halves.step::<2>(u, step, (wt, vt)),
-                3 => halves.step::<3>(u, step, (wt, vt)),
-                4 => halves.step::<4>(u, step, (wt, vt)),
-                5 => halves.step::<5>(u, step, (wt, vt)),
-                6 => halves.step::<6>(u, step, (wt, vt)),
-                7 => halves.step::<7>(u, step, (wt, vt)),
-                _ => halves.step::<UNITS>(u, step, (wt, vt)),
-            };
-            largest = _mm256_max_epu32(largest, bits);
-        }
-        Some(all_finite(largest))
-    })
-}
-
-/// Sets `masks` (see [`Scratch::masks`]) for `xs`, eight inputs of a
-/// shard's samples per register; whether every input is finite.
-#[target_feature(enable = "avx2")]
-fn sample_masks(xs: Rows<'_>, shard: usize, masks: &mut Vec<u32>) -> bool {
-    let inputs = xs.width;
-    masks.clear();
-    masks.resize(xs.len().div_ceil(shard) * inputs, 0);
-    let (mut largest, mut finite) = (_mm256_setzero_si256(), true);
-    let whole = inputs / HALF * HALF;
-    for (j, s0) in (0..xs.len()).step_by(shard).enumerate() {
-        let samples = s0..(s0 + shard).min(xs.len());
-        let row = &mut masks[j * inputs..][..inputs];
-        for (c, m) in row[..whole]
-            .as_chunks_mut::<HALF>()
-            .0
-            .iter_mut()
-            .enumerate()
-        {
-            let mut bits = _mm256_setzero_si256();
-            for s in samples.clone() {
-                let x: &Half = xs.get(s)[c * HALF..][..HALF]
-                    .try_into()
-                    .expect("eight inputs");
-                let x: __m256 = cast(*x);
-                let nonzero = _mm256_cmp_ps::<_CMP_NEQ_UQ>(x, _mm256_setzero_ps());
-                let bit = _mm256_set1_epi32((1u32 << (s - s0)) as i32);
-                bits = _mm256_or_si256(bits, _mm256_and_si256(_mm256_castps_si256(nonzero), bit));
-                largest = _mm256_max_epu32(largest, magnitude_bits(x));
-            }
-            *m = cast(bits);
-        }
-        for (i, m) in row.iter_mut().enumerate().skip(whole) {
-            for s in samples.clone() {
-                let x = xs.get(s)[i];
-                *m |= u32::from(x != 0.0) << (s - s0);
-                finite &= x.is_finite();
-            }
-        }
-    }
-    finite && all_finite(largest)
-}
-
-/// What every pass of the fused step reads.
-struct Halves<'a> {
-    batch: ShardedBatch<'a>,
-    layout: InputMajor,
-    /// Half slabs per sample in `deltas`, and the shards of the batch.
-    stride: usize,
-    shards: usize,
-    masks: &'a [u32],
-    /// Sample `s`'s deltas of half slab `u` at `s · stride + u`.
-    deltas: &'a [Half],
-}
-
-impl Halves<'_> {
-    /// The step of half slabs `u0..u0 + V`; the largest magnitude (bits)
-    /// among their new weights.
-    #[target_feature(enable = "avx2")]
-    fn step<const V: usize>(
-        &self,
-        u0: usize,
-        step: SgdStep,
-        (wt, vt): (&mut [Half], &mut [Half]),
-    ) -> __m256i {
-        let padded = self.layout.slab_len() / VECTOR;
-        // Lanes of real rows in each half (the padding rows keep their zeros).
-        let lanes: [__m256; V] =
-            core::array::from_fn(|v| row_lanes((self.layout.rows - (u0 + v) * HALF).min(HALF)));
-        let mut largest = _mm256_setzero_si256();
-        for i in 0..self.layout.inputs {
-            let g = self.gradient::<V>(u0, i);
-            for v in 0..V {
-                let at = half_at(u0 + v, i, padded);
-                let new = step.update_lanes(&mut wt[at], &mut vt[at], g[v], lanes[v]);
-                largest = _mm256_max_epu32(largest, magnitude_bits(new));
-            }
-        }
-        largest
-    }
-
-    /// Input `i`'s gradient in half slabs `u0..u0 + V`: each shard's chain
-    /// from `+0.0` over its samples with a non-zero input, ascending; the
-    /// shards added in order.
-    #[target_feature(enable = "avx2")]
-    fn gradient<const V: usize>(&self, u0: usize, i: usize) -> [__m256; V] {
-        let ShardedBatch { xs, shard, .. } = self.batch;
-        let (inputs, stride) = (xs.width, self.stride);
-        let mut g = [_mm256_setzero_ps(); V];
-        for j in 0..self.shards {
-            let (s0, mut bits) = (j * shard, self.masks[j * inputs + i]);
-            let mut acc = [_mm256_setzero_ps(); V];
-            while bits != 0 {
-                let s = s0 + bits.trailing_zeros() as usize;
-                bits &= bits - 1;
-                let x = _mm256_set1_ps(xs.data[s * inputs + i]);
-                let d = &self.deltas[s * stride + u0..][..V];
-                for v in 0..V {
-                    acc[v] = _mm256_add_ps(acc[v], _mm256_mul_ps(cast(d[v]), x));
-                }
-            }
-            g = if j == 0 {
-                acc
-            } else {
-                core::array::from_fn(|v| _mm256_add_ps(g[v], acc[v]))
-            };
-        }
-        g
-    }
 }

@@ -1,0 +1,201 @@
+//! The AVX2 form of [`FFast::sgd_step_input_major`]: per input, the gradient
+//! of up to eight half slabs of eight rows, summed shard by shard over the
+//! samples whose input is not zero, then the SGD step of those halves'
+//! weights and velocity (as the AVX-512 form, `x86/fused.rs`, does with
+//! slabs of sixteen).
+//!
+//! [`FFast::sgd_step_input_major`]: super::super::super::FFast::sgd_step_input_major
+
+use std::arch::x86_64::*;
+use std::cell::RefCell;
+
+use bytemuck::cast;
+use tinymlp::batch::Rows;
+use tinymlp::{Sgd, TensorKind};
+
+use super::super::super::fused::ShardedBatch;
+use super::super::super::sparse::{InputMajor, VECTOR};
+use super::super::fused::slab_deltas;
+use super::super::sparse::Columns;
+use super::sparse::{row_lanes, SgdStep};
+use super::{all_finite, half_at, magnitude_bits, Half, HALF};
+
+/// Half slabs whose gradient one pass of the fused step forms: their shard
+/// sums take eight of the sixteen ymm registers (the batch sums, added once
+/// per shard, may live in L1). Each pass walks every input and shard, so
+/// one pass for 64 rows rather than two (4 halves) is worth the spills:
+/// 59–62 µs against 63–66 for a batch of 32 MNIST images.
+const UNITS: usize = 8;
+
+/// Per-thread buffers of the fused step, reused between steps.
+#[derive(Default)]
+struct Scratch {
+    /// `masks[j · inputs + i]`: bit `b` set when sample `j · shard + b` has
+    /// input `i` not `±0.0`.
+    masks: Vec<u32>,
+    /// Sample `s`'s deltas of slab `k` at `s · slabs + k`, zeros past the
+    /// last row.
+    deltas: Vec<Columns>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// The fused step (see `fkernel::fused` and the AVX-512 form), or `None`
+/// when it does not apply (a delta or input that is not finite, or shards
+/// of more than 32 samples): then nothing was written. Otherwise whether
+/// every weight is finite.
+#[target_feature(enable = "avx2")]
+pub(super) fn sgd_step(
+    (sgd, kind, grad_scale): (Sgd, TensorKind, f32),
+    batch: ShardedBatch<'_>,
+    (wt, vt, layout): (&mut [f32], &mut [f32], InputMajor),
+) -> Option<bool> {
+    if batch.shard > 32 {
+        return None;
+    }
+    SCRATCH.with_borrow_mut(|scratch| {
+        if !(sample_masks(batch.xs, batch.shard, &mut scratch.masks)
+            && slab_deltas(batch, layout, &mut scratch.deltas))
+        {
+            return None;
+        }
+        let halves = Halves {
+            batch,
+            layout,
+            stride: 2 * layout.slabs(),
+            shards: batch.xs.len().div_ceil(batch.shard),
+            masks: &scratch.masks,
+            deltas: scratch.deltas.as_flattened().as_chunks().0,
+        };
+        let step = SgdStep::new(sgd, kind, grad_scale);
+        let wt: &mut [Half] = wt.as_chunks_mut().0;
+        let vt: &mut [Half] = vt.as_chunks_mut().0;
+        let (units, mut largest) = (layout.rows.div_ceil(HALF), _mm256_setzero_si256());
+        for u in (0..units).step_by(UNITS) {
+            let bits = match units - u {
+                1 => halves.step::<1>(u, step, (wt, vt)),
+                2 => halves.step::<2>(u, step, (wt, vt)),
+                3 => halves.step::<3>(u, step, (wt, vt)),
+                4 => halves.step::<4>(u, step, (wt, vt)),
+                5 => halves.step::<5>(u, step, (wt, vt)),
+                6 => halves.step::<6>(u, step, (wt, vt)),
+                7 => halves.step::<7>(u, step, (wt, vt)),
+                _ => halves.step::<UNITS>(u, step, (wt, vt)),
+            };
+            largest = _mm256_max_epu32(largest, bits);
+        }
+        Some(all_finite(largest))
+    })
+}
+
+/// Sets `masks` (see [`Scratch::masks`]) for `xs`, eight inputs of a
+/// shard's samples per register; whether every input is finite.
+#[target_feature(enable = "avx2")]
+fn sample_masks(xs: Rows<'_>, shard: usize, masks: &mut Vec<u32>) -> bool {
+    let inputs = xs.width;
+    masks.clear();
+    masks.resize(xs.len().div_ceil(shard) * inputs, 0);
+    let (mut largest, mut finite) = (_mm256_setzero_si256(), true);
+    let whole = inputs / HALF * HALF;
+    for (j, s0) in (0..xs.len()).step_by(shard).enumerate() {
+        let samples = s0..(s0 + shard).min(xs.len());
+        let row = &mut masks[j * inputs..][..inputs];
+        for (c, m) in row[..whole]
+            .as_chunks_mut::<HALF>()
+            .0
+            .iter_mut()
+            .enumerate()
+        {
+            let mut bits = _mm256_setzero_si256();
+            for s in samples.clone() {
+                let x: &Half = xs.get(s)[c * HALF..][..HALF]
+                    .try_into()
+                    .expect("eight inputs");
+                let x: __m256 = cast(*x);
+                let nonzero = _mm256_cmp_ps::<_CMP_NEQ_UQ>(x, _mm256_setzero_ps());
+                let bit = _mm256_set1_epi32((1u32 << (s - s0)) as i32);
+                bits = _mm256_or_si256(bits, _mm256_and_si256(_mm256_castps_si256(nonzero), bit));
+                largest = _mm256_max_epu32(largest, magnitude_bits(x));
+            }
+            *m = cast(bits);
+        }
+        for (i, m) in row.iter_mut().enumerate().skip(whole) {
+            for s in samples.clone() {
+                let x = xs.get(s)[i];
+                *m |= u32::from(x != 0.0) << (s - s0);
+                finite &= x.is_finite();
+            }
+        }
+    }
+    finite && all_finite(largest)
+}
+
+/// What every pass of the fused step reads.
+struct Halves<'a> {
+    batch: ShardedBatch<'a>,
+    layout: InputMajor,
+    /// Half slabs per sample in `deltas`, and the shards of the batch.
+    stride: usize,
+    shards: usize,
+    masks: &'a [u32],
+    /// Sample `s`'s deltas of half slab `u` at `s · stride + u`.
+    deltas: &'a [Half],
+}
+
+impl Halves<'_> {
+    /// The step of half slabs `u0..u0 + V`; the largest magnitude (bits)
+    /// among their new weights.
+    #[target_feature(enable = "avx2")]
+    fn step<const V: usize>(
+        &self,
+        u0: usize,
+        step: SgdStep,
+        (wt, vt): (&mut [Half], &mut [Half]),
+    ) -> __m256i {
+        let padded = self.layout.slab_len() / VECTOR;
+        // Lanes of real rows in each half (the padding rows keep their zeros).
+        let lanes: [__m256; V] =
+            core::array::from_fn(|v| row_lanes((self.layout.rows - (u0 + v) * HALF).min(HALF)));
+        let mut largest = _mm256_setzero_si256();
+        for i in 0..self.layout.inputs {
+            let g = self.gradient::<V>(u0, i);
+            for v in 0..V {
+                let at = half_at(u0 + v, i, padded);
+                let new = step.update_lanes(&mut wt[at], &mut vt[at], g[v], lanes[v]);
+                largest = _mm256_max_epu32(largest, magnitude_bits(new));
+            }
+        }
+        largest
+    }
+
+    /// Input `i`'s gradient in half slabs `u0..u0 + V`: each shard's chain
+    /// from `+0.0` over its samples with a non-zero input, ascending; the
+    /// shards added in order.
+    #[target_feature(enable = "avx2")]
+    fn gradient<const V: usize>(&self, u0: usize, i: usize) -> [__m256; V] {
+        let ShardedBatch { xs, shard, .. } = self.batch;
+        let (inputs, stride) = (xs.width, self.stride);
+        let mut g = [_mm256_setzero_ps(); V];
+        for j in 0..self.shards {
+            let (s0, mut bits) = (j * shard, self.masks[j * inputs + i]);
+            let mut acc = [_mm256_setzero_ps(); V];
+            while bits != 0 {
+                let s = s0 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let x = _mm256_set1_ps(xs.data[s * inputs + i]);
+                let d = &self.deltas[s * stride + u0..][..V];
+                for v in 0..V {
+                    acc[v] = _mm256_add_ps(acc[v], _mm256_mul_ps(cast(d[v]), x));
+                }
+            }
+            g = if j == 0 {
+                acc
+            } else {
+                core::array::from_fn(|v| _mm256_add_ps(g[v], acc[v]))
+            };
+        }
+        g
+    }
+}

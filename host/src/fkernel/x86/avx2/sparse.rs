@@ -1,0 +1,275 @@
+//! The AVX2 forms of the first layer's input-major kernels:
+//! [`FFast::forward_input_major`] (the eight lanes of a half slab in two
+//! passes of four, so that one broadcast of an input serves both halves),
+//! [`NonZeroChunks::push`] (one chunk per compare) and
+//! [`FFast::sgd_update_input_major`] (eight-by-eight tiles transposed in
+//! registers).
+//!
+//! [`FFast::forward_input_major`]: super::super::super::FFast::forward_input_major
+//! [`FFast::sgd_update_input_major`]: super::super::super::FFast::sgd_update_input_major
+//! [`NonZeroChunks::push`]: super::super::super::sparse::NonZeroChunks::push
+
+use std::arch::x86_64::*;
+
+use bytemuck::cast;
+use tinymlp::batch::Rows;
+use tinymlp::kernels::LANES;
+use tinymlp::{Sgd, TensorKind};
+
+use super::super::super::sparse::{Chunks, InputMajor, VECTOR};
+use super::super::sparse::XChunks;
+use super::{all_finite, half_at, magnitude_bits, Half, HALF};
+
+/// `ys[s][row0 + o] = dot(W[o], xs[s]) + b[o]` from input-major weights
+/// (shapes checked by the caller): as the AVX-512 form, slab by slab.
+#[target_feature(enable = "avx2")]
+pub(super) fn forward(
+    (wt, layout): (&[f32], InputMajor),
+    b: &[f32],
+    row0: usize,
+    (xs, chunks): (Rows<'_>, Chunks<'_>),
+    (ys, outputs): (&mut [f32], usize),
+) {
+    let count = layout.inputs.div_ceil(LANES);
+    let wt: &[Half] = wt.as_chunks().0;
+    for (k, slab) in wt.chunks_exact(count * LANES * 2).enumerate() {
+        let first = k * VECTOR;
+        let rows = (layout.rows - first).min(VECTOR);
+        for s in 0..xs.len() {
+            let x = XChunks::new(xs.get(s));
+            let low = lane_sums::<0>(slab, &x, chunks.each(s, count));
+            let high = lane_sums::<{ LANES / 2 }>(slab, &x, chunks.each(s, count));
+            let sums: [[f32; HALF]; 2] = core::array::from_fn(|half| {
+                // `tinymlp::kernels::reduce_lanes`: `((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7))`.
+                let [s0, s1, s2, s3] =
+                    core::array::from_fn(|l| _mm256_add_ps(low[half][l], high[half][l]));
+                cast(_mm256_add_ps(_mm256_add_ps(s0, s2), _mm256_add_ps(s1, s3)))
+            });
+            let y = &mut ys[s * outputs + row0 + first..][..rows];
+            let sums = sums.as_flattened();
+            for ((y, sum), bias) in y.iter_mut().zip(sums).zip(&b[first..first + rows]) {
+                *y = sum + bias;
+            }
+        }
+    }
+}
+
+/// Lanes `FIRST..FIRST + 4` of one slab's sixteen dot products with one
+/// sample, both halves (`[half][lane]`): per lane a chain over the chunks
+/// in ascending order. Two such passes instead of one per half: eight sums
+/// fit the registers either way, and each input's broadcast serves both
+/// halves (24 loads per chunk and slab instead of 32).
+#[target_feature(enable = "avx2")]
+fn lane_sums<const FIRST: usize>(
+    slab: &[Half],
+    x: &XChunks<'_>,
+    chunks: impl Iterator<Item = usize>,
+) -> [[__m256; 4]; 2] {
+    let mut acc = [[_mm256_setzero_ps(); 4]; 2];
+    for c in chunks {
+        let (xc, w) = (x.get(c), &slab[c * LANES * 2..][..LANES * 2]);
+        for l in 0..4 {
+            let x = _mm256_set1_ps(xc[FIRST + l]);
+            for (half, acc) in acc.iter_mut().enumerate() {
+                let product = _mm256_mul_ps(cast(w[2 * (FIRST + l) + half]), x);
+                acc[l] = _mm256_add_ps(acc[l], product);
+            }
+        }
+    }
+    acc
+}
+
+/// The indices of the chunks of `x` that hold a value other than `±0.0`,
+/// written to the front of `out`; returns how many. One chunk per compare
+/// (NaN counts as not zero, as in `!=`).
+#[target_feature(enable = "avx2")]
+pub(super) fn nonzero_chunks(x: &[f32], out: &mut [u32]) -> usize {
+    let (chunks, rest) = x.as_chunks::<LANES>();
+    let mut kept = 0;
+    for (c, values) in chunks.iter().enumerate() {
+        let nonzero = _mm256_cmp_ps::<_CMP_NEQ_UQ>(cast(*values), _mm256_setzero_ps());
+        out[kept] = c as u32;
+        kept += usize::from(_mm256_movemask_ps(nonzero) != 0);
+    }
+    if !rest.is_empty() {
+        out[kept] = chunks.len() as u32;
+        kept += usize::from(rest.iter().any(|&v| v != 0.0));
+    }
+    kept
+}
+
+/// SGD on input-major `wt` and `vt` with the row-major gradient `grads`:
+/// each eight-by-eight tile of the gradient (zero-padded at the edges)
+/// transposed in registers, then the update of
+/// `tinymlp::optim::Sgd::update_slice` on the eight input vectors it gives,
+/// its lanes past the last row left as they were. Whether every weight is
+/// finite.
+#[target_feature(enable = "avx2")]
+pub(super) fn sgd_update_input_major(
+    (sgd, kind, grad_scale): (Sgd, TensorKind, f32),
+    grads: &[f32],
+    (wt, vt, layout): (&mut [f32], &mut [f32], InputMajor),
+) -> bool {
+    let (inputs, padded) = (layout.inputs, layout.slab_len() / VECTOR);
+    let step = SgdStep::new(sgd, kind, grad_scale);
+    let mut largest = _mm256_setzero_si256();
+    let wt: &mut [Half] = wt.as_chunks_mut().0;
+    let vt: &mut [Half] = vt.as_chunks_mut().0;
+    for u in 0..layout.rows.div_ceil(HALF) {
+        let rows = (layout.rows - u * HALF).min(HALF);
+        let lanes = row_lanes(rows);
+        for i0 in (0..padded).step_by(HALF) {
+            let width = inputs.saturating_sub(i0).min(HALF);
+            let start = u * HALF * inputs + i0;
+            let tile = if (rows, width) == (HALF, HALF) {
+                full_tile(grads, start, inputs)
+            } else {
+                edge_tile(grads, start, inputs, (rows, width))
+            };
+            for (c, g) in transpose(tile).into_iter().enumerate().take(width) {
+                let at = half_at(u, i0 + c, padded);
+                let new = step.update_lanes(&mut wt[at], &mut vt[at], g, lanes);
+                largest = _mm256_max_epu32(largest, magnitude_bits(new));
+            }
+        }
+    }
+    all_finite(largest)
+}
+
+/// Lanes `0..rows` of a ymm register set (all bits), the others clear.
+#[target_feature(enable = "avx2")]
+pub(super) fn row_lanes(rows: usize) -> __m256 {
+    let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(rows as i32), lane))
+}
+
+/// Eight whole rows of eight from `w[start..]`, `inputs` apart.
+#[target_feature(enable = "avx2")]
+fn full_tile(w: &[f32], start: usize, inputs: usize) -> [__m256; HALF] {
+    let rows = &w[start..start + (HALF - 1) * inputs + HALF];
+    core::array::from_fn(|r| {
+        let row: &Half = rows[r * inputs..][..HALF].try_into().expect("8 values");
+        cast(*row)
+    })
+}
+
+/// The first `rows` rows of `width` values from `w[start..]`, `inputs`
+/// apart, the rest of the tile zeros.
+#[target_feature(enable = "avx2")]
+fn edge_tile(
+    w: &[f32],
+    start: usize,
+    inputs: usize,
+    (rows, width): (usize, usize),
+) -> [__m256; HALF] {
+    core::array::from_fn(|r| {
+        let mut row = [0.0f32; HALF];
+        if r < rows {
+            row[..width].copy_from_slice(&w[start + r * inputs..][..width]);
+        }
+        cast(row)
+    })
+}
+
+/// An 8 × 8 tile transposed: `out[c][r] = rows[r][c]`.
+#[target_feature(enable = "avx2")]
+fn transpose(r: [__m256; HALF]) -> [__m256; HALF] {
+    // Pairs of rows interleaved within each 128-bit lane.
+    let t: [__m256; HALF] = core::array::from_fn(|j| {
+        let (a, b) = (r[j & !1], r[j | 1]);
+        if j % 2 == 0 {
+            _mm256_unpacklo_ps(a, b)
+        } else {
+            _mm256_unpackhi_ps(a, b)
+        }
+    });
+    // u[4q + m]: rows 4q..4q + 4 of columns m and m + 4.
+    let u: [__m256; HALF] = core::array::from_fn(|j| {
+        let (q, m) = (j / 4, j % 4);
+        let (a, b) = (t[4 * q + m / 2], t[4 * q + 2 + m / 2]);
+        if m % 2 == 0 {
+            _mm256_shuffle_ps::<0x44>(a, b)
+        } else {
+            _mm256_shuffle_ps::<0xEE>(a, b)
+        }
+    });
+    core::array::from_fn(|c| {
+        let (a, b) = (u[c % 4], u[4 + c % 4]);
+        if c < 4 {
+            _mm256_permute2f128_ps::<0x20>(a, b)
+        } else {
+            _mm256_permute2f128_ps::<0x31>(a, b)
+        }
+    })
+}
+
+/// One SGD step's constants, and the update of eight weights: the
+/// operations of `tinymlp::optim::Sgd::update_slice`, lane by lane.
+#[derive(Clone, Copy)]
+pub(super) struct SgdStep {
+    lr: __m256,
+    momentum: __m256,
+    decay: __m256,
+    scale: __m256,
+    nesterov: bool,
+    /// No momentum: plain SGD, the velocity neither read nor written.
+    pub(super) plain: bool,
+}
+
+impl SgdStep {
+    #[target_feature(enable = "avx2")]
+    pub(super) fn new(sgd: Sgd, kind: TensorKind, grad_scale: f32) -> Self {
+        Self {
+            lr: _mm256_set1_ps(sgd.learning_rate),
+            momentum: _mm256_set1_ps(sgd.momentum),
+            decay: _mm256_set1_ps(kind.decay(sgd.weight_decay)),
+            scale: _mm256_set1_ps(grad_scale),
+            nesterov: sgd.nesterov,
+            plain: sgd.momentum == 0.0,
+        }
+    }
+
+    /// `g' = g·scale + decay·p; v' = momentum·v + g'; p' = p − lr·update`,
+    /// `update` being `g' + momentum·v'` (Nesterov), `v'`, or `g'` without
+    /// momentum (the velocity untouched): `w` and `v` updated, the new
+    /// weights returned.
+    #[target_feature(enable = "avx2")]
+    fn update(self, w: &mut Half, v: &mut Half, g: __m256) -> __m256 {
+        let p: __m256 = cast(*w);
+        let g = _mm256_add_ps(_mm256_mul_ps(g, self.scale), _mm256_mul_ps(self.decay, p));
+        let update = if self.plain {
+            g
+        } else {
+            let vel = _mm256_add_ps(_mm256_mul_ps(self.momentum, cast(*v)), g);
+            *v = cast(vel);
+            if self.nesterov {
+                _mm256_add_ps(g, _mm256_mul_ps(self.momentum, vel))
+            } else {
+                vel
+            }
+        };
+        let new = _mm256_sub_ps(p, _mm256_mul_ps(self.lr, update));
+        *w = cast(new);
+        new
+    }
+
+    /// [`update`](Self::update) of the lanes set in `lanes` only (the
+    /// padding rows past the last keep their zeros).
+    #[target_feature(enable = "avx2")]
+    pub(super) fn update_lanes(
+        self,
+        w: &mut Half,
+        v: &mut Half,
+        g: __m256,
+        lanes: __m256,
+    ) -> __m256 {
+        let (mut new_w, mut new_v) = (*w, *v);
+        let new = self.update(&mut new_w, &mut new_v, g);
+        let new = _mm256_blendv_ps(cast(*w), new, lanes);
+        *w = cast(new);
+        if !self.plain {
+            *v = cast(_mm256_blendv_ps(cast(*v), cast(new_v), lanes));
+        }
+        new
+    }
+}
