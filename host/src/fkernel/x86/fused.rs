@@ -30,19 +30,19 @@ use super::sparse::{Columns, SgdStep};
 /// one pass instead of two took 0.63 of the step taken apart against 0.77.
 const SLABS: usize = 8;
 
-/// Per-thread buffers reused between steps.
+/// Per-thread buffers reused between steps (by the AVX2 form too).
 #[derive(Default)]
-struct Scratch {
+pub(super) struct Scratch {
     /// `masks[j · inputs + i]`: bit `b` set when sample `j · shard + b` has
     /// input `i` not `±0.0`.
-    masks: Vec<u32>,
+    pub(super) masks: Vec<u32>,
     /// `deltas[s · slabs + k]`: sample `s`'s deltas of slab `k`, zeros past
     /// the last row.
-    deltas: Vec<Columns>,
+    pub(super) deltas: Vec<Columns>,
 }
 
 thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+    pub(super) static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
 /// The fused step, or `None` when it does not apply (a delta or input that

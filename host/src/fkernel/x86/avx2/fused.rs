@@ -7,7 +7,6 @@
 //! [`FFast::sgd_step_input_major`]: super::super::super::FFast::sgd_step_input_major
 
 use std::arch::x86_64::*;
-use std::cell::RefCell;
 
 use bytemuck::cast;
 use tinymlp::batch::Rows;
@@ -15,8 +14,7 @@ use tinymlp::{Sgd, TensorKind};
 
 use super::super::super::fused::ShardedBatch;
 use super::super::super::sparse::{InputMajor, VECTOR};
-use super::super::fused::slab_deltas;
-use super::super::sparse::Columns;
+use super::super::fused::{slab_deltas, SCRATCH};
 use super::sparse::{row_lanes, SgdStep};
 use super::{all_finite, half_at, magnitude_bits, Half, HALF};
 
@@ -26,21 +24,6 @@ use super::{all_finite, half_at, magnitude_bits, Half, HALF};
 /// one pass for 64 rows rather than two (4 halves) is worth the spills:
 /// 59–62 µs against 63–66 for a batch of 32 MNIST images.
 const UNITS: usize = 8;
-
-/// Per-thread buffers of the fused step, reused between steps.
-#[derive(Default)]
-struct Scratch {
-    /// `masks[j · inputs + i]`: bit `b` set when sample `j · shard + b` has
-    /// input `i` not `±0.0`.
-    masks: Vec<u32>,
-    /// Sample `s`'s deltas of slab `k` at `s · slabs + k`, zeros past the
-    /// last row.
-    deltas: Vec<Columns>,
-}
-
-thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
-}
 
 /// The fused step (see `fkernel::fused` and the AVX-512 form), or `None`
 /// when it does not apply (a delta or input that is not finite, or shards
@@ -90,7 +73,7 @@ pub(super) fn sgd_step(
     })
 }
 
-/// Sets `masks` (see [`Scratch::masks`]) for `xs`, eight inputs of a
+/// Sets `masks` (see `Scratch::masks` in `x86/fused.rs`) for `xs`, eight inputs of a
 /// shard's samples per register; whether every input is finite.
 #[target_feature(enable = "avx2")]
 fn sample_masks(xs: Rows<'_>, shard: usize, masks: &mut Vec<u32>) -> bool {
