@@ -37,27 +37,14 @@ use tinymlp::{Sgd, TensorKind};
 use super::sparse::InputMajor;
 use super::{FFast, FPath};
 
-/// Rows from which the fused form is the faster one. Its walk over every
-/// input and shard costs about the same for one slab as for eight, while the
-/// step taken apart costs in proportion to the rows: MNIST batches of 32,
-/// best of 20 (`BENCHMARKS.md`, seventh round), fused ÷ apart = 1.8 at 16
-/// rows, 1.15 at 32, 0.92 at 48, 0.79 at 64, 0.63 at 128.
+/// Rows from which the fused form is the faster one, on both vector paths.
+/// Its walk over every input and shard costs about the same for one slab as
+/// for eight, while the step taken apart costs in proportion to the rows:
+/// MNIST batches of 32, best of 20 (`BENCHMARKS.md`, seventh and eighth
+/// rounds), fused ÷ apart = 1.8 at 16 rows, 1.15 at 32, 0.92 at 48, 0.79 at
+/// 64, 0.63 at 128 with AVX-512; 1.56 at 16, 1.06 at 32, 0.83 at 48, 0.84
+/// at 64, 0.75 at 128 with AVX2 (`-C target-cpu=x86-64-v3`).
 pub const FUSED_ROWS: usize = 48;
-
-/// Rows from which `path`'s fused form is the faster one:
-/// [`FUSED_ROWS`] for AVX-512, [`FUSED_ROWS_AVX2`] for AVX2.
-pub fn fused_rows(path: FPath) -> usize {
-    match path {
-        FPath::Avx2 => FUSED_ROWS_AVX2,
-        FPath::Portable | FPath::Avx512 => FUSED_ROWS,
-    }
-}
-
-/// [`FUSED_ROWS`] of the AVX2 form, lower because the step taken apart
-/// has no AVX2 rank-k kernel: fused ÷ apart (best of 20, `-C
-/// target-cpu=x86-64-v3`) 1.3 at 16 rows, 1.0 at 24, 0.83 at 32, 0.65 at
-/// 48, 0.69 at 64, 0.61 at 128.
-pub const FUSED_ROWS_AVX2: usize = 32;
 
 /// The deltas and inputs of one batch for the rows `row0..` of a layer
 /// (`dys` holds every row's deltas), summed in shards of `shard` samples.
@@ -103,7 +90,7 @@ impl FFast {
         assert_eq!(scratch.len(), layout.rows * layout.inputs, "scratch");
         match self.path {
             FPath::Portable => {}
-            FPath::Avx2 | FPath::Avx512 if layout.rows < fused_rows(self.path) => {}
+            FPath::Avx2 | FPath::Avx512 if layout.rows < FUSED_ROWS => {}
             FPath::Avx2 | FPath::Avx512 => {
                 let mut finite = None;
                 self.simd(super::Kernel::SgdStep {

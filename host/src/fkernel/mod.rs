@@ -142,9 +142,10 @@ impl FPath {
         self != FPath::Portable
     }
 
-    /// Whether the path has its own forms of the transposed product and of
-    /// [`FFast::pixels_to_inputs`] (AVX-512 only; every vector path has its
-    /// own forward product, rank-k gradient and sparse kernels).
+    /// Whether the path has its own forms of the transposed product, of
+    /// [`FFast::to_input_major`] and of [`FFast::pixels_to_inputs`]
+    /// (AVX-512 only; every vector path has its own forward product, rank-k
+    /// gradient, chunk lists, input-major forward and SGD, and fused step).
     pub fn has_transposed_kernel(self) -> bool {
         self == FPath::Avx512
     }
