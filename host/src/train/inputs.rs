@@ -92,6 +92,12 @@ impl Inputs<'_> {
     }
 }
 
+/// Pixels of a shifted image gathered before one conversion call: MNIST's
+/// 784 in one band. Converting row by row (28 calls of 26 to 28 pixels, the
+/// vector kernel's set-up and masked tail each time) cost more than the
+/// conversion, and every thread of the row split stages the whole batch.
+const BAND: usize = 1024;
+
 /// Copies a `rows × cols` image shifted by (`dx`, `dy`) pixels, filling with 0
 /// (background), converted as [`tinymlp::pixels_to_input`] does (by
 /// [`FFast::pixels_to_inputs`]: the table's bits, faster than its lookups,
@@ -107,18 +113,40 @@ pub fn shifted_input(
         fast.pixels_to_inputs(pixels, x);
         return;
     }
-    x.fill(0.0);
+    let mut band = [0u8; BAND];
+    for (start, out) in (0..).step_by(BAND).zip(x.chunks_mut(BAND)) {
+        let moved = &mut band[..out.len()];
+        shift_band(pixels, (rows, cols), (dx, dy), start, moved);
+        fast.pixels_to_inputs(moved, out);
+    }
+}
+
+/// `band[i]` = the pixel at flat index `start + i` of the shifted image (0
+/// where the shift brings in background). The valid columns of a shifted row
+/// are one contiguous run, copied whole as far as it lies in the band.
+fn shift_band(
+    pixels: &[u8],
+    (rows, cols): (usize, usize),
+    (dx, dy): (i8, i8),
+    start: usize,
+    band: &mut [u8],
+) {
+    band.fill(0);
+    let end = start + band.len();
     let (dx, dy) = (isize::from(dx), isize::from(dy));
-    // Copy whole row segments: the valid columns of a shifted row are contiguous.
     let width = (cols as isize - dx.abs()).max(0) as usize;
     let (src_col, dst_col) = (dx.min(0).unsigned_abs(), dx.max(0) as usize);
-    for row in 0..rows as isize {
-        let src_row = row - dy;
+    for row in start / cols..end.div_ceil(cols).min(rows) {
+        let src_row = row as isize - dy;
         if !(0..rows as isize).contains(&src_row) {
             continue;
         }
-        let src = &pixels[src_row as usize * cols + src_col..][..width];
-        fast.pixels_to_inputs(src, &mut x[row as usize * cols + dst_col..][..width]);
+        let run = row * cols + dst_col;
+        let (lo, hi) = (run.max(start), (run + width).min(end));
+        if lo < hi {
+            let src = src_row as usize * cols + src_col + (lo - run);
+            band[lo - start..hi - start].copy_from_slice(&pixels[src..][..hi - lo]);
+        }
     }
 }
 
@@ -127,6 +155,44 @@ mod tests {
     use super::*;
     use crate::fkernel::pixels::pixel_value;
     use tinymlp::pixels_to_input;
+
+    /// The shifted image pixel by pixel, for the banded copy to agree with.
+    fn shifted_plainly(
+        pixels: &[u8],
+        (rows, cols): (usize, usize),
+        (dx, dy): (i8, i8),
+    ) -> Vec<f32> {
+        let at = |r: usize, c: usize| {
+            let (r, c) = (r as isize - isize::from(dy), c as isize - isize::from(dx));
+            let inside = (0..rows as isize).contains(&r) && (0..cols as isize).contains(&c);
+            if inside {
+                pixels[r as usize * cols + c as usize]
+            } else {
+                0
+            }
+        };
+        (0..rows * cols)
+            .map(|i| pixel_value(at(i / cols, i % cols)))
+            .collect()
+    }
+
+    #[test]
+    fn shifts_agree_with_the_pixel_by_pixel_copy_across_bands() {
+        // One band (MNIST), several bands with rows split between them, rows
+        // longer than a band, and shifts as wide as the image.
+        for (rows, cols) in [(28, 28), (3, 5), (40, 50), (3, 1500), (1, 2100), (7, 1)] {
+            let pixels: Vec<u8> = (0..rows * cols).map(|i| (i * 37 % 251) as u8 + 1).collect();
+            for dx in -6..=6 {
+                for dy in [-6, -2, 0, 1, 3, 7] {
+                    let mut x = vec![f32::NAN; rows * cols];
+                    shifted_input(&pixels, (rows, cols), (dx, dy), &mut x);
+                    let want = shifted_plainly(&pixels, (rows, cols), (dx, dy));
+                    let same = x.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits());
+                    assert!(same, "{rows}×{cols} shifted by ({dx}, {dy})");
+                }
+            }
+        }
+    }
 
     #[test]
     fn shift_moves_pixels_and_fills_with_background() {
