@@ -471,12 +471,7 @@ fn pixels(c: &mut Criterion) {
             }
         })
     });
-    let own = |p: &FPath| *p == FPath::Portable || p.has_transposed_kernel();
-    for fast in FPath::ALL
-        .into_iter()
-        .filter(own)
-        .filter_map(FFast::with_path)
-    {
+    for fast in FPath::ALL.into_iter().filter_map(FFast::with_path) {
         g.bench_function(fast.path().name(), |bench| {
             bench.iter(|| fast.pixels_to_inputs(black_box(&pixels), &mut xs))
         });

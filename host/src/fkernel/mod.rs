@@ -91,8 +91,9 @@ mod x86;
 pub enum FPath {
     /// `tinymlp::batch`: every CPU.
     Portable,
-    /// AVX2: the forward product, the rank-k gradient and the sparse and
-    /// fused kernels on eight `f32` lanes per instruction; the transposed
+    /// AVX2 (with FMA, as every AVX2 CPU has): the forward product, the
+    /// rank-k gradient, the sparse and fused kernels and the pixels on eight
+    /// `f32` lanes per instruction; the transposed
     /// product is `tinymlp::batch`'s (LLVM's own 256-bit code was as fast as
     /// a hand-blocked one).
     Avx2,
@@ -109,7 +110,10 @@ impl FPath {
         match self {
             FPath::Portable => true,
             #[cfg(target_arch = "x86_64")]
-            FPath::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
+            FPath::Avx2 => {
+                std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+            }
             #[cfg(target_arch = "x86_64")]
             FPath::Avx512 => std::arch::is_x86_feature_detected!("avx512f"),
             #[cfg(not(target_arch = "x86_64"))]
@@ -142,10 +146,10 @@ impl FPath {
         self != FPath::Portable
     }
 
-    /// Whether the path has its own forms of the transposed product, of
-    /// [`FFast::to_input_major`] and of [`FFast::pixels_to_inputs`]
-    /// (AVX-512 only; every vector path has its own forward product, rank-k
-    /// gradient, chunk lists, input-major forward and SGD, and fused step).
+    /// Whether the path has its own forms of the transposed product and of
+    /// [`FFast::to_input_major`] (AVX-512 only; every vector path has its
+    /// own forward product, rank-k gradient, chunk lists, input-major
+    /// forward and SGD, fused step and pixels).
     pub fn has_transposed_kernel(self) -> bool {
         self == FPath::Avx512
     }
@@ -413,8 +417,8 @@ impl FFast {
     /// from code without them, which Rust allows only in `unsafe`. The block
     /// is sound because the call sits behind [`FPath::is_available`] of its
     /// own path, checked here (a cached atomic load), and `is_available` tests
-    /// exactly the feature the called function enables (`avx512f` for
-    /// `x86::run`, `avx2` for `x86::avx2::run`). Everything inside the
+    /// exactly the features the called function enables (`avx512f` for
+    /// `x86::run`, `avx2` and `fma` for `x86::avx2::run`). Everything inside the
     /// kernels is safe code (bounds-checked slices; vectors loaded by
     /// `bytemuck` casts).
     #[allow(unsafe_code)]
@@ -428,7 +432,7 @@ impl FFast {
         match self.path {
             // SAFETY: `is_available()` held just above: `avx512f`.
             FPath::Avx512 => unsafe { x86::run(kernel) },
-            // SAFETY: `is_available()` held just above: `avx2`.
+            // SAFETY: `is_available()` held just above: `avx2` and `fma`.
             FPath::Avx2 => unsafe { x86::avx2::run(kernel) },
             FPath::Portable => unreachable!("the portable path runs no vector kernel"),
         }

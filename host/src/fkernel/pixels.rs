@@ -2,7 +2,7 @@
 //! [`tinymlp::PIXEL_VALUES`] (the chips' table), on the host's widest
 //! vectors. A trainer converts every image of every batch, and a vector
 //! division is slow (~10 cycles per sixteen on an AVX-512 part): the
-//! AVX-512 form multiplies by `1/255` and corrects the product with one
+//! AVX-512 and AVX2 forms multiply by `1/255` and correct the product with one
 //! fused multiply-add step, `q + (p − 255·q)·(1/255)` (the residual
 //! `p − 255·q` is exact), which rounds to the quotient for all 256 pixel
 //! values (`host/tests/fkernel.rs` checks every one on every path).
@@ -23,12 +23,12 @@ impl FFast {
     pub fn pixels_to_inputs(self, pixels: &[u8], x: &mut [f32]) {
         assert_eq!(pixels.len(), x.len(), "one input per pixel");
         match self.path {
-            FPath::Portable | FPath::Avx2 => {
+            FPath::Portable => {
                 for (x, &p) in x.iter_mut().zip(pixels) {
                     *x = pixel_value(p);
                 }
             }
-            FPath::Avx512 => self.simd(super::Kernel::Pixels { pixels, x }),
+            FPath::Avx2 | FPath::Avx512 => self.simd(super::Kernel::Pixels { pixels, x }),
         }
     }
 }

@@ -10,14 +10,19 @@
 //! | `rank_k.rs` | the rank-k gradient: the AVX-512 form's sample lists and zero-column span on eight-column vectors |
 //! | `sparse.rs` | the first layer's input-major forward product, chunk lists and SGD update |
 //! | `fused.rs` | the first layer's fused SGD step |
+//! | `pixels.rs` | pixels to inputs: eight per vector, one FMA correction step |
 //!
 //! The input-major layout is the AVX-512 one ([`InputMajor`]'s slabs of
 //! sixteen rows); each slab is taken as two halves of eight rows, one ymm
 //! register per input, and the kernels' sums are split so that they fit the
 //! sixteen ymm registers of an AVX2 core. The transposed product and the
-//! pixels run the portable forms.
+//! copy to the input-major layout run the portable forms.
+//!
+//! The path needs FMA besides AVX2 (the pixels' correction step): every CPU
+//! with AVX2 has it, and [`FPath::is_available`] checks both.
 //!
 //! [`InputMajor`]: super::super::sparse::InputMajor
+//! [`FPath::is_available`]: super::super::FPath::is_available
 
 use std::arch::x86_64::*;
 
@@ -26,6 +31,7 @@ use super::super::Kernel;
 
 mod forward;
 mod fused;
+mod pixels;
 mod rank_k;
 mod sparse;
 
@@ -36,8 +42,8 @@ const HALF: usize = VECTOR / 2;
 /// Eight rows of one input.
 type Half = [f32; HALF];
 
-/// Runs `kernel` with AVX2.
-#[target_feature(enable = "avx2")]
+/// Runs `kernel` with AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
 pub(in crate::fkernel) fn run(kernel: Kernel<'_, '_>) {
     match kernel {
         Kernel::SparseForward {
@@ -75,7 +81,8 @@ pub(in crate::fkernel) fn run(kernel: Kernel<'_, '_>) {
             ys,
             outputs,
         } => forward::forward_rows(w, b, row0, xs, ys, outputs),
-        Kernel::Transposed { .. } | Kernel::ToInputMajor { .. } | Kernel::Pixels { .. } => {
+        Kernel::Pixels { pixels, x } => pixels::pixels_to_inputs(pixels, x),
+        Kernel::Transposed { .. } | Kernel::ToInputMajor { .. } => {
             unreachable!("the AVX2 path runs the portable form")
         }
     }
