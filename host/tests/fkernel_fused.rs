@@ -35,7 +35,7 @@ struct Case {
 impl Case {
     fn random(rng: &mut Rng, inputs: usize) -> Self {
         // Half of them from `FUSED_ROWS` up, where the vector paths fuse.
-        let rows = [1, FUSED_ROWS][rng.below(2) as usize] + rng.below(80) as usize;
+        let rows = [1, FUSED_ROWS][rng.below(2) as usize] + rng.below(160) as usize;
         let (row0, extra) = (rng.below(20) as usize, rng.below(3) as usize);
         let width = row0 + rows + extra;
         let n = 1 + rng.below(40) as usize;

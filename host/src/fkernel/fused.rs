@@ -38,13 +38,16 @@ use super::sparse::InputMajor;
 use super::{FFast, FPath};
 
 /// Rows from which the fused form is the faster one, on both vector paths.
-/// Its walk over every input and shard costs about the same for one slab as
-/// for eight, while the step taken apart costs in proportion to the rows:
-/// MNIST batches of 32, best of 20 (`BENCHMARKS.md`, seventh and eighth
-/// rounds), fused ÷ apart = 1.8 at 16 rows, 1.15 at 32, 0.92 at 48, 0.79 at
-/// 64, 0.63 at 128 with AVX-512; 1.56 at 16, 1.06 at 32, 0.83 at 48, 0.84
-/// at 64, 0.75 at 128 with AVX2 (`-C target-cpu=x86-64-v3`).
-pub const FUSED_ROWS: usize = 48;
+/// Its walk over every input and shard costs less per row the more rows one
+/// walk serves, while the step taken apart costs in proportion to the rows:
+/// MNIST batches of 32, best of 20 in three alternated runs (`BENCHMARKS.md`,
+/// ninth round), fused ÷ apart = 0.98–1.0 at 16 rows, 0.80–0.93 at 32,
+/// 0.71–0.80 at 48, 0.63–0.71 at 64, 0.59–0.61 at 128 with AVX-512;
+/// 1.11–1.32 at 16, 0.87–0.96 at 32, 0.85–0.90 at 48, 0.81–0.88 at 64,
+/// 0.76–0.77 at 128 with AVX2 (`-C target-cpu=x86-64-v3`). Before the walk
+/// took inputs in groups (eighth round) it was 1.15 and 1.06 at 32 rows, and
+/// the threshold 48: two threads on 784-64-10 (32 rows each) now fuse too.
+pub const FUSED_ROWS: usize = 32;
 
 /// The deltas and inputs of one batch for the rows `row0..` of a layer
 /// (`dys` holds every row's deltas), summed in shards of `shard` samples.
