@@ -13,13 +13,17 @@
 //! for two fifths of the inputs every sample of a batch of 32. The sixteen (or more)
 //! rows of one input are one vector per slab, the very vectors the
 //! input-major weights and velocity hold, so each input's gradient is formed
-//! in registers, shard by shard, and goes straight into the update.
+//! in registers, shard by shard, and goes straight into the update. The
+//! vector forms walk a few neighbouring inputs together, over the samples
+//! where any of them is not zero (the loop's scalar work, shared, bound the
+//! walk one input at a time; the products by a zero input add `±0.0`).
 //!
 //! # Why the bits are the same
 //!
 //! Both chains start from `+0.0` and add the same non-zero products in the
 //! same (ascending) sample order. What differs are products `d·0` (kept by
-//! the row-major chain, left out here) and `0·x` (the other way round):
+//! the row-major chain, left out here or added for a neighbour's sample)
+//! and `0·x` (the other way round):
 //! with every delta and input finite these are `±0.0`, and adding `±0.0` to
 //! a chain that starts at `+0.0` changes nothing (such a chain is never
 //! `-0.0`). So the fused form only runs when every delta and input of the
