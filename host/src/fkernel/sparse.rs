@@ -11,8 +11,9 @@
 //! staged). The trainer keeps the first layer's rows and their optimiser
 //! state input-major for an epoch. Their SGD step is
 //! [`FFast::sgd_step_input_major`](super::FFast::sgd_step_input_major)
-//! (`fkernel::fused`): from 48 rows the gradient is formed input by input,
-//! over the samples whose input is not zero, straight into the update;
+//! (`fkernel::fused`): from [`FUSED_ROWS`](super::fused::FUSED_ROWS) (32)
+//! rows the gradient is formed input by input, over the samples whose input
+//! is not zero, straight into the update;
 //! below, it is the row-major gradient (which skips the rows whose delta is
 //! zero) that [`FFast::sgd_update_input_major`] transposes on the way into
 //! the update.

@@ -62,7 +62,7 @@
 //! (`fkernel::sparse`; no other thread reads them), and computes their
 //! forward product over only the chunks of inputs that are not all zero,
 //! listed when the batch is staged. With SGD, their weight gradient is left
-//! to the update, `FFast::sgd_step_input_major` (`fkernel::fused`: from 48
+//! to the update, `FFast::sgd_step_input_major` (`fkernel::fused`: from 32
 //! rows formed input by input over the samples whose input is not zero and
 //! never stored); with another optimiser it stays row-major and is
 //! transposed on the way into the update. The bits are the same (see
