@@ -29,8 +29,8 @@ const UNITS: usize = 8;
 /// form). With sixteen ymm registers only the narrow walks gain (MNIST batch
 /// of 32, best of 20: 16 rows 29 → 21 µs in fours, 32 rows 38 → 32 µs in
 /// pairs); from five half slabs, whose sums already fill the registers,
-/// pairs were slower (64 rows 58 → 78 µs) and the walk stays one input at a
-/// time.
+/// pairs were slower (64 rows 57–61 → 78–107 µs) and the walk stays one
+/// input at a time.
 const fn group(units: usize) -> usize {
     match units {
         1 | 2 => 4,
@@ -156,9 +156,10 @@ impl Halves<'_> {
         let lanes: [__m256; V] =
             core::array::from_fn(|v| row_lanes((self.layout.rows - (u0 + v) * HALF).min(HALF)));
         let mut largest = _mm256_setzero_si256();
-        // One input at a time, the form without the group's arrays: with
-        // sixteen registers it compiles to the faster code for one input.
-        // (No closure for the update: its code is not inlined as well.)
+        // One input at a time (`G` = 1) through the tail's loop: taken
+        // through the group's loop, the array of one group compiled to code
+        // 1.8–2 × slower for 64 rows. The update is written out twice: in a
+        // closure, 32 rows took 39 µs against 32 (one run, a noisy phase).
         let whole = if G > 1 { inputs / G * G } else { 0 };
         for i0 in (0..whole).step_by(G) {
             for (e, g) in self.gradient::<V, G>(u0, i0).into_iter().enumerate() {
@@ -170,7 +171,7 @@ impl Halves<'_> {
             }
         }
         for i in whole..inputs {
-            let g = self.gradient_one::<V>(u0, i);
+            let [g] = self.gradient::<V, 1>(u0, i);
             for v in 0..V {
                 let at = half_at(u0 + v, i, padded);
                 let new = step.update_lanes(&mut wt[at], &mut vt[at], g[v], lanes[v]);
@@ -178,34 +179,6 @@ impl Halves<'_> {
             }
         }
         largest
-    }
-
-    /// Input `i`'s gradient in half slabs `u0..u0 + V`: [`Self::gradient`]
-    /// for one input.
-    #[target_feature(enable = "avx2")]
-    fn gradient_one<const V: usize>(&self, u0: usize, i: usize) -> [__m256; V] {
-        let ShardedBatch { xs, shard, .. } = self.batch;
-        let (inputs, stride) = (xs.width, self.stride);
-        let mut g = [_mm256_setzero_ps(); V];
-        for j in 0..self.shards {
-            let (s0, mut bits) = (j * shard, self.masks[j * inputs + i]);
-            let mut acc = [_mm256_setzero_ps(); V];
-            while bits != 0 {
-                let s = s0 + bits.trailing_zeros() as usize;
-                bits &= bits - 1;
-                let x = _mm256_set1_ps(xs.data[s * inputs + i]);
-                let d = &self.deltas[s * stride + u0..][..V];
-                for v in 0..V {
-                    acc[v] = _mm256_add_ps(acc[v], _mm256_mul_ps(cast(d[v]), x));
-                }
-            }
-            g = if j == 0 {
-                acc
-            } else {
-                core::array::from_fn(|v| _mm256_add_ps(g[v], acc[v]))
-            };
-        }
-        g
     }
 
     /// The gradients of inputs `i0..i0 + G` in half slabs `u0..u0 + V`: per
