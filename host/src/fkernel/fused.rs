@@ -45,7 +45,7 @@ use super::{FFast, FPath};
 /// Its walk over every input and shard costs less per row the more rows one
 /// walk serves, while the step taken apart costs in proportion to the rows:
 /// MNIST batches of 32, best of 20 in three alternated runs (`BENCHMARKS.md`,
-/// ninth round), fused ÷ apart = 0.98–1.0 at 16 rows, 0.80–0.93 at 32,
+/// ninth round), fused ÷ apart = 0.93–1.0 at 16 rows, 0.80–0.93 at 32,
 /// 0.71–0.80 at 48, 0.63–0.71 at 64, 0.59–0.61 at 128 with AVX-512;
 /// 1.11–1.32 at 16, 0.87–0.96 at 32, 0.85–0.90 at 48, 0.81–0.88 at 64,
 /// 0.76–0.77 at 128 with AVX2 (`-C target-cpu=x86-64-v3`). Before the walk

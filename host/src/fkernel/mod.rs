@@ -91,11 +91,11 @@ mod x86;
 pub enum FPath {
     /// `tinymlp::batch`: every CPU.
     Portable,
-    /// AVX2 (with FMA, as every AVX2 CPU has): the forward product, the
-    /// rank-k gradient, the sparse and fused kernels and the pixels on eight
-    /// `f32` lanes per instruction; the transposed
-    /// product is `tinymlp::batch`'s (LLVM's own 256-bit code was as fast as
-    /// a hand-blocked one).
+    /// AVX2 (with FMA, as Intel's and AMD's AVX2 CPUs have): the forward
+    /// product, the rank-k gradient, the sparse and fused kernels and the
+    /// pixels on eight `f32` lanes per instruction; the transposed product is
+    /// `tinymlp::batch`'s (LLVM's own 256-bit code was as fast as a
+    /// hand-blocked one).
     Avx2,
     /// AVX-512F: sixteen `f32` lanes per instruction.
     Avx512,

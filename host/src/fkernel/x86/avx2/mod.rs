@@ -18,8 +18,9 @@
 //! sixteen ymm registers of an AVX2 core. The transposed product and the
 //! copy to the input-major layout run the portable forms.
 //!
-//! The path needs FMA besides AVX2 (the pixels' correction step): every CPU
-//! with AVX2 has it, and [`FPath::is_available`] checks both.
+//! The path needs FMA besides AVX2 (the pixels' correction step): Intel's
+//! and AMD's AVX2 CPUs have it, and [`FPath::is_available`] checks both (a
+//! CPU without it runs the portable kernels).
 //!
 //! [`InputMajor`]: super::super::sparse::InputMajor
 //! [`FPath::is_available`]: super::super::FPath::is_available

@@ -1,8 +1,9 @@
 //! The AVX2 form of [`FFast::pixels_to_inputs`]: the AVX-512 form's
 //! operations on eight pixels per vector (widened, converted, multiplied by
 //! `1/255` and corrected by one fused multiply-add step), so it needs FMA
-//! besides AVX2, as every AVX2 CPU has. The portable loop compiles to a
-//! vector division, several times slower on most AVX2 cores.
+//! besides AVX2, as the AVX2 CPUs of Intel and AMD have. The portable loop
+//! compiles to a vector division: 5.4 µs against 2.6 for 32 MNIST images
+//! here (`pixels_32x784`), and division is slower still on older cores.
 //!
 //! [`FFast::pixels_to_inputs`]: super::super::super::FFast::pixels_to_inputs
 
