@@ -7,7 +7,7 @@ use super::super::error::DataError;
 use super::super::load::DataOptions;
 use super::fields::text;
 use super::options::{Header, LabelColumn};
-use super::reader::Row;
+use super::records::Record;
 
 /// Header names that mark the label column for [`LabelColumn::Auto`].
 const LABEL_NAMES: [&str; 4] = ["label", "class", "target", "y"];
@@ -52,12 +52,12 @@ impl Layout {
     pub(super) fn of_first_row(
         path: &Path,
         options: &DataOptions,
-        row: &Row<'_>,
+        row: &Record<'_>,
         delimiter: u8,
     ) -> Result<Self, DataError> {
-        let columns = row.record.len();
+        let columns = row.len();
         if columns < 2 {
-            let line: String = row.record.iter().map(text).collect::<Vec<_>>().join("");
+            let line: String = row.iter().map(text).collect::<Vec<_>>().join("");
             let hint = if line.contains('\t') && delimiter != b'\t' {
                 "the fields look tab-separated: pass --delimiter tab".to_string()
             } else if line.contains(';') && delimiter != b';' {
@@ -77,7 +77,7 @@ impl Layout {
                 hint,
             });
         }
-        let cells: Vec<String> = row.record.iter().map(text).collect();
+        let cells: Vec<String> = row.iter().map(text).collect();
         let header = is_header(path, options, &cells).then_some(cells);
         let label = resolve_label_column(path, &options.label_column, header.as_deref(), columns)?;
         Ok(Self {

@@ -22,9 +22,26 @@ fn shown(cell: &[u8]) -> String {
 
 /// A feature cell as a finite `f32`, or what is wrong with it.
 pub(super) fn parse_value(cell: &[u8]) -> Result<f32, &'static str> {
-    let s = std::str::from_utf8(cell)
-        .map_err(|_| "is not a number (not UTF-8 text)")?
-        .trim();
+    match std::str::from_utf8(cell) {
+        Ok(text) => parse_number(text),
+        Err(_) => Err("is not a number (not UTF-8 text)"),
+    }
+}
+
+/// A feature cell's text as a finite `f32`, or what is wrong with it.
+pub(super) fn parse_number(cell: &str) -> Result<f32, &'static str> {
+    // The common cells first: a number with ASCII spaces at most around it.
+    let s = cell.trim_ascii();
+    if let Some(v) = whole_number(s) {
+        return Ok(v);
+    }
+    if let Ok(v) = s.parse::<f32>() {
+        if v.is_finite() {
+            return Ok(v);
+        }
+    }
+    // Anything else (other white space, errors) as it always was.
+    let s = cell.trim();
     if s.is_empty() {
         return Err("is empty: every feature needs a value");
     }
@@ -33,6 +50,19 @@ pub(super) fn parse_value(cell: &[u8]) -> Result<f32, &'static str> {
         Ok(_) => Err("is not a finite number"),
         Err(_) => Err("is not a number"),
     }
+}
+
+/// Up to seven digits and nothing else (pixels, sensor counts): a whole
+/// number below 2^24, which `f32` holds exactly — the value `str::parse`
+/// gives, without its general algorithm.
+fn whole_number(s: &str) -> Option<f32> {
+    if s.is_empty() || s.len() > 7 {
+        return None;
+    }
+    let digits = s.bytes().try_fold(0u32, |n, b| {
+        b.is_ascii_digit().then(|| 10 * n + u32::from(b - b'0'))
+    });
+    digits.map(|n| n as f32)
 }
 
 /// "column 3 (petal_length)" or "column 3" (`index` is 0-based).
@@ -109,6 +139,27 @@ mod tests {
         assert_eq!(
             err("label,a\n,2\n"),
             "t.csv: line 2, column 1 (label): the label is empty; give every sample a label"
+        );
+    }
+
+    #[test]
+    fn whole_numbers_are_what_parse_gives() {
+        for s in ["0", "00", "7", "255", "0255", "1234567", "9999999"] {
+            assert_eq!(
+                super::whole_number(s).map(f32::to_bits),
+                Some(s.parse::<f32>().unwrap().to_bits()),
+                "{s}"
+            );
+        }
+        // Longer, signed, fractional or empty: the general parse.
+        for s in ["", "12345678", "-1", "+1", "1.0", "1e3", " 1", "١"] {
+            assert_eq!(super::whole_number(s), None, "{s}");
+        }
+        assert_eq!(super::parse_number(" 12 "), Ok(12.0));
+        assert_eq!(super::parse_number("\u{a0}12"), Ok(12.0));
+        assert_eq!(
+            super::parse_number("-0").map(f32::to_bits),
+            Ok((-0.0f32).to_bits())
         );
     }
 

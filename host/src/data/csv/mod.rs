@@ -25,20 +25,24 @@
 //!   read as pixels of 28x28 images.
 //! - Labels become classes as [`classes`](super::classes) describes (numeric
 //!   `0..=max`, or sorted text, or mapped into [`DataOptions::classes`]).
-//! - Memory is bounded by the data present: rows are streamed.
+//! - Memory is bounded by the data present: the text is read in blocks of a
+//!   few MiB, each parsed in pieces on rayon's threads; the samples, classes
+//!   and errors are those of reading row after row.
 //!
 //! | file | concept |
 //! |---|---|
 //! | `options` | [`Header`], [`LabelColumn`]: what the user chose |
-//! | `reader` | the row reader: gzip, byte order mark, line ends, blank lines, quoted cells, line numbers |
+//! | `reader` | the text in blocks: gzip, byte order mark, line ends, line numbers |
+//! | `records` | the records of a stretch of text (`csv_core`): quoted cells, blank lines, where it ended |
 //! | `detect` | the delimiter, the header and the label column, decided from the first rows |
 //! | `fields` | a cell as a number or text; messages naming the line, the column and the cell |
-//! | `samples` | rows to labels and features (pixels in the MNIST layout), then the [`Dataset`] |
+//! | `samples` | rows to labels and features (pixels in the MNIST layout), pieces of a block in parallel, then the [`Dataset`] |
 
 mod detect;
 mod fields;
 mod options;
 mod reader;
+mod records;
 mod samples;
 
 use std::io::Read;
@@ -49,7 +53,8 @@ use super::error::DataError;
 use super::load::DataOptions;
 use super::source::{open_file, Source};
 use detect::Layout;
-use reader::Rows;
+use reader::{Blocks, Sizes};
+use records::{End, Next, Place, Records};
 use samples::Samples;
 
 pub use options::{Header, LabelColumn};
@@ -66,19 +71,46 @@ pub fn parse_csv<R: Read>(
     name: &Path,
     options: &DataOptions,
 ) -> Result<Dataset, DataError> {
-    let mut rows = Rows::open(Source::new(reader, name)?, options.delimiter)?;
-    let (delimiter, gzipped) = (rows.delimiter(), rows.gzipped());
+    let sizes = Sizes::for_threads(rayon::current_num_threads());
+    parse_in(reader, name, options, sizes)
+}
+
+/// [`parse_csv`] with the text cut as `sizes` says.
+fn parse_in<R: Read>(
+    reader: R,
+    name: &Path,
+    options: &DataOptions,
+    sizes: Sizes,
+) -> Result<Dataset, DataError> {
+    let source = Source::new(reader, name)?;
+    let mut blocks = Blocks::open(source, options.delimiter, sizes.block)?;
+    let (delimiter, gzipped) = (blocks.delimiter(), blocks.gzipped());
     let mut samples: Option<Samples<'_>> = None;
-    while let Some(row) = rows.next_row()? {
-        match &mut samples {
-            Some(samples) => samples.push(&row)?,
+    while let Some(block) = blocks.next()? {
+        let start = Place {
+            offset: 0,
+            line: block.line,
+        };
+        let end = match &mut samples {
+            Some(samples) => samples.read_block(&block, start)?,
             None => {
-                let layout = Layout::of_first_row(name, options, &row, delimiter)?;
-                let first = samples.insert(Samples::new(name, layout, delimiter));
-                if first.layout().header.is_none() {
-                    first.push(&row)?;
+                let mut records = Records::new(&block.text, block.line, delimiter, block.eof);
+                match records.next() {
+                    Next::Record(row) => {
+                        let layout = Layout::of_first_row(name, options, &row, delimiter)?;
+                        let first = Samples::new(name, layout, (delimiter, sizes));
+                        let first = samples.insert(first);
+                        if first.layout().header.is_none() {
+                            first.push(&row)?;
+                        }
+                        first.read_block(&block, records.place())?
+                    }
+                    Next::Done(end) => end,
                 }
             }
+        };
+        if let End::Open(at) = end {
+            blocks.unread(&block, at);
         }
     }
     match samples {

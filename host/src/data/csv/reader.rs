@@ -1,9 +1,13 @@
-//! The row reader: records of a CSV stream with the line each starts on.
+//! The text reader: the file in blocks that end after a newline, with the
+//! line each starts on.
 //!
 //! It reads the leading blank lines and the first non-empty one itself (a
-//! UTF-8 byte order mark removed) to detect the delimiter, then hands them
-//! and the rest to the `csv` crate with line ends made uniform, so that line
-//! numbers count CRLF, LF and CR alike. Blank lines are skipped.
+//! UTF-8 byte order mark removed) to detect the delimiter, then hands out
+//! them and the rest in blocks (of [`Sizes::block`] bytes), with line ends made
+//! uniform (CRLF and CR become LF) so that lines count alike. A block is cut
+//! after a newline; whether that newline ends a record (it may sit in a
+//! quoted cell) is for `records` to tell, and a record that runs past a
+//! block is handed back ([`Blocks::unread`]) to start the next one.
 
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::PathBuf;
@@ -11,32 +15,68 @@ use std::path::PathBuf;
 use super::super::error::DataError;
 use super::super::source::{io_error, Source};
 use super::detect::detect_delimiter;
+use super::records::{count_newlines, Place};
 
-/// A record of the file and the line it starts on.
-pub(super) struct Row<'r> {
-    /// 1-based line of the record's first field.
-    pub(super) line: usize,
-    /// The fields, raw.
-    pub(super) record: &'r csv::ByteRecord,
+/// How the text is cut: blocks read at a time, pieces of a block parsed at
+/// once (the results do not depend on it).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Sizes {
+    /// Bytes of text per block (more if a record is longer).
+    pub(super) block: usize,
+    /// Fewest bytes of a piece, unless it is a block's last.
+    pub(super) piece: usize,
 }
 
-/// What the `csv` crate reads: the head read for detection, then the rest.
+impl Sizes {
+    /// For `threads` threads: pieces of at least 64 KiB, up to four per
+    /// thread, in blocks of at least 1 MiB — enough to keep every thread
+    /// busy, little next to the samples.
+    pub(super) fn for_threads(threads: usize) -> Self {
+        let piece = 64 << 10;
+        Self {
+            block: (8 * piece * threads.max(1)).max(1 << 20),
+            piece,
+        }
+    }
+}
+
+/// A stretch of the file's text that ends after a newline, or at the end.
+pub(super) struct Block {
+    pub(super) text: Vec<u8>,
+    /// Line of the block's first byte.
+    pub(super) line: usize,
+    /// Whether the block ends the file.
+    pub(super) eof: bool,
+}
+
+/// What the blocks are read from: the head read for detection, then the
+/// rest, line ends made uniform.
 type Stream<'a> = Normalize<io::Chain<io::Cursor<Vec<u8>>, BufReader<Source<'a>>>>;
 
-/// The non-blank records of a CSV stream, in order.
-pub(super) struct Rows<'a> {
-    reader: csv::Reader<Stream<'a>>,
-    record: csv::ByteRecord,
+/// The file's text in [`Block`]s, in order.
+pub(super) struct Blocks<'a> {
+    stream: Stream<'a>,
+    /// Text read past the last block's last newline, or handed back.
+    pending: Vec<u8>,
+    /// Line of `pending`'s first byte.
+    line: usize,
+    /// Whether `stream` is at its end.
+    done: bool,
+    block_bytes: usize,
     path: PathBuf,
     gzipped: bool,
     delimiter: u8,
 }
 
-impl<'a> Rows<'a> {
+impl<'a> Blocks<'a> {
     /// Reads up to the first non-empty line and decides the delimiter (the
     /// one given, else detected from that line); an empty stream is
     /// [`DataError::Empty`].
-    pub(super) fn open(src: Source<'a>, delimiter: Option<u8>) -> Result<Self, DataError> {
+    pub(super) fn open(
+        src: Source<'a>,
+        delimiter: Option<u8>,
+        block_bytes: usize,
+    ) -> Result<Self, DataError> {
         let path = src.path().to_path_buf();
         let gzipped = src.gzipped();
         let mut buf = BufReader::new(src);
@@ -45,14 +85,12 @@ impl<'a> Rows<'a> {
             return Err(DataError::Empty { path, gzipped });
         };
         let delimiter = delimiter.unwrap_or_else(|| detect_delimiter(&head.bytes[first..]));
-        let reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .delimiter(delimiter)
-            .from_reader(Normalize::new(io::Cursor::new(head.bytes).chain(buf)));
         Ok(Self {
-            reader,
-            record: csv::ByteRecord::new(),
+            stream: Normalize::new(io::Cursor::new(head.bytes).chain(buf)),
+            pending: Vec::new(),
+            line: 1,
+            done: false,
+            block_bytes: block_bytes.max(1),
             path,
             gzipped,
             delimiter,
@@ -69,54 +107,73 @@ impl<'a> Rows<'a> {
         self.gzipped
     }
 
-    /// The next record that is not a blank (or whitespace-only) line, `None`
-    /// at the end.
-    pub(super) fn next_row(&mut self) -> Result<Option<Row<'_>>, DataError> {
-        loop {
-            match self.reader.read_byte_record(&mut self.record) {
-                Ok(true) => {}
-                Ok(false) => return Ok(None),
-                Err(e) => return Err(self.syntax_error(e)),
-            }
-            let blank =
-                self.record.len() <= 1 && self.record.iter().all(|c| c.trim_ascii().is_empty());
-            if !blank {
-                return Ok(Some(Row {
-                    line: self.record_line(),
-                    record: &self.record,
-                }));
-            }
+    /// The next block, `None` at the end: what was handed back, then at
+    /// least a block's bytes (and twice what was handed back, so that a
+    /// record longer than a block is read in linear time), up to and
+    /// including the last newline.
+    pub(super) fn next(&mut self) -> Result<Option<Block>, DataError> {
+        if self.done && self.pending.is_empty() {
+            return Ok(None);
         }
+        let mut text = std::mem::take(&mut self.pending);
+        let (carried, line) = (text.len(), self.line);
+        let want = self.block_bytes.max(2 * carried);
+        let cut = loop {
+            if !self.done && text.len() < want {
+                self.fill(&mut text, want)?;
+                continue;
+            }
+            let fresh = &text[carried..];
+            match fresh.iter().rposition(|&b| b == b'\n') {
+                _ if self.done => break text.len(),
+                Some(i) => break carried + i + 1,
+                None if text.len() - carried > MAX_LINE_BYTES => {
+                    let e = long_line();
+                    return Err(io_error(&self.path, self.gzipped, e));
+                }
+                None => {
+                    let want = text.len() + self.block_bytes;
+                    self.fill(&mut text, want)?;
+                }
+            }
+        };
+        self.pending = text.split_off(cut);
+        self.line = line + count_newlines(&text);
+        Ok(Some(Block {
+            text,
+            line,
+            eof: self.done && self.pending.is_empty(),
+        }))
     }
 
-    /// The line the record just read starts on. Every record ends with a
-    /// consumed `\n` (see [`Normalize`]): the reader is on the line after the
-    /// record's last; step back over the newlines inside quoted cells.
-    fn record_line(&self) -> usize {
-        let inner_newlines = self
-            .record
-            .as_slice()
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count();
-        (self.reader.position().line() as usize)
-            .saturating_sub(1 + inner_newlines)
-            .max(1)
+    /// Hands back the text of a record that ran past its block, which
+    /// starts at `at` of `block`: the next block starts with it.
+    pub(super) fn unread(&mut self, block: &Block, at: Place) {
+        let mut text = block.text[at.offset..].to_vec();
+        text.append(&mut self.pending);
+        (self.pending, self.line) = (text, at.line);
     }
 
-    /// A read error ([`DataError::Io`] or [`DataError::Gzip`]) or malformed
-    /// CSV ([`DataError::CsvSyntax`]).
-    fn syntax_error(&self, e: csv::Error) -> DataError {
-        let line = e.position().map_or(0, |p| p.line());
-        match e.into_kind() {
-            csv::ErrorKind::Io(e) => io_error(&self.path, self.gzipped, e),
-            other => DataError::CsvSyntax {
-                path: self.path.clone(),
-                line,
-                message: format!("{other:?}"),
-            },
+    /// Reads into `text` until it holds `want` bytes or the stream ends.
+    fn fill(&mut self, text: &mut Vec<u8>, want: usize) -> Result<(), DataError> {
+        let limit = (want - text.len()) as u64;
+        match (&mut self.stream).take(limit).read_to_end(text) {
+            Ok(0) => self.done = true,
+            Ok(_) => {}
+            Err(e) => return Err(io_error(&self.path, self.gzipped, e)),
         }
+        Ok(())
     }
+}
+
+fn long_line() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!(
+            "a line is longer than {} MiB (is this a CSV file?)",
+            MAX_LINE_BYTES >> 20
+        ),
+    )
 }
 
 /// The leading blank lines and the first non-empty one, read before the
@@ -175,13 +232,7 @@ fn read_line<B: BufRead>(r: &mut B, out: &mut Vec<u8>) -> io::Result<usize> {
             None => {
                 let n = avail.len();
                 if out.len() + n > MAX_LINE_BYTES {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!(
-                            "a line is longer than {} MiB (is this a CSV file?)",
-                            MAX_LINE_BYTES >> 20
-                        ),
-                    ));
+                    return Err(long_line());
                 }
                 out.extend_from_slice(avail);
                 r.consume(n);
@@ -191,9 +242,9 @@ fn read_line<B: BufRead>(r: &mut B, out: &mut Vec<u8>) -> io::Result<usize> {
     }
 }
 
-/// Line ends made uniform for the CSV reader: CRLF and a lone CR become LF,
-/// and a final LF is added if the stream does not end with one, so that every
-/// record ends with a counted `\n` (the reader counts `\n` only).
+/// Line ends made uniform: CRLF and a lone CR become LF, and a final LF is
+/// added if the stream does not end with one, so that every record ends with
+/// a counted `\n`.
 struct Normalize<R> {
     inner: R,
     skip_lf: bool,
@@ -226,6 +277,11 @@ impl<R: Read> Read for Normalize<R> {
                     return Ok(1);
                 }
                 return Ok(0);
+            }
+            // Most files have no CR at all: nothing to rewrite.
+            if !self.skip_lf && !buf[..n].contains(&b'\r') {
+                self.last = Some(buf[n - 1]);
+                return Ok(n);
             }
             // Each input byte gives at most one output byte: in place is safe.
             let mut w = 0;
