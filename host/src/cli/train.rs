@@ -115,10 +115,10 @@ pub(crate) struct TrainArgs {
     /// same model.
     #[arg(long, default_value_t = TrainConfig::default().seed)]
     seed: u64,
-    /// Worker threads, 1 to 256 [default: number of cores]. The model does not depend on it,
-    /// nor does memory beyond 128 MiB of per-thread buffers. Peak memory: about 64 MB, plus
-    /// the data, plus 16 bytes per network parameter, plus those buffers (under 400 MB at
-    /// the default options on any input).
+    /// Worker threads for reading CSV data and for training, 1 to 256 [default: number of
+    /// cores]. The model does not depend on it, nor does memory beyond 128 MiB of per-thread
+    /// buffers. Peak memory: about 64 MB, plus the data, plus 16 bytes per network parameter,
+    /// plus those buffers (under 400 MB at the default options on any input).
     #[arg(long)]
     threads: Option<usize>,
     /// Replace an existing model of a different architecture in --out.
@@ -148,7 +148,13 @@ pub(crate) fn run(args: TrainArgs, output: Output) -> Result<()> {
     // Held to the end: a second run into --out fails at once.
     let _lock = host::fs::prepare_output_dir(&args.out, OUTPUTS, "host train")
         .map_err(anyhow::Error::msg)?;
-    let data = args.data.load(args.seed)?;
+    // CSV files are parsed in parallel: on --threads threads, as training.
+    let threads = rayon::ThreadPoolBuilder::new().num_threads(config.threads);
+    let pool = threads
+        .build()
+        .with_context(|| format!("cannot start {} threads", config.threads))?;
+    let data = pool.install(|| args.data.load(args.seed))?;
+    drop(pool);
     let recipe = config.resolve(&data.train)?;
     guard_existing_model(&args.out.join("model.safetensors"), &recipe, args.force)?;
     if output.chatty() {
