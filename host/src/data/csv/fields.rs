@@ -32,7 +32,7 @@ pub(super) fn parse_value(cell: &[u8]) -> Result<f32, &'static str> {
 pub(super) fn parse_number(cell: &str) -> Result<f32, &'static str> {
     // The common cells first: a number with ASCII spaces at most around it.
     let s = cell.trim_ascii();
-    if let Some(v) = whole_number(s) {
+    if let Some(v) = short_decimal(s) {
         return Ok(v);
     }
     if let Ok(v) = s.parse::<f32>() {
@@ -52,17 +52,40 @@ pub(super) fn parse_number(cell: &str) -> Result<f32, &'static str> {
     }
 }
 
-/// Up to seven digits and nothing else (pixels, sensor counts): a whole
-/// number below 2^24, which `f32` holds exactly — the value `str::parse`
-/// gives, without its general algorithm.
-fn whole_number(s: &str) -> Option<f32> {
-    if s.is_empty() || s.len() > 7 {
+/// Powers of ten up to 10^7, all exact in `f32` (5^7 < 2^24).
+const POWERS_OF_TEN: [f32; 8] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7];
+
+/// A short decimal — an optional sign, digits, an optional point and
+/// digits, at most seven digits in all (`255`, `-0.1234`, `12.5`): the
+/// value `str::parse` gives, without its general algorithm. Seven digits
+/// make a whole number `m` below 2^24 and `10^k` is exact, so one `f32`
+/// division rounds `m / 10^k` correctly, as the parse must (Clinger's fast
+/// path, which `str::parse` takes too after its own scan).
+fn short_decimal(s: &str) -> Option<f32> {
+    let bytes = s.as_bytes();
+    let (negative, number) = match bytes.first()? {
+        b'-' => (true, &bytes[1..]),
+        b'+' => (false, &bytes[1..]),
+        _ => (false, bytes),
+    };
+    // Seven digits and a point at most (so `m` cannot overflow).
+    if number.len() > 8 {
         return None;
     }
-    let digits = s.bytes().try_fold(0u32, |n, b| {
-        b.is_ascii_digit().then(|| 10 * n + u32::from(b - b'0'))
-    });
-    digits.map(|n| n as f32)
+    let (mut m, mut digits, mut point) = (0u32, 0, None);
+    for (i, &b) in number.iter().enumerate() {
+        match b {
+            b'0'..=b'9' => (m, digits) = (10 * m + u32::from(b - b'0'), digits + 1),
+            b'.' if point.is_none() => point = Some(i),
+            _ => return None,
+        }
+    }
+    if digits == 0 || digits > 7 {
+        return None;
+    }
+    let fraction = point.map_or(0, |p| number.len() - 1 - p);
+    let v = m as f32 / POWERS_OF_TEN[fraction];
+    Some(if negative { -v } else { v })
 }
 
 /// "column 3 (petal_length)" or "column 3" (`index` is 0-based).
@@ -142,18 +165,54 @@ mod tests {
         );
     }
 
+    /// Whenever the short form reads a cell, `str::parse` reads it too, to
+    /// the same bits: every cell of up to five characters from digits,
+    /// signs and points, then random decimals of up to seven digits.
     #[test]
-    fn whole_numbers_are_what_parse_gives() {
-        for s in ["0", "00", "7", "255", "0255", "1234567", "9999999"] {
-            assert_eq!(
-                super::whole_number(s).map(f32::to_bits),
-                Some(s.parse::<f32>().unwrap().to_bits()),
-                "{s}"
-            );
+    fn short_decimals_are_what_parse_gives() {
+        use rand::{Rng, SeedableRng};
+        let check = |s: &str| -> bool {
+            let Some(v) = super::short_decimal(s) else {
+                return false;
+            };
+            let parsed = s.parse::<f32>().unwrap_or_else(|e| panic!("{s:?}: {e}"));
+            assert_eq!(v.to_bits(), parsed.to_bits(), "{s:?}");
+            true
+        };
+        let alphabet = ['0', '1', '5', '9', '-', '+', '.', 'e', ' '];
+        let mut cells = vec![String::new()];
+        let mut read = 0;
+        for _ in 0..5 {
+            cells = cells
+                .iter()
+                .flat_map(|c| alphabet.iter().map(move |a| format!("{c}{a}")))
+                .collect();
+            read += cells.iter().filter(|c| check(c)).count();
         }
-        // Longer, signed, fractional or empty: the general parse.
-        for s in ["", "12345678", "-1", "+1", "1.0", "1e3", " 1", "١"] {
-            assert_eq!(super::whole_number(s), None, "{s}");
+        assert!(read > 4_000, "{read}");
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(3);
+        for _ in 0..200_000 {
+            let digits = rng.random_range(1..=7);
+            let m: u32 = rng.random_range(0..10u32.pow(digits));
+            let point = rng.random_range(0..=digits as usize);
+            let text = format!("{m:0width$}", width = digits as usize);
+            let sign = ["", "-", "+"][rng.random_range(0..3)];
+            let cell = format!("{sign}{}.{}", &text[..point], &text[point..]);
+            assert!(check(&cell), "{cell}");
+        }
+        // Eight digits, exponents, other signs: the general parse.
+        for s in [
+            "12345678",
+            "0.1234567",
+            "1e3",
+            "--1",
+            "",
+            ".",
+            "-",
+            "1.2.3",
+            "١",
+        ] {
+            assert_eq!(super::short_decimal(s), None, "{s}");
         }
         assert_eq!(super::parse_number(" 12 "), Ok(12.0));
         assert_eq!(super::parse_number("\u{a0}12"), Ok(12.0));
