@@ -74,9 +74,26 @@ impl Adam {
         kind: TensorKind,
         params: &mut [f32],
         grads: &[f32],
-        (m, v): (&mut [f32], &mut [f32]),
+        state: (&mut [f32], &mut [f32]),
         t: u32,
         grad_scale: f32,
+    ) {
+        let step = (t, grad_scale);
+        self.update_slice_with(kind, (params, grads), state, step, libm::sqrtf);
+    }
+
+    /// [`update_slice`](Self::update_slice) with the square root given:
+    /// IEEE's, correctly rounded, as every target's `libm::sqrtf` and
+    /// `f32::sqrt` in `std` are, so the bits are the same. It is a
+    /// parameter because `libm` computes it one value at a time (inline
+    /// assembly on x86), while `std`'s lets LLVM vectorise the whole loop.
+    pub fn update_slice_with(
+        &self,
+        kind: TensorKind,
+        (params, grads): (&mut [f32], &[f32]),
+        (m, v): (&mut [f32], &mut [f32]),
+        (t, grad_scale): (u32, f32),
+        sqrt: impl Fn(f32) -> f32,
     ) {
         let decay = kind.decay(self.weight_decay);
         let t = t.max(1) as f32;
@@ -94,7 +111,7 @@ impl Adam {
             *v = b2 * *v + (1.0 - b2) * (g * g);
             let m_hat = *m / correction1;
             let v_hat = *v / correction2;
-            *p -= self.learning_rate * m_hat / (libm::sqrtf(v_hat) + self.epsilon);
+            *p -= self.learning_rate * m_hat / (sqrt(v_hat) + self.epsilon);
         }
     }
 }

@@ -117,11 +117,62 @@ impl Optimizer {
             .update_slice(kind, params, grads, state.0, grad_scale),
             Self::Adam(adam) => {
                 let t = u32::try_from(step + 1).unwrap_or(u32::MAX);
-                Adam {
+                // std's square root, which LLVM vectorises (libm's is one
+                // `sqrtss` at a time); the same IEEE root, the same bits.
+                let adam = Adam {
                     learning_rate,
                     ..adam
+                };
+                let step = (t, grad_scale);
+                adam.update_slice_with(kind, (params, grads), state, step, f32::sqrt);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    /// Adam through [`Optimizer::update`] (`std`'s square root, vectorised)
+    /// takes the bits of `tinymlp`'s `update_slice` (`libm`'s, one value at
+    /// a time), step after step, over lengths that leave vector tails, with
+    /// zeros, tiny and huge values among the gradients.
+    #[test]
+    fn adam_takes_the_bits_of_the_core_update() {
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(11);
+        let mut value = |rng: &mut rand_pcg::Pcg64| match rng.random_range(0..8) {
+            0 => 0.0,
+            1 => -0.0,
+            2 => rng.random_range(-1e-38f32..1e-38),
+            3 => rng.random_range(-1e30f32..1e30),
+            _ => rng.random_range(-2.0f32..2.0),
+        };
+        for len in [1, 7, 16, 33, 100, 1000] {
+            for kind in [TensorKind::Weight, TensorKind::Bias] {
+                let optimizer = Optimizer::new(true, 0.0, 0.01);
+                let Optimizer::Adam(adam) = optimizer else {
+                    unreachable!("asked for Adam")
+                };
+                let init: Vec<f32> = (0..len).map(|_| value(&mut rng)).collect();
+                let (mut p1, mut m1, mut v1) = (init.clone(), vec![0.0; len], vec![0.0; len]);
+                let (mut p2, mut m2, mut v2) = (init, vec![0.0; len], vec![0.0; len]);
+                for step in 0..5 {
+                    let grads: Vec<f32> = (0..len).map(|_| value(&mut rng)).collect();
+                    let lr = 0.01 * (step + 1) as f32;
+                    let state = (&mut m1[..], &mut v1[..]);
+                    optimizer.update((step, lr), kind, &mut p1, &grads, state, 0.5);
+                    let core = Adam {
+                        learning_rate: lr,
+                        ..adam
+                    };
+                    let t = step as u32 + 1;
+                    core.update_slice(kind, &mut p2, &grads, (&mut m2, &mut v2), t, 0.5);
+                    let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&p1), bits(&p2), "{len} {kind:?} step {step}");
+                    assert_eq!((bits(&m1), bits(&v1)), (bits(&m2), bits(&v2)));
                 }
-                .update_slice(kind, params, grads, state, t, grad_scale)
             }
         }
     }
