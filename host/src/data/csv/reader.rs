@@ -117,7 +117,22 @@ impl<'a> Blocks<'a> {
         }
         let mut text = std::mem::take(&mut self.pending);
         let (carried, line) = (text.len(), self.line);
-        let want = self.block_bytes.max(2 * carried);
+        if carried > MAX_LINE_BYTES {
+            // Handed back again and again: one record of all that text.
+            return Err(DataError::CsvSyntax {
+                path: self.path.clone(),
+                line: line as u64,
+                message: format!(
+                    "a record runs on for more than {} MiB from here; is a quote (\") left open?",
+                    MAX_LINE_BYTES >> 20
+                ),
+            });
+        }
+        // Past the longest record a record handed back is refused (above).
+        let want = self
+            .block_bytes
+            .max(2 * carried)
+            .min(MAX_LINE_BYTES + 1 + self.block_bytes);
         let cut = loop {
             if !self.done && text.len() < want {
                 self.fill(&mut text, want)?;
@@ -207,7 +222,7 @@ impl Head {
     }
 }
 
-/// Longest line [`read_line`] reads (65,536 features of 256 characters).
+/// Longest line (65,536 features of 256 characters), and longest record.
 const MAX_LINE_BYTES: usize = 16 << 20;
 
 /// Reads one line (ending at `\n` or `\r`, inclusive) into `out`; returns the
@@ -345,6 +360,26 @@ mod tests {
         let e = err("a,b\r1,2\r3,4,5\r");
         assert!(
             e.starts_with("t.csv: line 3 has 3 fields, expected 2 (as the header on line 1)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_quote_left_open_is_refused_past_the_longest_record() {
+        let mut text = String::from("a,b\n1,2\n3,\"4\n");
+        let row = "5,6\n".repeat(1 << 20);
+        while text.len() <= super::MAX_LINE_BYTES + (4 << 20) {
+            text.push_str(&row);
+        }
+        let e = err(&text);
+        assert!(
+            e.starts_with("t.csv: line 3: malformed CSV: a record runs on for more than 16 MiB"),
+            "{e}"
+        );
+        // Shorter, it runs to the end of the file, one cell, as always.
+        let e = err("a,b\n1,2\n3,\"4\n5,6\n");
+        assert!(
+            e.contains("line 3, column 2 (b): \"4\\n5,6\" is not a number"),
             "{e}"
         );
     }
