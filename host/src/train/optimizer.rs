@@ -142,7 +142,7 @@ mod tests {
     #[test]
     fn adam_takes_the_bits_of_the_core_update() {
         let mut rng = rand_pcg::Pcg64::seed_from_u64(11);
-        let mut value = |rng: &mut rand_pcg::Pcg64| match rng.random_range(0..8) {
+        let value = |rng: &mut rand_pcg::Pcg64| match rng.random_range(0..8) {
             0 => 0.0,
             1 => -0.0,
             2 => rng.random_range(-1e-38f32..1e-38),
