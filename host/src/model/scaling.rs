@@ -119,11 +119,13 @@ impl Scaling {
 
     /// Network input for sample `i` of `data`.
     pub fn input(&self, data: &Dataset, i: usize, x: &mut [f32]) {
-        match (self, data.pixels(i)) {
-            (Self::Pixels, Some(pixels)) => {
+        match (self, data.pixels(i), data.values(i)) {
+            (Self::Pixels, Some(pixels), _) => {
                 let n = x.len().min(pixels.len());
                 crate::fkernel::FFast::detect().pixels_to_inputs(&pixels[..n], &mut x[..n])
             }
+            // Straight from the data set: no copy (and no allocation) first.
+            (_, _, Some(values)) => self.apply(values, x),
             _ => {
                 let mut raw = vec![0.0; data.features()];
                 data.raw_f32(i, &mut raw);
