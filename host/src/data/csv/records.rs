@@ -78,11 +78,6 @@ impl<'r> Record<'r> {
     pub(super) fn text(&self) -> Option<&'r str> {
         std::str::from_utf8(self.cells).ok()
     }
-
-    /// A blank or whitespace-only line.
-    fn is_blank(&self) -> bool {
-        self.len() <= 1 && self.iter().all(|c| c.trim_ascii().is_empty())
-    }
 }
 
 /// What [`Records::next`] found.
@@ -137,25 +132,21 @@ impl<'t> Records<'t> {
                 return Next::Done(End::Boundary);
             }
             let read = &self.text[start.offset..self.at.offset];
-            let newlines = count_newlines(read);
             let inner = count_newlines(&self.cells[..cells]);
-            self.at.line = start.line + newlines;
-            let record = Record {
-                // The line after the record, less its own lines.
-                line: self
-                    .at
-                    .line
-                    .saturating_sub(usize::from(read.ends_with(b"\n")) + inner)
-                    .max(start.line),
-                cells: &self.cells[..cells],
-                ends: &self.ends[..ends],
-            };
-            if !record.is_blank() {
-                // Reborrowed: the loop only continues on a blank record.
+            self.at.line = start.line + count_newlines(read);
+            // The line after the record, less its own lines.
+            let line = self
+                .at
+                .line
+                .saturating_sub(usize::from(read.ends_with(b"\n")) + inner)
+                .max(start.line);
+            // A blank or whitespace-only line: one cell of spaces at most.
+            let blank = ends <= 1 && self.cells[..cells].trim_ascii().is_empty();
+            if !blank {
                 return Next::Record(Record {
+                    line,
                     cells: &self.cells[..cells],
                     ends: &self.ends[..ends],
-                    ..record
                 });
             }
         }
