@@ -27,7 +27,8 @@
 //!   `0..=max`, or sorted text, or mapped into [`DataOptions::classes`]).
 //! - Memory is bounded by the data present: the text is read in blocks of a
 //!   few MiB, each parsed in pieces on rayon's threads; the samples, classes
-//!   and errors are those of reading row after row.
+//!   and errors are those of reading row after row. A line or a record (a
+//!   quoted cell may span lines) over 16 MiB is an error naming its line.
 //!
 //! | file | concept |
 //! |---|---|
