@@ -425,6 +425,9 @@ fn capping_the_instruction_set_changes_no_bit_and_a_wrong_cap_is_refused() {
         let read = |name: &str| std::fs::read(dir.path().join(name)).unwrap();
         let timings = json(&String::from_utf8(read("timings.json")).unwrap());
         let kernel = timings["kernels"]["f32"].as_str().unwrap().to_owned();
+        // A count given with --threads is every epoch's, busy cores or not.
+        let took = timings["epochs"][0]["threads"].as_u64();
+        assert_eq!(took, threads.parse().ok(), "{timings}");
         ((read("model.safetensors"), read("metrics.json")), kernel)
     };
     let (all, widest) = train(None, "1");

@@ -116,8 +116,8 @@ pub(crate) struct TrainArgs {
     #[arg(long, default_value_t = TrainConfig::default().seed)]
     seed: u64,
     /// Worker threads for reading CSV data and for training, 1 to 256 [default: number of
-    /// cores]. The model does not depend on it, nor does memory beyond 128 MiB of per-thread
-    /// buffers. Peak memory: about 64 MB, plus the data, plus 16 bytes per network parameter,
+    /// cores, fewer for an epoch while other programs keep some busy]. The model does not
+    /// depend on it, nor does memory beyond 128 MiB of per-thread buffers. Peak memory: about 64 MB, plus the data, plus 16 bytes per network parameter,
     /// plus those buffers (under 400 MB at the default options on any input).
     #[arg(long)]
     threads: Option<usize>,
@@ -139,6 +139,7 @@ pub(crate) fn run(args: TrainArgs, output: Output) -> Result<()> {
         scale: args.scale,
         seed: args.seed,
         threads: args.threads.unwrap_or(TrainConfig::default().threads),
+        adapt_threads: args.threads.is_none(),
         ..TrainConfig::default()
     };
     let started = Instant::now();
@@ -184,6 +185,8 @@ pub(crate) fn run(args: TrainArgs, output: Output) -> Result<()> {
         lines: line_every(recipe.epochs),
         quiet: !output.chatty(),
         stop: stop_on_ctrl_c(),
+        threads: (config.threads, config.threads),
+        said_why: false,
     };
     let started = Instant::now();
     let trained = train::train(&config, &data.train, data.eval(), &mut observer)
@@ -374,7 +377,7 @@ fn metrics_json(
         .collect();
     let timings: Vec<_> = history
         .iter()
-        .map(|m| serde_json::json!({"epoch": m.epoch, "seconds": m.seconds, "samples_per_second": m.samples_per_second}))
+        .map(|m| serde_json::json!({"epoch": m.epoch, "seconds": m.seconds, "samples_per_second": m.samples_per_second, "threads": m.threads}))
         .collect();
     let mut metrics = serde_json::json!({
         "architecture": recipe.architecture.to_string(),
@@ -422,6 +425,10 @@ struct CliObserver<'a> {
     /// `--quiet`: no progress bar, no per-epoch lines.
     quiet: bool,
     stop: Arc<AtomicBool>,
+    /// The most threads an epoch takes, and how many the last one took.
+    threads: (usize, usize),
+    /// Whether the run said why an epoch took fewer threads.
+    said_why: bool,
 }
 
 impl CliObserver<'_> {
@@ -437,6 +444,24 @@ impl CliObserver<'_> {
             ),
             (e, None) => anyhow::anyhow!("{e}; the output directory is unchanged"),
         }
+    }
+}
+
+/// Says that epoch `m` took another number of threads than the one before
+/// (`last`; at most `most`), and the first time fewer, why.
+fn say_threads(m: &EpochMetrics, (most, last): (usize, usize), said_why: bool) {
+    let (epoch, threads) = (m.epoch, m.threads);
+    let plural = if threads == 1 { "" } else { "s" };
+    if threads > last {
+        super::say!("epoch {epoch} took {threads} threads of {most} again");
+    } else if said_why {
+        super::say!("epoch {epoch} took {threads} thread{plural} of {most}");
+    } else {
+        super::say!(
+            "epoch {epoch} took {threads} thread{plural} of {most}: with {last}, they waited for one \
+             another over a third of the time (other programs busy on the cores?); --threads N \
+             fixes the count"
+        );
     }
 }
 
@@ -467,6 +492,13 @@ impl Observer for CliObserver<'_> {
     fn epoch(&mut self, m: &EpochMetrics, model: &Model) -> bool {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
+        }
+        let (most, last) = (
+            self.threads.0,
+            std::mem::replace(&mut self.threads.1, m.threads),
+        );
+        if !self.quiet && m.threads != last {
+            say_threads(m, (most, last), std::mem::replace(&mut self.said_why, true));
         }
         if !self.quiet && (m.epoch.is_multiple_of(self.lines) || m.epoch == self.recipe.epochs) {
             super::say!(

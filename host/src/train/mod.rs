@@ -6,6 +6,8 @@
 //! - [`sharded`]: the data-parallel epoch (any shape).
 //! - [`rows`]: the model-parallel epoch (the rows of every hidden layer split
 //!   over the threads; any depth with a hidden layer).
+//! - [`threads`]: how many threads each epoch takes (fewer while other
+//!   programs keep cores busy).
 //! - [`optimizer`]: SGD with Nesterov momentum or Adam; [`schedule`]: one-cycle.
 //! - [`plan`], [`observer`]: what an epoch takes, what a run reports.
 //!
@@ -25,6 +27,7 @@ pub mod rows;
 pub mod schedule;
 pub mod shard;
 pub mod sharded;
+pub mod threads;
 
 use std::time::Instant;
 
@@ -44,6 +47,7 @@ use crate::data::{Dataset, Encoding};
 use crate::fkernel::FFast;
 use crate::model::{Architecture, HiddenLayers, Model, Net, ScaleMode, Scaling};
 use rows::FirstLayer;
+use threads::{EpochThreads, ThreadChoice};
 
 /// Optimiser steps a run takes at least when `--epochs` is left to choose:
 /// small data sets get more epochs, MNIST keeps its 25.
@@ -88,8 +92,13 @@ pub struct TrainConfig {
     pub scale: ScaleMode,
     /// Seed of initialisation, shuffling and augmentation.
     pub seed: u64,
-    /// Worker threads (the result does not depend on it).
+    /// Worker threads (the result does not depend on it): the most an epoch
+    /// takes.
     pub threads: usize,
+    /// Whether an epoch may take fewer threads than [`threads`](Self::threads)
+    /// while they wait for one another (other programs busy on the cores:
+    /// [`threads`](mod@threads)); `false` takes all of them every epoch.
+    pub adapt_threads: bool,
     /// How the threads share the work (the result does not depend on it either).
     pub split: Split,
 }
@@ -123,6 +132,7 @@ impl Default for TrainConfig {
             scale: ScaleMode::Auto,
             seed: 1,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            adapt_threads: true,
             split: Split::Auto,
         }
     }
@@ -233,13 +243,51 @@ pub fn train(
         .num_threads(config.threads)
         .build()
         .map_err(|e| TrainError::Config(format!("cannot start {} threads: {e}", config.threads)))?;
-    let (model, history) =
-        pool.install(|| train_loop((config.seed, config.split), &recipe, train, eval, observer))?;
+    let choice = ThreadChoice::new(config.threads, config.adapt_threads);
+    let run = RunSetup {
+        seed: config.seed,
+        split: config.split,
+        choice,
+    };
+    let (model, history) = pool.install(|| train_loop(run, &recipe, train, eval, observer))?;
     Ok(Trained {
         model,
         history,
         recipe,
     })
+}
+
+/// Pools of fewer threads than the run's, built when an epoch of the
+/// data-parallel split first takes that many ([`ThreadChoice`]).
+#[derive(Default)]
+struct SmallerPools(Vec<(usize, rayon::ThreadPool)>);
+
+impl SmallerPools {
+    /// Runs `f` on `count` threads: on the current pool when that is its size
+    /// (`threads`), else on a pool of `count`.
+    fn on<R: Send>(
+        &mut self,
+        count: usize,
+        threads: usize,
+        f: impl FnOnce() -> R + Send,
+    ) -> Result<R, TrainError> {
+        if count == threads {
+            return Ok(f());
+        }
+        if !self.0.iter().any(|(c, _)| *c == count) {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(count)
+                .build()
+                .map_err(|e| TrainError::Config(format!("cannot start {count} threads: {e}")))?;
+            self.0.push((count, pool));
+        }
+        let (_, pool) = self
+            .0
+            .iter()
+            .find(|(c, _)| *c == count)
+            .expect("just built");
+        Ok(pool.install(f))
+    }
 }
 
 /// An epoch's samples: shuffled, each with its random shift.
@@ -260,15 +308,54 @@ fn plan_epoch(rng: &mut Pcg64Mcg, order: &mut [usize], max_shift: usize, plan: &
     }));
 }
 
-/// [`train`] on the current rayon pool.
+/// How a run goes besides its recipe: seed, split, thread counts.
+struct RunSetup<C> {
+    seed: u64,
+    split: Split,
+    choice: C,
+}
+
+/// Picks each epoch's thread count from what the epochs before took
+/// ([`ThreadChoice`]; tests script it).
+trait ChooseThreads {
+    fn next(&self) -> usize;
+    fn record(&mut self, epoch: EpochThreads);
+}
+
+impl<C: ChooseThreads> ChooseThreads for &mut C {
+    fn next(&self) -> usize {
+        (**self).next()
+    }
+
+    fn record(&mut self, epoch: EpochThreads) {
+        (**self).record(epoch);
+    }
+}
+
+impl ChooseThreads for ThreadChoice {
+    fn next(&self) -> usize {
+        ThreadChoice::next(self)
+    }
+
+    fn record(&mut self, epoch: EpochThreads) {
+        ThreadChoice::record(self, epoch);
+    }
+}
+
+/// [`train`] on the current rayon pool (its threads the most an epoch takes).
 fn train_loop(
-    (seed, split): (u64, Split),
+    RunSetup {
+        seed,
+        split,
+        mut choice,
+    }: RunSetup<impl ChooseThreads>,
     recipe: &Recipe,
     train: &Dataset,
     eval: &Dataset,
-    observer: &mut impl Observer,
+    observer: &mut (impl Observer + Send),
 ) -> Result<(Model, Vec<EpochMetrics>), TrainError> {
     let threads = rayon::current_num_threads();
+    let mut pools = SmallerPools::default();
     let mut model = Model {
         net: Net::initialised(&recipe.architecture, seed),
         scaling: recipe.scaling.clone(),
@@ -307,20 +394,22 @@ fn train_loop(
             optimizer: recipe.optimizer,
             peak_rate: recipe.learning_rate,
         };
+        let count = choice.next().clamp(1, threads);
         let by_rows =
-            split == Split::Auto && rows::applies(&model.net, (threads, first), recipe.batch_size);
+            split == Split::Auto && rows::applies(&model.net, (count, first), recipe.batch_size);
         let sums = if by_rows {
-            rows::epoch(
-                &mut model.net,
-                &mut state,
-                (threads, first),
-                &plan,
-                observer,
-            )?
+            rows::epoch(&mut model.net, &mut state, (count, first), &plan, observer)?
         } else {
-            sharded::epoch(&mut model.net, &mut state, &mut shards, &plan, observer)?
+            let net = &mut model.net;
+            let epoch = || sharded::epoch(net, &mut state, &mut shards, &plan, observer);
+            pools.on(count, threads, epoch)??
         };
         let seconds = started.elapsed().as_secs_f64();
+        choice.record(EpochThreads {
+            threads: count,
+            waiting: sums.waiting,
+            seconds,
+        });
         if !model.net.all_finite() {
             return Err(TrainError::Diverged {
                 epoch,
@@ -336,6 +425,7 @@ fn train_loop(
             learning_rate: sums.learning_rate,
             seconds,
             samples_per_second: train.len() as f64 / seconds.max(1e-9),
+            threads: count,
         });
         if !observer.epoch(history.last().expect("just pushed"), &model) {
             return Err(TrainError::Interrupted);
@@ -472,3 +562,6 @@ pub fn accuracy(model: &Model, data: &Dataset) -> f64 {
         .count();
     correct as f64 / data.len() as f64
 }
+
+#[cfg(test)]
+mod tests;

@@ -39,6 +39,10 @@ pub struct EpochSums {
     pub correct: usize,
     /// The learning rate of the last step.
     pub learning_rate: f32,
+    /// The share of the threads' time they spent waiting for one another
+    /// (measured by the row split on several threads; see
+    /// [`threads`](super::threads)).
+    pub waiting: Option<f64>,
 }
 
 impl EpochSums {

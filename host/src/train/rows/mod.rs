@@ -73,7 +73,8 @@
 //!
 //! - `mod.rs`: when the row split applies ([`applies`], [`buffer_bytes`]) and
 //!   the epoch itself ([`epoch`]);
-//! - `sync.rs`: what the threads share — the spinning barrier, the published
+//! - `sync.rs`: what the threads share — the spinning barrier (which times
+//!   each thread's waiting, for [`threads`](super::threads)), the published
 //!   rows (`Slots`, `Shared`) and their copying (`publish`, `gather`);
 //! - `parts.rs`: what each thread owns for an epoch (`Part`, `RowPart`,
 //!   `OutputCopy`), how the rows are split (`row_ranges`) and written back;
@@ -85,8 +86,9 @@ mod sync;
 mod worker;
 
 use std::ops::Range;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::Mutex;
+use std::time::Instant;
 
 use super::inputs::Inputs;
 use super::observer::{Observer, Quiet, TrainError};
@@ -197,18 +199,24 @@ pub fn epoch(
             .map(|l| if l == 0 { Vec::new() } else { slots(l) })
             .collect(),
         ranges,
+        waited: AtomicU64::new(0),
     };
     let mut parts = parts(net, state, (&shared.ranges, first), count);
     let (part0, rest) = parts.split_first_mut().expect("at least one part");
-    let sums = std::thread::scope(|scope| {
+    let started = Instant::now();
+    let result = std::thread::scope(|scope| {
         for (k, part) in rest.iter_mut().enumerate() {
             let (widths, shared) = (&widths, &shared);
             scope.spawn(move || worker(k + 1, part, widths, shared, plan, None::<&mut Quiet>));
         }
         worker(0, part0, &widths, &shared, plan, Some(observer))
     });
+    let threads_time = started.elapsed().as_secs_f64() * count as f64;
     write_back(net, state, &shared, &parts);
-    sums
+    let waited = shared.waited.into_inner() as f64 * 1e-9;
+    let mut sums = result?;
+    sums.waiting = (count > 1).then(|| (waited / threads_time.max(1e-9)).min(1.0));
+    Ok(sums)
 }
 
 #[cfg(test)]

@@ -2,8 +2,9 @@
 //! publishes for the others.
 
 use std::ops::Range;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use crate::fkernel::Floats;
 
@@ -28,8 +29,10 @@ impl SpinBarrier {
         }
     }
 
-    pub(super) fn wait(&self) {
-        self.arrive().wait();
+    /// Waits until every thread has arrived; returns how long this thread
+    /// waited.
+    pub(super) fn wait(&self) -> Duration {
+        self.arrive().wait()
     }
 
     /// The first half of [`wait`](Self::wait): counts this thread in and
@@ -62,14 +65,17 @@ pub(super) struct Arrival<'a> {
 }
 
 impl Arrival<'_> {
-    /// Waits until every thread has arrived.
-    pub(super) fn wait(self) {
-        let Some(generation) = self.generation else {
-            return;
-        };
+    /// Waits until every thread has arrived; returns how long this thread
+    /// waited (zero, unmeasured, when it did not have to).
+    pub(super) fn wait(self) -> Duration {
         let barrier = self.barrier;
+        let passed = |generation| barrier.generation.load(Ordering::Acquire) != generation;
+        let Some(generation) = self.generation.filter(|&g| !passed(g)) else {
+            return Duration::ZERO;
+        };
+        let started = Instant::now();
         let mut spins = 0u32;
-        while barrier.generation.load(Ordering::Acquire) == generation {
+        while !passed(generation) {
             assert!(
                 !barrier.poisoned.load(Ordering::Relaxed),
                 "another training thread panicked"
@@ -81,6 +87,7 @@ impl Arrival<'_> {
                 std::thread::yield_now();
             }
         }
+        started.elapsed()
     }
 }
 
@@ -126,6 +133,9 @@ pub(super) struct Shared {
     /// `deltas[l][j]`: thread `j`'s rows of the gradient of hidden layer `l`'s
     /// pre-activations (empty for `l = 0`: nothing goes below the first layer).
     pub(super) deltas: Vec<Vec<Slots>>,
+    /// Nanoseconds the threads spent waiting at the barrier, summed (each
+    /// adds its own when its epoch ends).
+    pub(super) waited: AtomicU64,
 }
 
 /// Copies the columns `own` of every sample of `full` (samples of `width`

@@ -4,6 +4,7 @@
 use std::ops::Range;
 use std::sync::atomic::Ordering;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use tinymlp::activation::{relu, relu_backward};
 use tinymlp::batch::Rows;
@@ -40,6 +41,8 @@ struct Buffers {
     output_grads: Grads,
     /// One shard's bias gradient, before it is added to the others'.
     bias_sum: Vec<f32>,
+    /// Time spent waiting at the barrier for the other threads.
+    waited: Duration,
     /// Whether every weight of the own rows of the first layer is finite,
     /// when they are input-major
     /// ([`FirstLayer::InputMajor`](super::FirstLayer::InputMajor)): then
@@ -101,6 +104,7 @@ impl Buffers {
             grads: (0..top).map(own).collect(),
             output_grads: Grads::new(classes, widths[top]),
             bias_sum: Vec::with_capacity(hidden.iter().copied().max().unwrap_or(0).max(classes)),
+            waited: Duration::ZERO,
             first_finite,
             first_grads: None,
             first_fused: input_major && matches!(plan.optimizer, Optimizer::Sgd(_)),
@@ -165,6 +169,8 @@ pub(super) fn worker<O: Observer>(
             }
         }
     }
+    let waited = u64::try_from(buf.waited.as_nanos()).unwrap_or(u64::MAX);
+    shared.waited.fetch_add(waited, Ordering::Relaxed);
     Ok(sums)
 }
 
@@ -250,7 +256,7 @@ fn forward(
         if let (0, Some(next)) = (l, next) {
             stage(upcoming, plan, next);
         }
-        arrival.wait();
+        buf.waited += arrival.wait();
         if l == 0 && shared.stop_at.load(Ordering::Relaxed) <= at.step {
             return Err(TrainError::Interrupted);
         }
@@ -333,7 +339,7 @@ fn backward(buf: &mut Buffers, part: &Part, widths: &[usize], at: Position<'_>) 
         }
         row_gradients(buf, l, own, widths, at);
         if l > 0 {
-            shared.barrier.wait();
+            buf.waited += shared.barrier.wait();
             let (lower, upper) = buf.deltas.split_at_mut(l);
             let deltas = &mut upper[0][..n * width];
             let (k, parity) = (at.thread, at.step % 2);
@@ -447,7 +453,7 @@ fn update(buf: &mut Buffers, (part, widths): (&mut Part, &[usize]), at: Position
     if layers >= 2 {
         let arrival = at.shared.barrier.arrive();
         update_rows(buf, (part, widths), (at, 0), step);
-        arrival.wait();
+        buf.waited += arrival.wait();
     } else {
         update_rows(buf, (part, widths), (at, 0), step);
     }

@@ -1,0 +1,277 @@
+//! How many threads each epoch takes: all of them while they seldom wait
+//! for one another, fewer while other programs keep some cores busy.
+//!
+//! The row split ([`rows`](super::rows)) gives every thread a fixed share
+//! of each step and meets at a barrier several times a step, so a thread
+//! that the operating system takes off its core for a time slice (another
+//! program wants the core) stops all the others until it comes back. With
+//! one busy program on a two-core machine, two threads took 1.6–2× as long
+//! per epoch as one (`BENCHMARKS.md`): the threads spent 40–60 % of their
+//! time waiting at the barriers, against under 10 % on idle cores.
+//!
+//! So the threads measure their waiting, and when it passed [`WAIT_LIMIT`]
+//! of their time in two epochs in a row, [`ThreadChoice`] tries half the
+//! threads for the next epoch, and keeps them unless that epoch was slower
+//! (by more than 5 %: fewer threads at about the same speed leave cores to
+//! the other programs). Every so often (after 2, then 4, … [`MAX_BACKOFF`]
+//! epochs) an epoch tries twice as many again and keeps them if they are
+//! faster (by more than 5 %). A try that is undone makes the next try of
+//! its kind wait twice as long, so on a machine whose cores stay busy (or
+//! whose threads wait for another reason, such as many threads on a small
+//! network) a wrong try costs one epoch now and then.
+//!
+//! Only *who* computes what changes: the model is the same for every thread
+//! count (see [`train`](super) and `host/tests/train.rs`). A count the user
+//! gives (`--threads`) is taken as given, every epoch.
+
+/// The share of the threads' time spent waiting for one another above which
+/// (two epochs in a row) the next epoch tries half the threads. Idle cores give under a tenth
+/// (`BENCHMARKS.md`); one preempted thread gives 0.4 and more.
+pub const WAIT_LIMIT: f64 = 1.0 / 3.0;
+
+/// Most epochs between two tries of fewer, or of more, threads.
+pub const MAX_BACKOFF: usize = 16;
+
+/// What one epoch took: how many threads, the share of their time they
+/// spent waiting for one another (`None` when that was not measured: one
+/// thread, or the data-parallel epoch), and how long it took.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EpochThreads {
+    /// Threads the epoch took.
+    pub threads: usize,
+    /// The share of their time they waited for one another.
+    pub waiting: Option<f64>,
+    /// Wall time of the epoch's steps.
+    pub seconds: f64,
+}
+
+/// Chooses each epoch's thread count from the ones before (see the module
+/// documentation).
+#[derive(Clone, Debug)]
+pub struct ThreadChoice {
+    /// The most threads (the pool's size).
+    most: usize,
+    /// Whether to adapt at all (`false`: always `most`).
+    adapt: bool,
+    /// The count epochs settle on, how long the last epoch with it took,
+    /// and how many epochs in a row with it waited too long.
+    settled: usize,
+    time: f64,
+    waited: usize,
+    /// The next epoch's count.
+    next: usize,
+    /// Tries of fewer and of more threads.
+    fewer: Backoff,
+    more: Backoff,
+}
+
+/// A try is kept when it takes at most this many times the settled time
+/// (fewer threads: about as fast leaves cores to the other programs), or
+/// when the settled count takes more than this many times the try's (more
+/// threads: clearly faster only), so that noise does not make the count swing.
+const MARGIN: f64 = 1.05;
+
+/// Epochs between tries of one kind: 2 at first, doubled after each try
+/// that was undone, up to [`MAX_BACKOFF`].
+#[derive(Clone, Copy, Debug)]
+struct Backoff {
+    wait: usize,
+    left: usize,
+}
+
+impl Backoff {
+    const FIRST: Backoff = Backoff { wait: 2, left: 0 };
+
+    fn undone(&mut self) {
+        self.left = self.wait;
+        self.wait = (self.wait * 2).min(MAX_BACKOFF);
+    }
+
+    fn tick(&mut self) {
+        self.left = self.left.saturating_sub(1);
+    }
+}
+
+impl ThreadChoice {
+    /// Up to `most` threads; every epoch takes all of them unless `adapt`.
+    pub fn new(most: usize, adapt: bool) -> Self {
+        let most = most.max(1);
+        Self {
+            most,
+            adapt,
+            settled: most,
+            time: f64::INFINITY,
+            waited: 0,
+            next: most,
+            fewer: Backoff::FIRST,
+            more: Backoff::FIRST,
+        }
+    }
+
+    /// The next epoch's thread count.
+    pub fn next(&self) -> usize {
+        self.next
+    }
+
+    /// Records what the epoch just run took, and chooses the next count.
+    pub fn record(&mut self, epoch: EpochThreads) {
+        if !self.adapt {
+            return;
+        }
+        self.fewer.tick();
+        self.more.tick();
+        let waited = epoch.waiting.is_some_and(|w| w > WAIT_LIMIT);
+        if epoch.threads == self.settled {
+            self.time = epoch.seconds;
+            self.waited = if waited { self.waited + 1 } else { 0 };
+        } else {
+            let fewer = epoch.threads < self.settled;
+            let kept = if fewer {
+                epoch.seconds <= self.time * MARGIN
+            } else {
+                epoch.seconds * MARGIN < self.time
+            };
+            let tried = if fewer {
+                &mut self.fewer
+            } else {
+                &mut self.more
+            };
+            if kept {
+                *tried = Backoff::FIRST;
+                self.settled = epoch.threads;
+                self.time = epoch.seconds;
+                // Fewer threads that still wait: on down without another
+                // epoch of evidence.
+                self.waited = match (waited, fewer) {
+                    (false, _) => 0,
+                    (true, true) => 2,
+                    (true, false) => 1,
+                };
+                if fewer {
+                    // Not straight back up.
+                    self.more.left = self.more.wait;
+                }
+            } else {
+                tried.undone();
+            }
+        }
+        // Two epochs in a row: one alone may be a hiccup (the first epoch's
+        // warm-up, a short epoch meeting another program's burst).
+        self.next = if self.waited >= 2 && self.settled > 1 && self.fewer.left == 0 {
+            self.settled / 2
+        } else if self.waited == 0 && self.settled < self.most && self.more.left == 0 {
+            (self.settled * 2).min(self.most)
+        } else {
+            self.settled
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The counts of `epochs` epochs on a machine where `machine(threads)`
+    /// gives an epoch's seconds and whether its threads waited.
+    fn run(
+        choice: &mut ThreadChoice,
+        epochs: usize,
+        machine: impl Fn(usize) -> (f64, bool),
+    ) -> Vec<usize> {
+        (0..epochs)
+            .map(|_| {
+                let threads = choice.next();
+                let (seconds, waited) = machine(threads);
+                let waiting = (threads > 1).then_some(if waited { 0.5 } else { 0.05 });
+                choice.record(EpochThreads {
+                    threads,
+                    waiting,
+                    seconds,
+                });
+                threads
+            })
+            .collect()
+    }
+
+    /// Idle cores: each thread adds speed, and threads seldom wait.
+    fn idle(threads: usize) -> (f64, bool) {
+        (1.0 / threads as f64, false)
+    }
+
+    /// `free` cores free, the others busy: more threads than that wait, and
+    /// take twice as long as one.
+    fn busy(free: usize) -> impl Fn(usize) -> (f64, bool) {
+        move |threads| {
+            if threads <= free {
+                (1.0 / threads as f64, false)
+            } else {
+                (2.0, true)
+            }
+        }
+    }
+
+    #[test]
+    fn idle_cores_keep_every_thread() {
+        let mut choice = ThreadChoice::new(8, true);
+        assert_eq!(run(&mut choice, 20, idle), vec![8; 20]);
+    }
+
+    #[test]
+    fn a_given_count_is_kept_however_long_the_threads_wait() {
+        let mut choice = ThreadChoice::new(4, false);
+        assert_eq!(run(&mut choice, 6, busy(1)), vec![4; 6]);
+    }
+
+    #[test]
+    fn busy_cores_halve_the_threads_and_tries_of_more_back_off() {
+        let mut choice = ThreadChoice::new(8, true);
+        // Two epochs of 8 wait; 4 is no slower, so kept, and waits; 2 is
+        // faster. Then tries of 4 after 3 epochs of 2 (the first of them 2's
+        // try), then after 2, 4, 8 and 16.
+        let counts = run(&mut choice, 60, busy(2));
+        let mut expected = vec![8, 8, 4];
+        for wait in [3, 2, 4, 8, 16, 16, 16] {
+            expected.extend(std::iter::repeat_n(2, wait));
+            expected.push(4);
+        }
+        assert_eq!(counts, expected[..60]);
+    }
+
+    #[test]
+    fn freed_cores_are_taken_back() {
+        let mut choice = ThreadChoice::new(4, true);
+        let mut counts = run(&mut choice, 7, busy(1));
+        // The other program ends: the next try of more is faster, and so is
+        // the one right after it.
+        counts.extend(run(&mut choice, 9, idle));
+        assert_eq!(counts, [4, 4, 2, 1, 1, 1, 2, 1, 1, 2, 4, 4, 4, 4, 4, 4]);
+    }
+
+    #[test]
+    fn fewer_threads_that_are_slower_are_undone() {
+        // Many threads on a small network wait for one another even on idle
+        // cores, and are still the fastest: tries of half of them back off.
+        let mut choice = ThreadChoice::new(16, true);
+        let counts = run(&mut choice, 40, |threads| (1.0 / threads as f64, true));
+        let tries: Vec<usize> = (0..40).filter(|&e| counts[e] == 8).collect();
+        assert_eq!(tries, [2, 5, 10, 19, 36]);
+        assert!(counts.iter().all(|&c| c == 16 || c == 8), "{counts:?}");
+    }
+
+    #[test]
+    fn one_epoch_that_waited_alone_changes_nothing() {
+        let mut choice = ThreadChoice::new(2, true);
+        let first = std::cell::Cell::new(true);
+        let counts = run(&mut choice, 6, |threads| {
+            let hiccup = first.replace(false);
+            (if hiccup { 1.0 } else { 0.5 } / threads as f64, hiccup)
+        });
+        assert_eq!(counts, vec![2; 6]);
+    }
+
+    #[test]
+    fn one_thread_never_waits_and_stays_one() {
+        let mut choice = ThreadChoice::new(1, true);
+        assert_eq!(run(&mut choice, 5, busy(0)), vec![1; 5]);
+    }
+}
