@@ -61,6 +61,8 @@ fn same_bytes_with_1_2_3_threads(
         run(
             &TrainConfig {
                 threads,
+                // Every epoch on these threads, however small the network.
+                adapt_threads: false,
                 split,
                 ..config.clone()
             },
@@ -551,4 +553,33 @@ fn diverging_runs_fail_and_never_offer_non_finite_weights() {
         }
     }
     assert!(saved > 0, "no run completed an epoch before diverging");
+}
+
+#[test]
+fn a_network_too_small_to_share_takes_one_thread_unless_told() {
+    let (train_set, test_set) = digits();
+    let threads_of = |hidden_widths: &str, adapt_threads| {
+        let config = TrainConfig {
+            hidden: hidden(hidden_widths),
+            epochs: Some(3),
+            threads: 2,
+            adapt_threads,
+            ..TrainConfig::default()
+        };
+        let trained = run(&config, &train_set, &test_set);
+        let took: Vec<usize> = trained.history.iter().map(|m| m.threads).collect();
+        (
+            config.most_threads(&trained.recipe),
+            took,
+            bytes(&trained.model),
+        )
+    };
+    // 64-4-10: under 10,000 multiply-adds a step; 64-32-10: 76,000.
+    let (most, took, small) = threads_of("4", true);
+    assert_eq!((most, took), (1, vec![1; 3]));
+    let (most, took, told) = threads_of("4", false);
+    assert_eq!((most, took), (2, vec![2; 3]));
+    assert!(small == told, "the thread count changed the model");
+    let (most, _, _) = threads_of("32", true);
+    assert_eq!(most, 2);
 }

@@ -26,6 +26,8 @@ fn params_split(threads: usize, batch_size: usize, hidden: &[usize], split: Spli
         epochs: Some(2),
         batch_size,
         threads,
+        // Every epoch on these threads, however small the network.
+        adapt_threads: false,
         split,
         ..TrainConfig::default()
     };

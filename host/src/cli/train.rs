@@ -116,8 +116,9 @@ pub(crate) struct TrainArgs {
     #[arg(long, default_value_t = TrainConfig::default().seed)]
     seed: u64,
     /// Worker threads for reading CSV data and for training, 1 to 256 [default: number of
-    /// cores, fewer for an epoch while other programs keep some busy]. The model does not
-    /// depend on it, nor does memory beyond 128 MiB of per-thread buffers. Peak memory: about 64 MB, plus the data, plus 16 bytes per network parameter,
+    /// cores; fewer for a small network, and for epochs while other programs keep some
+    /// busy]. The model does not depend on it, nor does memory beyond 128 MiB of per-thread
+    /// buffers. Peak memory: about 64 MB, plus the data, plus 16 bytes per network parameter,
     /// plus those buffers (under 400 MB at the default options on any input).
     #[arg(long)]
     threads: Option<usize>,
@@ -160,7 +161,7 @@ pub(crate) fn run(args: TrainArgs, output: Output) -> Result<()> {
     guard_existing_model(&args.out.join("model.safetensors"), &recipe, args.force)?;
     if output.chatty() {
         super::say!(
-            "training {} ({}, {} classes) on {} samples, {} epochs, batch {}, {} lr {}, {} threads, seed {} (data loaded in {:.2}s)",
+            "training {} ({}, {} classes) on {} samples, {} epochs, batch {}, {} lr {}, {} thread{}, seed {} (data loaded in {:.2}s)",
             recipe.architecture,
             data.train.shape(),
             data.train.classes().len(),
@@ -169,7 +170,8 @@ pub(crate) fn run(args: TrainArgs, output: Output) -> Result<()> {
             recipe.batch_size,
             recipe.optimizer.name(),
             recipe.learning_rate,
-            config.threads,
+            config.most_threads(&recipe),
+            if config.most_threads(&recipe) == 1 { "" } else { "s" },
             config.seed,
             started.elapsed().as_secs_f64()
         );
@@ -185,7 +187,7 @@ pub(crate) fn run(args: TrainArgs, output: Output) -> Result<()> {
         lines: line_every(recipe.epochs),
         quiet: !output.chatty(),
         stop: stop_on_ctrl_c(),
-        threads: (config.threads, config.threads),
+        threads: (config.most_threads(&recipe), config.most_threads(&recipe)),
         said_why: false,
     };
     let started = Instant::now();

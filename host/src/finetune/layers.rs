@@ -136,7 +136,8 @@ pub fn train_every_layer(
             optimizer: run.optimizer,
             peak_rate: run.learning_rate,
         };
-        let sums = sharded::epoch(&mut model.net, &mut state, &mut shards, &plan, &mut Quiet)?;
+        let on = (&plan, rayon::current_num_threads());
+        let sums = sharded::epoch(&mut model.net, &mut state, &mut shards, on, &mut Quiet)?;
         losses.push(sums.loss / train.len().max(1) as f64);
     }
     Ok(losses)

@@ -95,9 +95,10 @@ pub struct TrainConfig {
     /// Worker threads (the result does not depend on it): the most an epoch
     /// takes.
     pub threads: usize,
-    /// Whether an epoch may take fewer threads than [`threads`](Self::threads)
-    /// while they wait for one another (other programs busy on the cores:
-    /// [`threads`](mod@threads)); `false` takes all of them every epoch.
+    /// Whether an epoch may take fewer threads than [`threads`](Self::threads):
+    /// as many as a small network's steps keep busy, and fewer while they
+    /// wait for one another (other programs busy on the cores); see
+    /// [`threads`](mod@threads). `false` takes all of them every epoch.
     pub adapt_threads: bool,
     /// How the threads share the work (the result does not depend on it either).
     pub split: Split,
@@ -134,6 +135,20 @@ impl Default for TrainConfig {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             adapt_threads: true,
             split: Split::Auto,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// The most threads an epoch of `recipe` takes: [`threads`](Self::threads),
+    /// or when adapting ([`adapt_threads`](Self::adapt_threads)) as many as
+    /// its steps keep busy ([`threads::useful`]).
+    pub fn most_threads(&self, recipe: &Recipe) -> usize {
+        if self.adapt_threads {
+            let widths = recipe.architecture.widths();
+            self.threads.min(threads::useful(widths, recipe.batch_size))
+        } else {
+            self.threads
         }
     }
 }
@@ -243,7 +258,7 @@ pub fn train(
         .num_threads(config.threads)
         .build()
         .map_err(|e| TrainError::Config(format!("cannot start {} threads: {e}", config.threads)))?;
-    let choice = ThreadChoice::new(config.threads, config.adapt_threads);
+    let choice = ThreadChoice::new(config.most_threads(&recipe), config.adapt_threads);
     let run = RunSetup {
         seed: config.seed,
         split: config.split,
@@ -264,14 +279,16 @@ struct SmallerPools(Vec<(usize, rayon::ThreadPool)>);
 
 impl SmallerPools {
     /// Runs `f` on `count` threads: on the current pool when that is its size
-    /// (`threads`), else on a pool of `count`.
+    /// (`threads`) or on the calling thread for one, else on a pool of
+    /// `count` (handing an epoch to another pool costs about as much as an
+    /// epoch of iris).
     fn on<R: Send>(
         &mut self,
         count: usize,
         threads: usize,
         f: impl FnOnce() -> R + Send,
     ) -> Result<R, TrainError> {
-        if count == threads {
+        if count == threads || count == 1 {
             return Ok(f());
         }
         if !self.0.iter().any(|(c, _)| *c == count) {
@@ -401,7 +418,8 @@ fn train_loop(
             rows::epoch(&mut model.net, &mut state, (count, first), &plan, observer)?
         } else {
             let net = &mut model.net;
-            let epoch = || sharded::epoch(net, &mut state, &mut shards, &plan, observer);
+            let on = (&plan, count);
+            let epoch = || sharded::epoch(net, &mut state, &mut shards, on, observer);
             pools.on(count, threads, epoch)??
         };
         let seconds = started.elapsed().as_secs_f64();

@@ -87,11 +87,11 @@ pub fn shard_bytes(net: &Net) -> usize {
 fn gradients(
     net: &Net,
     shards: &mut [Shard],
-    plan: &EpochPlan<'_>,
+    (plan, threads): (&EpochPlan<'_>, usize),
     batch: &[Sample],
 ) -> (f64, usize, usize) {
     let (mut loss, mut correct) = (0.0f64, 0usize);
-    if rayon::current_num_threads() == 1 {
+    if threads == 1 {
         // One thread: the shards one after the other into one buffer, each
         // later one adding its sum there, without the buffers the others
         // would need and the pass that adds them (the same bits).
@@ -146,22 +146,22 @@ fn fold(first: &mut Shard, shards: &[Shard]) {
     }
 }
 
-/// One epoch: every batch's shards in parallel, reduced in shard order.
+/// One epoch: every batch's shards in parallel, reduced in shard order; on
+/// the current rayon pool, or with `threads` 1 on the calling thread alone.
 pub fn epoch(
     net: &mut Net,
     state: &mut [Net],
     shards: &mut [Shard],
-    plan: &EpochPlan<'_>,
+    (plan, threads): (&EpochPlan<'_>, usize),
     observer: &mut impl Observer,
 ) -> Result<EpochSums, TrainError> {
-    let threads = rayon::current_num_threads();
     let mut sums = EpochSums::default();
     let total = plan.samples.len();
     for (batch_index, batch) in plan.samples.chunks(plan.batch_size).enumerate() {
         if observer.should_stop() {
             return Err(TrainError::Interrupted);
         }
-        let (batch_loss, correct, used) = gradients(net, shards, plan, batch);
+        let (batch_loss, correct, used) = gradients(net, shards, (plan, threads), batch);
         sums.correct += correct;
         sums.add_loss(batch_loss, plan)?;
         let step = plan.first_step + batch_index;

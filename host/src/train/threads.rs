@@ -20,9 +20,29 @@
 //! whose threads wait for another reason, such as many threads on a small
 //! network) a wrong try costs one epoch now and then.
 //!
+//! A network too small to keep several threads busy ([`useful`]: iris's
+//! 4-8-3 takes 1.3–1.45× as long on two threads as on one) takes fewer from
+//! the start.
+//!
 //! Only *who* computes what changes: the model is the same for every thread
 //! count (see [`train`](super) and `host/tests/train.rs`). A count the user
 //! gives (`--threads`) is taken as given, every epoch.
+
+/// Multiply-adds of a step's forward pass that make one thread's share
+/// worth its synchronisation: runs on fewer multiply-adds per step take
+/// fewer threads ([`useful`]). Two threads against one, median epochs of
+/// synthetic CSV data in batches of 32 (`BENCHMARKS.md`, eleventh round):
+/// 1.3–1.45× as long for iris's 4-8-3 (1,800 per step), 1.05× for 16-16-4
+/// (10,000), 0.92× for 32-32-4 (37,000), 0.78× for 128-64-4 (270,000).
+pub const STEP_WORK_PER_THREAD: usize = 16_384;
+
+/// How many threads a step of a network with these `widths` (inputs, hidden
+/// layers, outputs) in batches of `batch` samples keeps busy: one per
+/// [`STEP_WORK_PER_THREAD`] multiply-adds of its forward pass, at least one.
+pub fn useful(widths: &[usize], batch: usize) -> usize {
+    let per_sample: usize = widths.windows(2).map(|w| w[0] * w[1]).sum();
+    (per_sample.saturating_mul(batch) / STEP_WORK_PER_THREAD).max(1)
+}
 
 /// The share of the threads' time spent waiting for one another above which
 /// (two epochs in a row) the next epoch tries half the threads. Idle cores give under a tenth
@@ -267,6 +287,17 @@ mod tests {
             (if hiccup { 1.0 } else { 0.5 } / threads as f64, hiccup)
         });
         assert_eq!(counts, vec![2; 6]);
+    }
+
+    #[test]
+    fn small_networks_keep_fewer_threads_busy() {
+        // iris 4-8-3, 16-16-4, 32-32-4 and MNIST's 784-64-10, batches of 32.
+        assert_eq!(useful(&[4, 8, 3], 32), 1);
+        assert_eq!(useful(&[16, 16, 4], 32), 1);
+        assert_eq!(useful(&[32, 32, 4], 32), 2);
+        assert_eq!(useful(&[784, 64, 10], 32), 99);
+        assert_eq!(useful(&[4, 8, 3], 4096), 14);
+        assert_eq!(useful(&[1, 1], 1), 1);
     }
 
     #[test]
