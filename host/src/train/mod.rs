@@ -47,7 +47,7 @@ use crate::data::{Dataset, Encoding};
 use crate::fkernel::FFast;
 use crate::model::{Architecture, HiddenLayers, Model, Net, ScaleMode, Scaling};
 use rows::FirstLayer;
-use threads::{EpochThreads, ThreadChoice};
+use threads::{ChooseThreads, EpochThreads, SmallerPools, ThreadChoice};
 
 /// Optimiser steps a run takes at least when `--epochs` is left to choose:
 /// small data sets get more epochs, MNIST keeps its 25.
@@ -272,41 +272,6 @@ pub fn train(
     })
 }
 
-/// Pools of fewer threads than the run's, built when an epoch of the
-/// data-parallel split first takes that many ([`ThreadChoice`]).
-#[derive(Default)]
-struct SmallerPools(Vec<(usize, rayon::ThreadPool)>);
-
-impl SmallerPools {
-    /// Runs `f` on `count` threads: on the current pool when that is its size
-    /// (`threads`) or on the calling thread for one, else on a pool of
-    /// `count` (handing an epoch to another pool costs about as much as an
-    /// epoch of iris).
-    fn on<R: Send>(
-        &mut self,
-        count: usize,
-        threads: usize,
-        f: impl FnOnce() -> R + Send,
-    ) -> Result<R, TrainError> {
-        if count == threads || count == 1 {
-            return Ok(f());
-        }
-        if !self.0.iter().any(|(c, _)| *c == count) {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(count)
-                .build()
-                .map_err(|e| TrainError::Config(format!("cannot start {count} threads: {e}")))?;
-            self.0.push((count, pool));
-        }
-        let (_, pool) = self
-            .0
-            .iter()
-            .find(|(c, _)| *c == count)
-            .expect("just built");
-        Ok(pool.install(f))
-    }
-}
-
 /// An epoch's samples: shuffled, each with its random shift.
 fn plan_epoch(rng: &mut Pcg64Mcg, order: &mut [usize], max_shift: usize, plan: &mut Vec<Sample>) {
     order.shuffle(rng);
@@ -330,33 +295,6 @@ struct RunSetup<C> {
     seed: u64,
     split: Split,
     choice: C,
-}
-
-/// Picks each epoch's thread count from what the epochs before took
-/// ([`ThreadChoice`]; tests script it).
-trait ChooseThreads {
-    fn next(&self) -> usize;
-    fn record(&mut self, epoch: EpochThreads);
-}
-
-impl<C: ChooseThreads> ChooseThreads for &mut C {
-    fn next(&self) -> usize {
-        (**self).next()
-    }
-
-    fn record(&mut self, epoch: EpochThreads) {
-        (**self).record(epoch);
-    }
-}
-
-impl ChooseThreads for ThreadChoice {
-    fn next(&self) -> usize {
-        ThreadChoice::next(self)
-    }
-
-    fn record(&mut self, epoch: EpochThreads) {
-        ThreadChoice::record(self, epoch);
-    }
 }
 
 /// [`train`] on the current rayon pool (its threads the most an epoch takes).

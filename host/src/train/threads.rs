@@ -28,6 +28,8 @@
 //! count (see [`train`](super) and `host/tests/train.rs`). A count the user
 //! gives (`--threads`) is taken as given, every epoch.
 
+use super::observer::TrainError;
+
 /// Multiply-adds of a step's forward pass that make one thread's share
 /// worth its synchronisation: runs on fewer multiply-adds per step take
 /// fewer threads ([`useful`]). Two threads against one, median epochs of
@@ -184,6 +186,68 @@ impl ThreadChoice {
         } else {
             self.settled
         };
+    }
+}
+
+/// Picks each epoch's thread count from what the epochs before took
+/// ([`ThreadChoice`]; tests script it).
+pub(super) trait ChooseThreads {
+    fn next(&self) -> usize;
+    fn record(&mut self, epoch: EpochThreads);
+}
+
+impl<C: ChooseThreads> ChooseThreads for &mut C {
+    fn next(&self) -> usize {
+        (**self).next()
+    }
+
+    fn record(&mut self, epoch: EpochThreads) {
+        (**self).record(epoch);
+    }
+}
+
+impl ChooseThreads for ThreadChoice {
+    fn next(&self) -> usize {
+        ThreadChoice::next(self)
+    }
+
+    fn record(&mut self, epoch: EpochThreads) {
+        ThreadChoice::record(self, epoch);
+    }
+}
+
+/// Pools of fewer threads than the run's, built when an epoch of the
+/// data-parallel split first takes that many ([`ThreadChoice`]).
+#[derive(Default)]
+pub(super) struct SmallerPools(Vec<(usize, rayon::ThreadPool)>);
+
+impl SmallerPools {
+    /// Runs `f` on `count` threads: on the current pool when that is its size
+    /// (`threads`) or on the calling thread for one, else on a pool of
+    /// `count` (handing an epoch to another pool costs about as much as an
+    /// epoch of iris).
+    pub(super) fn on<R: Send>(
+        &mut self,
+        count: usize,
+        threads: usize,
+        f: impl FnOnce() -> R + Send,
+    ) -> Result<R, TrainError> {
+        if count == threads || count == 1 {
+            return Ok(f());
+        }
+        if !self.0.iter().any(|(c, _)| *c == count) {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(count)
+                .build()
+                .map_err(|e| TrainError::Config(format!("cannot start {count} threads: {e}")))?;
+            self.0.push((count, pool));
+        }
+        let (_, pool) = self
+            .0
+            .iter()
+            .find(|(c, _)| *c == count)
+            .expect("just built");
+        Ok(pool.install(f))
     }
 }
 
