@@ -349,10 +349,11 @@ fn train_loop(
             optimizer: recipe.optimizer,
             peak_rate: recipe.learning_rate,
         };
-        let count = choice.next().clamp(1, threads);
+        let mut count = choice.next().clamp(1, threads);
         let by_rows =
             split == Split::Auto && rows::applies(&model.net, (count, first), recipe.batch_size);
         let sums = if by_rows {
+            count = rows::thread_count(&model.net, count);
             rows::epoch(&mut model.net, &mut state, (count, first), &plan, observer)?
         } else {
             let net = &mut model.net;

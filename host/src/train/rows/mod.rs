@@ -156,6 +156,12 @@ pub fn buffer_bytes(net: &Net, threads: usize, batch_size: usize) -> usize {
     per_thread.saturating_mul(threads).saturating_mul(4)
 }
 
+/// Threads [`epoch`] runs `net` on when given `threads`: at most one per four
+/// rows of the widest hidden layer.
+pub fn thread_count(net: &Net, threads: usize) -> usize {
+    threads.min(widest_hidden(net) / 4).max(1)
+}
+
 /// The width of the widest hidden layer (0 without one).
 fn widest_hidden(net: &Net) -> usize {
     let widths = net.architecture().widths();
@@ -176,7 +182,7 @@ pub fn epoch(
     observer: &mut impl Observer,
 ) -> Result<EpochSums, TrainError> {
     let widths = net.architecture().widths().to_vec();
-    let count = threads.min(widest_hidden(net) / 4).max(1);
+    let count = thread_count(net, threads);
     let ranges: Vec<Vec<Range<usize>>> = widths[1..widths.len() - 1]
         .iter()
         .map(|&w| row_ranges(w, count))
