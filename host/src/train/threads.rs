@@ -21,7 +21,7 @@
 //! network) a wrong try costs one epoch now and then.
 //!
 //! A network too small to keep several threads busy ([`useful`]: iris's
-//! 4-8-3 takes 1.3–1.45× as long on two threads as on one) takes fewer from
+//! 4-64-3 takes 1.3–1.45× as long on two threads as on one) takes fewer from
 //! the start.
 //!
 //! Only *who* computes what changes: the model is the same for every thread
@@ -34,7 +34,7 @@ use super::observer::TrainError;
 /// worth its synchronisation: runs on fewer multiply-adds per step take
 /// fewer threads ([`useful`]). Two threads against one, median epochs of
 /// synthetic CSV data in batches of 32 (`BENCHMARKS.md`, eleventh round):
-/// 1.3–1.45× as long for iris's 4-8-3 (1,800 per step), 1.05× for 16-16-4
+/// 1.3–1.45× as long for iris's 4-64-3 (14,000 per step), 1.05× for 16-16-4
 /// (10,000), 0.92× for 32-32-4 (37,000), 0.78× for 128-64-4 (270,000).
 pub const STEP_WORK_PER_THREAD: usize = 16_384;
 
@@ -47,8 +47,8 @@ pub fn useful(widths: &[usize], batch: usize) -> usize {
 }
 
 /// The share of the threads' time spent waiting for one another above which
-/// (two epochs in a row) the next epoch tries half the threads. Idle cores give under a tenth
-/// (`BENCHMARKS.md`); one preempted thread gives 0.4 and more.
+/// (two epochs in a row) the next epoch tries half the threads. Idle cores
+/// give under a tenth (`BENCHMARKS.md`); one preempted thread, 0.4 and more.
 pub const WAIT_LIMIT: f64 = 1.0 / 3.0;
 
 /// Most epochs between two tries of fewer, or of more, threads.
