@@ -449,18 +449,18 @@ impl CliObserver<'_> {
     }
 }
 
-/// Says that epoch `m` took another number of threads than the one before
-/// (`last`; at most `most`), and the first time fewer, why.
+/// Says that epoch `m` ended on another number of threads than the one
+/// before (`last`; at most `most`), and the first time fewer, why.
 fn say_threads(m: &EpochMetrics, (most, last): (usize, usize), said_why: bool) {
     let (epoch, threads) = (m.epoch, m.threads);
     let plural = if threads == 1 { "" } else { "s" };
     if threads > last {
-        super::say!("epoch {epoch} took {threads} threads of {most} again");
+        super::say!("epoch {epoch} ended on {threads} threads of {most} again");
     } else if said_why {
-        super::say!("epoch {epoch} took {threads} thread{plural} of {most}");
+        super::say!("epoch {epoch} ended on {threads} thread{plural} of {most}");
     } else {
         super::say!(
-            "epoch {epoch} took {threads} thread{plural} of {most}: with {last}, they waited for one \
+            "epoch {epoch} ended on {threads} thread{plural} of {most}: with {last}, they waited for one \
              another over a third of the time (other programs busy on the cores?); --threads N \
              fixes the count"
         );

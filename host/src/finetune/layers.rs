@@ -24,7 +24,7 @@ use tinymlp::{Adam, Rng, Sgd};
 use crate::data::Dataset;
 use crate::model::{Architecture, Model, Net, ScaleMode, Scaling};
 use crate::train::{
-    sharded, EpochPlan, Inputs, OneCycle, Optimizer, Quiet, Sample, TrainError, SHARD,
+    sharded, EpochPart, EpochPlan, Inputs, OneCycle, Optimizer, Quiet, Sample, TrainError, SHARD,
 };
 
 /// Largest batch: one shard, summed sample by sample in one gradient buffer
@@ -135,6 +135,7 @@ pub fn train_every_layer(
             first_step: (epoch - 1) * steps_per_epoch,
             optimizer: run.optimizer,
             peak_rate: run.learning_rate,
+            part: EpochPart::whole(samples.len()),
         };
         let on = (&plan, rayon::current_num_threads());
         let sums = sharded::epoch(&mut model.net, &mut state, &mut shards, on, &mut Quiet)?;

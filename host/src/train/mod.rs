@@ -40,7 +40,7 @@ use tinymlp::batch::Rows;
 pub use inputs::{Inputs, Sample};
 pub use observer::{EpochMetrics, Observer, Quiet, TrainError};
 pub use optimizer::{Optimizer, OptimizerChoice};
-pub use plan::{EpochPlan, EpochSums, SHARD};
+pub use plan::{EpochPart, EpochPlan, EpochSums, SHARD};
 pub use schedule::OneCycle;
 
 use crate::data::{Dataset, Encoding};
@@ -336,7 +336,7 @@ fn train_loop(
     for epoch in 1..=recipe.epochs {
         let started = Instant::now();
         plan_epoch(&mut rng, &mut order, recipe.max_shift, &mut samples);
-        let plan = EpochPlan {
+        let whole = EpochPlan {
             epoch,
             samples: &samples,
             inputs: Inputs {
@@ -348,25 +348,42 @@ fn train_loop(
             first_step: (epoch - 1) * steps_per_epoch,
             optimizer: recipe.optimizer,
             peak_rate: recipe.learning_rate,
+            part: EpochPart::whole(samples.len()),
         };
-        let mut count = choice.next().clamp(1, threads);
-        let by_rows =
-            split == Split::Auto && rows::applies(&model.net, (count, first), recipe.batch_size);
-        let sums = if by_rows {
-            count = rows::thread_count(&model.net, count);
-            rows::epoch(&mut model.net, &mut state, (count, first), &plan, observer)?
-        } else {
-            let net = &mut model.net;
-            let on = (&plan, count);
-            let epoch = || sharded::epoch(net, &mut state, &mut shards, on, observer);
-            pools.on(count, threads, epoch)??
-        };
+        let (mut sums, mut count) = (EpochSums::default(), 1);
+        let last = history.last().map(|m: &EpochMetrics| m.seconds);
+        let parts = choice.parts(steps_per_epoch, last);
+        for part in threads::parts(samples.len(), recipe.batch_size, parts) {
+            let plan = EpochPlan {
+                samples: &samples[part.clone()],
+                first_step: whole.first_step + part.start / recipe.batch_size,
+                part: EpochPart {
+                    before: sums,
+                    done: part.start,
+                    total: samples.len(),
+                },
+                ..whole
+            };
+            let started = Instant::now();
+            count = choice.next().clamp(1, threads);
+            let by_rows = split == Split::Auto
+                && rows::applies(&model.net, (count, first), recipe.batch_size);
+            sums = if by_rows {
+                count = rows::thread_count(&model.net, count);
+                rows::epoch(&mut model.net, &mut state, (count, first), &plan, observer)?
+            } else {
+                let net = &mut model.net;
+                let on = (&plan, count);
+                let epoch = || sharded::epoch(net, &mut state, &mut shards, on, observer);
+                pools.on(count, threads, epoch)??
+            };
+            choice.record(EpochThreads {
+                threads: count,
+                waiting: sums.waiting,
+                seconds_per_sample: started.elapsed().as_secs_f64() / part.len() as f64,
+            });
+        }
         let seconds = started.elapsed().as_secs_f64();
-        choice.record(EpochThreads {
-            threads: count,
-            waiting: sums.waiting,
-            seconds,
-        });
         if !model.net.all_finite() {
             return Err(TrainError::Diverged {
                 epoch,

@@ -19,8 +19,9 @@ pub struct EpochMetrics {
     pub seconds: f64,
     /// Training throughput of the epoch.
     pub samples_per_second: f64,
-    /// Threads the epoch took (fewer than `--threads` while other programs
-    /// keep cores busy: [`threads`](super::threads)).
+    /// Threads the epoch's last part took (fewer than `--threads` for a
+    /// small network or while other programs keep cores busy:
+    /// [`threads`](super::threads)).
     pub threads: usize,
 }
 

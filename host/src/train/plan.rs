@@ -28,6 +28,33 @@ pub struct EpochPlan<'a> {
     pub optimizer: Optimizer,
     /// The configured peak learning rate (for messages).
     pub peak_rate: f32,
+    /// Where `samples` lie in their epoch, when they are one part of it.
+    pub part: EpochPart,
+}
+
+/// Where an epoch's part lies in it: the epoch may run as several parts
+/// (each on its own thread count, [`threads`](super::threads)), one after
+/// the other, each carrying on from the sums of those before.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct EpochPart {
+    /// The sums of the parts before (loss added batch by batch across them,
+    /// so in the same order as in one part).
+    pub before: EpochSums,
+    /// Samples of the epoch before this part.
+    pub done: usize,
+    /// Samples of the whole epoch.
+    pub total: usize,
+}
+
+impl EpochPart {
+    /// The whole epoch of `samples` samples.
+    pub fn whole(samples: usize) -> Self {
+        Self {
+            before: EpochSums::default(),
+            done: 0,
+            total: samples,
+        }
+    }
 }
 
 /// Loss sum, correct predictions and last learning rate of an epoch.

@@ -155,8 +155,11 @@ pub fn epoch(
     (plan, threads): (&EpochPlan<'_>, usize),
     observer: &mut impl Observer,
 ) -> Result<EpochSums, TrainError> {
-    let mut sums = EpochSums::default();
-    let total = plan.samples.len();
+    let mut sums = EpochSums {
+        waiting: None,
+        ..plan.part.before
+    };
+    let total = plan.part.total;
     for (batch_index, batch) in plan.samples.chunks(plan.batch_size).enumerate() {
         if observer.should_stop() {
             return Err(TrainError::Interrupted);
@@ -175,7 +178,7 @@ pub fn epoch(
         let mut grads: Vec<&mut Net> = shards[..used].iter_mut().map(|s| &mut s.grads).collect();
         reduce_and_step(&update, net, state, &mut grads, threads);
         if batch_index % 64 == 0 {
-            let done = (batch_index * plan.batch_size + batch.len()).min(total);
+            let done = (plan.part.done + batch_index * plan.batch_size + batch.len()).min(total);
             observer.batch(plan.epoch, done, total, sums.loss / done as f64);
         }
     }

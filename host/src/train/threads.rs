@@ -1,5 +1,6 @@
-//! How many threads each epoch takes: all of them while they seldom wait
-//! for one another, fewer while other programs keep some cores busy.
+//! How many threads each part of an epoch takes: all of them while they
+//! seldom wait for one another, fewer while other programs keep some cores
+//! busy, and no more than a small network keeps busy.
 //!
 //! The row split ([`rows`](super::rows)) gives every thread a fixed share
 //! of each step and meets at a barrier several times a step, so a thread
@@ -9,24 +10,29 @@
 //! per epoch as one (`BENCHMARKS.md`): the threads spent 40–60 % of their
 //! time waiting at the barriers, against under 10 % on idle cores.
 //!
-//! So the threads measure their waiting, and when it passed [`WAIT_LIMIT`]
-//! of their time in two epochs in a row, [`ThreadChoice`] tries half the
-//! threads for the next epoch, and keeps them unless that epoch was slower
-//! (by more than 5 %: fewer threads at about the same speed leave cores to
-//! the other programs). Every so often (after 2, then 4, … [`MAX_BACKOFF`]
-//! epochs) an epoch tries twice as many again and keeps them if they are
-//! faster (by more than 5 %). A try that is undone makes the next try of
-//! its kind wait twice as long, so on a machine whose cores stay busy (or
-//! whose threads wait for another reason, such as many threads on a small
-//! network) a wrong try costs one epoch now and then.
+//! So an epoch runs as up to [`PARTS`] parts ([`part_count`], [`parts`]),
+//! each carrying the loss sums of the parts before on, and the threads
+//! measure their waiting, and when it passed [`WAIT_LIMIT`] of their time in
+//! two parts in a row, [`ThreadChoice`] tries half the threads for the next
+//! part, and keeps them unless that part was slower per sample (by more
+//! than 5 %: fewer threads at about the same speed leave cores to the other
+//! programs). Every so often (after 2, then 4, … [`MAX_BACKOFF`] parts) a
+//! part tries twice as many again and keeps them if they are faster (by
+//! more than 5 %). A try that is undone makes the next try of its kind wait
+//! twice as long, so on a machine whose cores stay busy (or whose threads
+//! wait for another reason, such as many threads on a small network) a
+//! wrong try costs one part now and then.
 //!
 //! A network too small to keep several threads busy ([`useful`]: iris's
 //! 4-64-3 takes 1.3–1.45× as long on two threads as on one) takes fewer from
 //! the start.
 //!
 //! Only *who* computes what changes: the model is the same for every thread
-//! count (see [`train`](super) and `host/tests/train.rs`). A count the user
-//! gives (`--threads`) is taken as given, every epoch.
+//! count, and the parts carry the loss sums on in the same order (see
+//! [`train`](super) and `host/tests/train.rs`). A count the user gives
+//! (`--threads`) is taken as given, every epoch.
+
+use std::ops::Range;
 
 use super::observer::TrainError;
 
@@ -47,27 +53,58 @@ pub fn useful(widths: &[usize], batch: usize) -> usize {
 }
 
 /// The share of the threads' time spent waiting for one another above which
-/// (two epochs in a row) the next epoch tries half the threads. Idle cores
+/// (two parts in a row) the next part tries half the threads. Idle cores
 /// give under a tenth (`BENCHMARKS.md`); one preempted thread, 0.4 and more.
 pub const WAIT_LIMIT: f64 = 1.0 / 3.0;
 
-/// Most epochs between two tries of fewer, or of more, threads.
+/// Most parts between two tries of fewer, or of more, threads.
 pub const MAX_BACKOFF: usize = 16;
 
-/// What one epoch took: how many threads, the share of their time they
-/// spent waiting for one another (`None` when that was not measured: one
-/// thread, or the data-parallel epoch), and how long it took.
+/// Parts an epoch runs as at most: the thread count may change between them.
+pub const PARTS: usize = 4;
+
+/// Steps a part takes at least: each part sets its threads up (the row
+/// split copies out every thread's rows).
+pub const MIN_PART_STEPS: usize = 64;
+
+/// Seconds a part takes at least, judged by the epoch before: a part's time
+/// must be long enough to compare with another's across the system's time
+/// slices (a few milliseconds). The first epoch, whose time is not known
+/// yet, is one part.
+pub const MIN_PART_SECONDS: f64 = 0.05;
+
+/// How many parts an epoch of `steps` steps runs as, after an epoch that
+/// took `last` seconds (`None` for the first): up to [`PARTS`], each of at
+/// least [`MIN_PART_STEPS`] steps and [`MIN_PART_SECONDS`].
+pub fn part_count(steps: usize, last: Option<f64>) -> usize {
+    let long = last.map_or(1, |seconds| (seconds / MIN_PART_SECONDS) as usize);
+    (steps / MIN_PART_STEPS).min(long).clamp(1, PARTS)
+}
+
+/// The sample ranges of an epoch of `samples` samples in batches of `batch`
+/// cut into `count` parts of whole batches and about equal length.
+pub fn parts(samples: usize, batch: usize, count: usize) -> impl Iterator<Item = Range<usize>> {
+    let steps = samples.div_ceil(batch.max(1));
+    let per = (steps.div_ceil(count.max(1)) * batch).max(1);
+    (0..samples)
+        .step_by(per)
+        .map(move |start| start..(start + per).min(samples))
+}
+
+/// What one part of an epoch took: how many threads, the share of their
+/// time they spent waiting for one another (`None` when that was not
+/// measured: one thread, or the data-parallel epoch), and how long.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct EpochThreads {
-    /// Threads the epoch took.
+    /// Threads the part took.
     pub threads: usize,
     /// The share of their time they waited for one another.
     pub waiting: Option<f64>,
-    /// Wall time of the epoch's steps.
-    pub seconds: f64,
+    /// Wall time of its steps per sample.
+    pub seconds_per_sample: f64,
 }
 
-/// Chooses each epoch's thread count from the ones before (see the module
+/// Chooses each part's thread count from the ones before (see the module
 /// documentation).
 #[derive(Clone, Debug)]
 pub struct ThreadChoice {
@@ -75,12 +112,12 @@ pub struct ThreadChoice {
     most: usize,
     /// Whether to adapt at all (`false`: always `most`).
     adapt: bool,
-    /// The count epochs settle on, how long the last epoch with it took,
-    /// and how many epochs in a row with it waited too long.
+    /// The count parts settle on, how long the last part with it took per
+    /// sample, and how many parts in a row with it waited too long.
     settled: usize,
     time: f64,
     waited: usize,
-    /// The next epoch's count.
+    /// The next part's count.
     next: usize,
     /// Tries of fewer and of more threads.
     fewer: Backoff,
@@ -93,7 +130,7 @@ pub struct ThreadChoice {
 /// threads: clearly faster only), so that noise does not make the count swing.
 const MARGIN: f64 = 1.05;
 
-/// Epochs between tries of one kind: 2 at first, doubled after each try
+/// Parts between tries of one kind: 2 at first, doubled after each try
 /// that was undone, up to [`MAX_BACKOFF`].
 #[derive(Clone, Copy, Debug)]
 struct Backoff {
@@ -115,7 +152,7 @@ impl Backoff {
 }
 
 impl ThreadChoice {
-    /// Up to `most` threads; every epoch takes all of them unless `adapt`.
+    /// Up to `most` threads; every part takes all of them unless `adapt`.
     pub fn new(most: usize, adapt: bool) -> Self {
         let most = most.max(1);
         Self {
@@ -130,12 +167,12 @@ impl ThreadChoice {
         }
     }
 
-    /// The next epoch's thread count.
+    /// The next part's thread count.
     pub fn next(&self) -> usize {
         self.next
     }
 
-    /// Records what the epoch just run took, and chooses the next count.
+    /// Records what the part just run took, and chooses the next count.
     pub fn record(&mut self, epoch: EpochThreads) {
         if !self.adapt {
             return;
@@ -144,14 +181,15 @@ impl ThreadChoice {
         self.more.tick();
         let waited = epoch.waiting.is_some_and(|w| w > WAIT_LIMIT);
         if epoch.threads == self.settled {
-            self.time = epoch.seconds;
+            self.time = epoch.seconds_per_sample;
             self.waited = if waited { self.waited + 1 } else { 0 };
         } else {
             let fewer = epoch.threads < self.settled;
+            let time = epoch.seconds_per_sample;
             let kept = if fewer {
-                epoch.seconds <= self.time * MARGIN
+                time <= self.time * MARGIN
             } else {
-                epoch.seconds * MARGIN < self.time
+                time * MARGIN < self.time
             };
             let tried = if fewer {
                 &mut self.fewer
@@ -161,9 +199,9 @@ impl ThreadChoice {
             if kept {
                 *tried = Backoff::FIRST;
                 self.settled = epoch.threads;
-                self.time = epoch.seconds;
+                self.time = time;
                 // Fewer threads that still wait: on down without another
-                // epoch of evidence.
+                // part of evidence.
                 self.waited = match (waited, fewer) {
                     (false, _) => 0,
                     (true, true) => 2,
@@ -177,8 +215,8 @@ impl ThreadChoice {
                 tried.undone();
             }
         }
-        // Two epochs in a row: one alone may be a hiccup (the first epoch's
-        // warm-up, a short epoch meeting another program's burst).
+        // Two parts in a row: one alone may be a hiccup (the first part's
+        // warm-up, a short part meeting another program's burst).
         self.next = if self.waited >= 2 && self.settled > 1 && self.fewer.left == 0 {
             self.settled / 2
         } else if self.waited == 0 && self.settled < self.most && self.more.left == 0 {
@@ -189,16 +227,25 @@ impl ThreadChoice {
     }
 }
 
-/// Picks each epoch's thread count from what the epochs before took
+/// Picks each part's thread count from what the parts before took
 /// ([`ThreadChoice`]; tests script it).
 pub(super) trait ChooseThreads {
     fn next(&self) -> usize;
     fn record(&mut self, epoch: EpochThreads);
+
+    /// How many parts an epoch of `steps` steps runs as ([`part_count`]).
+    fn parts(&self, steps: usize, last: Option<f64>) -> usize {
+        part_count(steps, last)
+    }
 }
 
 impl<C: ChooseThreads> ChooseThreads for &mut C {
     fn next(&self) -> usize {
         (**self).next()
+    }
+
+    fn parts(&self, steps: usize, last: Option<f64>) -> usize {
+        (**self).parts(steps, last)
     }
 
     fn record(&mut self, epoch: EpochThreads) {
@@ -270,7 +317,7 @@ mod tests {
                 choice.record(EpochThreads {
                     threads,
                     waiting,
-                    seconds,
+                    seconds_per_sample: seconds,
                 });
                 threads
             })
@@ -351,6 +398,31 @@ mod tests {
             (if hiccup { 1.0 } else { 0.5 } / threads as f64, hiccup)
         });
         assert_eq!(counts, vec![2; 6]);
+    }
+
+    #[test]
+    fn epochs_run_as_up_to_four_parts_of_whole_batches() {
+        let all = |samples: usize, batch| {
+            let count = part_count(samples.div_ceil(batch), Some(1.0));
+            parts(samples, batch, count).collect::<Vec<_>>()
+        };
+        // MNIST: 1,875 steps, four parts of 469 (the last 468).
+        assert_eq!(
+            all(60_000, 32),
+            [0..15_008, 15_008..30_016, 30_016..45_024, 45_024..60_000]
+        );
+        // 375 steps: four parts; iris's 4 steps: one; 200 steps: three of
+        // 67, 67 and 66.
+        assert_eq!(all(12_000, 32).len(), 4);
+        assert_eq!(all(111, 32), vec![(0..111)]);
+        assert_eq!(all(6_400, 32), [0..2_144, 2_144..4_288, 4_288..6_400]);
+        assert!(all(0, 32).is_empty());
+        // Parts of at least 0.05 s by the epoch before; the first is one part.
+        let count = |last| part_count(1875, last);
+        assert_eq!(
+            [None, Some(0.04), Some(0.12), Some(0.3)].map(count),
+            [1, 1, 2, 4]
+        );
     }
 
     #[test]

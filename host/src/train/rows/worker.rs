@@ -129,8 +129,11 @@ pub(super) fn worker<O: Observer>(
                 .expect("no thread panics holding it"),
         );
     let mut buf = Buffers::new(widths, part, first_finite, plan);
-    let mut sums = EpochSums::default();
-    let total = plan.samples.len();
+    let mut sums = EpochSums {
+        waiting: None,
+        ..plan.part.before
+    };
+    let total = plan.part.total;
     let batches = || plan.samples.chunks(plan.batch_size);
     if let Some(first) = batches().next() {
         stage(&mut buf.staged[plan.first_step % 2], plan, first);
@@ -164,7 +167,8 @@ pub(super) fn worker<O: Observer>(
         update(&mut buf, (part, widths), at, step);
         if let Some(observer) = observer.as_deref_mut() {
             if batch_index % 64 == 0 {
-                let done = (batch_index * plan.batch_size + batch.len()).min(total);
+                let done =
+                    (plan.part.done + batch_index * plan.batch_size + batch.len()).min(total);
                 observer.batch(plan.epoch, done, total, sums.loss / done as f64);
             }
         }
