@@ -174,10 +174,10 @@ fn data_of_another_shape_is_a_clear_error() {
         "species",
     ]);
     run.assert_error(&["iris.csv", "4 features", "64 features"]);
-    // Without --label-column the file's labels are not found (its first
-    // column is read as labels): still exit 1, naming the file.
+    // Without --label-column the species are found as the only text column:
+    // the same error.
     let run = run_host(&["predict", "--model", s(&model), "--data", s(&iris)]);
-    run.assert_error(&["iris.csv"]);
+    run.assert_error(&["iris.csv", "4 features", "64 features"]);
 }
 
 #[test]

@@ -263,14 +263,28 @@ fn mismatched_files_and_missing_test_sets_fail_before_training() {
         out,
     ])
     .assert_error(&["narrow.csv", "digits-train.csv", "63", "64"]);
-    // Another file altogether, read with the same options, fails on what it
-    // cannot read, and says which option would fix it.
+    // Another file altogether: read (its species are its only text column),
+    // then refused for its shape.
     let iris = data_dir().join("iris/iris.csv");
     run_host(&["train", "--data", &train, "--test", s(&iris), "--out", out]).assert_error(&[
         "iris.csv",
-        "species",
-        "--label-column",
+        "4 features",
+        "has 64",
+        "same columns",
     ]);
+    // A file whose labels cannot be found says which option would fix it.
+    let two_texts = dir.path().join("two-texts.csv");
+    std::fs::write(&two_texts, "id,x,kind\nr1,2,a\nr2,3,b\n").unwrap();
+    run_host(&[
+        "train",
+        "--data",
+        s(&two_texts),
+        "--test-fraction",
+        "0.5",
+        "--out",
+        out,
+    ])
+    .assert_error(&["two-texts.csv", "kind", "--label-column"]);
     run_host(&["train", "--data", &train, "--out", out])
         .assert_error(&["--test", "--test-fraction"]);
     run_host(&[

@@ -179,17 +179,20 @@ fn shipped_csv_data_sets() {
 #[test]
 fn headers_label_columns_and_delimiters() {
     let text = "a;b;kind\n1;2;x\n3;4;y\n5;6;x\n";
-    // `kind` is no label name: auto takes the first column, and says so when
+    // `kind` is no label name, but the only column of text: auto takes it.
+    // With two columns of text it takes the first column, and says so when
     // another column is not numeric.
-    let e = parse_csv(text.as_bytes(), Path::new("t.csv"), &DataOptions::default()).unwrap_err();
+    let two = "id;b;kind\nr1;2;x\n";
+    let e = parse_csv(two.as_bytes(), Path::new("t.csv"), &DataOptions::default()).unwrap_err();
     let msg = e.to_string();
     assert!(
         msg.contains("line 2, column 3 (kind): \"x\" is not a number"),
         "{msg}"
     );
-    assert!(msg.contains("labels are taken from column 1 (a)"), "{msg}");
+    assert!(msg.contains("labels are taken from column 1 (id)"), "{msg}");
     assert!(msg.contains("--label-column"), "{msg}");
     for choice in [
+        LabelColumn::Auto,
         LabelColumn::Last,
         LabelColumn::Name("kind".into()),
         LabelColumn::Position(3),

@@ -12,7 +12,8 @@ use common::{data_dir, json, ok, s};
 fn iris_train_predict_emit_and_the_emitted_classify_agree() {
     let dir = tempfile::tempdir().unwrap();
     let iris = data_dir().join("iris/iris.csv");
-    let split = ["--label-column", "species", "--test-fraction", "0.25"];
+    // As the README runs it: the species are the only text column.
+    let split = ["--test-fraction", "0.25"];
     let mut train = vec![
         "train",
         "--quiet",
@@ -25,6 +26,15 @@ fn iris_train_predict_emit_and_the_emitted_classify_agree() {
     ];
     train.extend(split);
     ok(&train);
+    // Naming the label column changes nothing.
+    let named = tempfile::tempdir().unwrap();
+    let mut explicit = train.clone();
+    let out = explicit.len() - split.len() - 1;
+    explicit[out] = s(named.path());
+    explicit.extend(["--label-column", "species"]);
+    ok(&explicit);
+    let checkpoint = |d: &std::path::Path| std::fs::read(d.join("model.safetensors")).unwrap();
+    assert_eq!(checkpoint(dir.path()), checkpoint(named.path()));
 
     // emit, given the training run's data options, rewrites the same bundle.
     let files = [

@@ -150,7 +150,8 @@ pub(crate) struct ReadArgs {
     #[arg(long, default_value_t = Format::Auto)]
     pub(crate) format: Format,
     /// The CSV column holding the labels: a header name, a 1-based position, `first` or
-    /// `last` [default: a column named label, class, target or y, else the first].
+    /// `last` [default: a column named label, class, target or y, else the only column of
+    /// text (class names) in the first data row, else the first].
     #[arg(long, value_name = "COLUMN")]
     pub(crate) label_column: Option<LabelColumn>,
     /// Whether CSV files start with a header row: yes, no, or auto (a header if one of

@@ -48,38 +48,29 @@ pub(super) struct Layout {
 }
 
 impl Layout {
-    /// Decides the header and the label column from the first content row.
-    pub(super) fn of_first_row(
+    /// Decides the header and the label column from the first content row
+    /// and `next`, the row after it (`None` if the file has no other).
+    pub(super) fn of_first_rows(
         path: &Path,
         options: &DataOptions,
-        row: &Record<'_>,
+        (row, next): (&Record<'_>, Option<&Record<'_>>),
         delimiter: u8,
     ) -> Result<Self, DataError> {
         let columns = row.len();
         if columns < 2 {
-            let line: String = row.iter().map(text).collect::<Vec<_>>().join("");
-            let hint = if line.contains('\t') && delimiter != b'\t' {
-                "the fields look tab-separated: pass --delimiter tab".to_string()
-            } else if line.contains(';') && delimiter != b';' {
-                "the fields look separated by `;`: pass --delimiter ';'".to_string()
-            } else if line.trim().contains(' ') {
-                "the fields look separated by spaces, which is not read: replace them by commas \
-                 (e.g. `tr -s ' ' , < in.txt > out.csv`)"
-                    .to_string()
-            } else {
-                "if the delimiter is wrong pass --delimiter with `,`, `;` or `tab`".to_string()
-            };
-            return Err(DataError::CsvTooFewColumns {
-                path: path.to_path_buf(),
-                line: row.line,
-                found: columns,
-                delimiter: char::from(delimiter),
-                hint,
-            });
+            return Err(too_few_columns(path, row, delimiter));
         }
-        let cells: Vec<String> = row.iter().map(text).collect();
-        let header = is_header(path, options, &cells).then_some(cells);
-        let label = resolve_label_column(path, &options.label_column, header.as_deref(), columns)?;
+        let first: Vec<String> = row.iter().map(text).collect();
+        let (header, data) = if is_header(path, options, &first) {
+            (Some(first), next.map(|r| r.iter().map(text).collect()))
+        } else {
+            (None, Some(first))
+        };
+        let rows = FirstRows {
+            header: header.as_deref(),
+            data: data.as_deref(),
+        };
+        let label = resolve_label_column(path, &options.label_column, rows, columns)?;
         Ok(Self {
             columns,
             label,
@@ -99,6 +90,38 @@ impl Layout {
     }
 }
 
+/// A first row of fewer than two fields, with a hint at the delimiter.
+fn too_few_columns(path: &Path, row: &Record<'_>, delimiter: u8) -> DataError {
+    let line: String = row.iter().map(text).collect::<Vec<_>>().join("");
+    let hint = if line.contains('\t') && delimiter != b'\t' {
+        "the fields look tab-separated: pass --delimiter tab".to_string()
+    } else if line.contains(';') && delimiter != b';' {
+        "the fields look separated by `;`: pass --delimiter ';'".to_string()
+    } else if line.trim().contains(' ') {
+        "the fields look separated by spaces, which is not read: replace them by commas \
+         (e.g. `tr -s ' ' , < in.txt > out.csv`)"
+            .to_string()
+    } else {
+        "if the delimiter is wrong pass --delimiter with `,`, `;` or `tab`".to_string()
+    };
+    DataError::CsvTooFewColumns {
+        path: path.to_path_buf(),
+        line: row.line,
+        found: row.len(),
+        delimiter: char::from(delimiter),
+        hint,
+    }
+}
+
+/// The rows the label column is decided from (cells trimmed).
+#[derive(Clone, Copy)]
+struct FirstRows<'a> {
+    /// The header, if the file has one.
+    header: Option<&'a [String]>,
+    /// The first data row, if there is one.
+    data: Option<&'a [String]>,
+}
+
 /// Whether the first row (its `cells`, trimmed) is a header, by
 /// [`DataOptions::header`] (see the module docs of [`csv`](super)).
 fn is_header(path: &Path, options: &DataOptions, cells: &[String]) -> bool {
@@ -106,7 +129,13 @@ fn is_header(path: &Path, options: &DataOptions, cells: &[String]) -> bool {
         Header::Yes => true,
         Header::No => false,
         Header::Auto => {
-            match resolve_label_column(path, &options.label_column, Some(cells), cells.len()) {
+            // The label column as if the row were a header, and as if it
+            // were data: a row whose only text is its label is data.
+            let rows = FirstRows {
+                header: Some(cells),
+                data: Some(cells),
+            };
+            match resolve_label_column(path, &options.label_column, rows, cells.len()) {
                 Ok(label) => {
                     let named = ["label", "class", "target"]
                         .contains(&cells[label].to_ascii_lowercase().as_str());
@@ -114,12 +143,28 @@ fn is_header(path: &Path, options: &DataOptions, cells: &[String]) -> bool {
                         || cells
                             .iter()
                             .enumerate()
-                            .any(|(i, c)| i != label && !c.is_empty() && !is_number(c))
+                            .any(|(i, c)| i != label && is_text(c))
                 }
                 // A name not in this row: a header if it has any text.
-                Err(_) => cells.iter().any(|c| !c.is_empty() && !is_number(c)),
+                Err(_) => cells.iter().any(|c| is_text(c)),
             }
         }
+    }
+}
+
+/// Whether a cell is text for header and label detection: not empty and not
+/// a number.
+fn is_text(cell: &str) -> bool {
+    !cell.is_empty() && !is_number(cell)
+}
+
+/// The column [`LabelColumn::Auto`] takes from a data row: its only text
+/// cell, if exactly one is text.
+fn only_text_cell(cells: &[String]) -> Option<usize> {
+    let mut text = cells.iter().enumerate().filter(|(_, c)| is_text(c));
+    match (text.next(), text.next()) {
+        (Some((i, _)), None) => Some(i),
+        _ => None,
     }
 }
 
@@ -128,19 +173,26 @@ fn is_number(cell: &str) -> bool {
     cell.parse::<f32>().is_ok()
 }
 
-/// The 0-based label column, given the header (if the first row is one).
+/// The 0-based label column, given the header (if the first row is one)
+/// and the first data row.
 fn resolve_label_column(
     path: &Path,
     choice: &LabelColumn,
-    header: Option<&[String]>,
+    rows: FirstRows<'_>,
     columns: usize,
 ) -> Result<usize, DataError> {
     let positions = format!("a position from 1 to {columns}, first or last");
+    let header = rows.header;
     match choice {
         LabelColumn::Auto => Ok(header
             .and_then(|h| {
                 h.iter()
                     .position(|c| LABEL_NAMES.contains(&c.to_ascii_lowercase().as_str()))
+            })
+            .or_else(|| {
+                rows.data
+                    .filter(|d| d.len() == columns)
+                    .and_then(only_text_cell)
             })
             .unwrap_or(0)),
         LabelColumn::First => Ok(0),
@@ -264,6 +316,35 @@ mod tests {
             "{e}"
         );
         assert!(e.contains("--header yes if line 1 is a header"), "{e}");
+    }
+
+    #[test]
+    fn auto_takes_the_only_text_column_of_the_first_data_row() {
+        // Iris's layout: a header without a label name, the species last.
+        let d = parse("a,b,species\n1,2,x\n3,4,y\n").unwrap();
+        assert_eq!(d.classes().names(), ["x", "y"]);
+        assert_eq!(d.feature_names().unwrap(), ["a", "b"]);
+        assert_eq!(all_values(&d), [1.0, 2.0, 3.0, 4.0]);
+        // No header: the first row is data, its text cell the label.
+        let d = parse("1,2,x\n3,4,y\n").unwrap();
+        assert_eq!((d.len(), d.feature_names()), (2, None));
+        assert_eq!(d.labels(), [0, 1]);
+        assert_eq!(all_values(&d), [1.0, 2.0, 3.0, 4.0]);
+        // In the middle, and a numeric label in a later row is a class name.
+        let d = parse("f,kind,g\n1,x,2\n3,7,4\n").unwrap();
+        assert_eq!(d.classes().names(), ["7", "x"]);
+        // A header's label name wins over the text column.
+        let e = parse("target,b,name\n1,2,x\n").unwrap_err().to_string();
+        assert!(e.contains("column 3 (name): \"x\" is not a number"), "{e}");
+        // Two text cells: no guess, the first column as before.
+        let e = parse("a,b,c\nid1,2,x\n").unwrap_err().to_string();
+        assert!(e.contains("labels are taken from column 1 (a)"), "{e}");
+        // A first data row of the wrong length decides nothing; the count is the error.
+        let e = parse("a,b,c\n1,x\n").unwrap_err().to_string();
+        assert!(e.contains("line 2 has 2 fields"), "{e}");
+        // Numbers only: the first column, a header only if it has text.
+        let d = parse("a,b,c\n1,2,3\n").unwrap();
+        assert_eq!((d.len(), d.labels()), (1, &[1u16][..]));
     }
 
     #[test]

@@ -11,10 +11,12 @@
 //! - Header ([`Header`]): `yes`, `no`, or `auto`: the first row is a header
 //!   iff one of its *feature* cells (not the label column) is non-empty and
 //!   not a number, or its label cell is `label`, `class` or `target` (any
-//!   case), so a data row is never silently dropped.
+//!   case), so a data row is never silently dropped (a row whose only text
+//!   cell is its label, `5.1,3.5,setosa`, is data).
 //! - Label column ([`LabelColumn`]): `auto` is the header cell named
-//!   `label`, `class`, `target` or `y` (any case, trimmed), else the first
-//!   column; a name needs a header; a position is 1-based.
+//!   `label`, `class`, `target` or `y` (any case, trimmed), else the only
+//!   column whose cell in the first data row is text (class names), else the
+//!   first column; a name needs a header; a position is 1-based.
 //! - Every line has as many fields as the first one, else
 //!   [`DataError::CsvFieldCount`] ("line N has X fields, expected Y").
 //! - Features are numbers (`3`, `-0.5`, `+1e-3`, spaces around them
@@ -55,7 +57,7 @@ use super::load::DataOptions;
 use super::source::{open_file, Source};
 use detect::Layout;
 use reader::{Blocks, Sizes};
-use records::{End, Next, Place, Records};
+use records::{End, Next, Place, Record, Records};
 use samples::Samples;
 
 pub use options::{Header, LabelColumn};
@@ -96,9 +98,18 @@ fn parse_in<R: Read>(
             Some(samples) => samples.read_block(&block, start)?,
             None => {
                 let mut records = Records::new(&block.text, block.line, delimiter, block.eof);
+                let mut peek = Records::new(&block.text, block.line, delimiter, block.eof);
                 match records.next() {
                     Next::Record(row) => {
-                        let layout = Layout::of_first_row(name, options, &row, delimiter)?;
+                        let next = match second_record(&mut peek, block.eof) {
+                            Ok(next) => next,
+                            Err(more) => {
+                                blocks.unread(&block, more);
+                                continue;
+                            }
+                        };
+                        let rows = (&row, next.as_ref());
+                        let layout = Layout::of_first_rows(name, options, rows, delimiter)?;
                         let first = Samples::new(name, layout, (delimiter, sizes));
                         let first = samples.insert(first);
                         if first.layout().header.is_none() {
@@ -121,6 +132,22 @@ fn parse_in<R: Read>(
             path: name.to_path_buf(),
             gzipped,
         }),
+    }
+}
+
+/// The second record of a block (`peek` reads it from its start), `None`
+/// if the file has no other, or where to read the block again with more
+/// text after it if the block ends first: the layout is decided from the
+/// same rows however the file is cut into blocks.
+fn second_record<'r>(peek: &'r mut Records<'_>, eof: bool) -> Result<Option<Record<'r>>, Place> {
+    let start = peek.place();
+    if !matches!(peek.next(), Next::Record(_)) {
+        return Err(start);
+    }
+    match peek.next() {
+        Next::Record(row) => Ok(Some(row)),
+        Next::Done(End::Boundary) if eof => Ok(None),
+        Next::Done(_) => Err(start),
     }
 }
 

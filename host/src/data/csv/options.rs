@@ -46,7 +46,8 @@ impl fmt::Display for Header {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub enum LabelColumn {
     /// The header cell named `label`, `class`, `target` or `y` (any case),
-    /// else the first column.
+    /// else the only column whose cell in the first data row is text (not a
+    /// number), else the first column.
     #[default]
     Auto,
     /// The first column.

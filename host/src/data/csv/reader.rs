@@ -335,14 +335,13 @@ mod tests {
         assert_eq!(d.labels(), [1, 0]);
         let d = parse("label,a\r1,2\r0,3\r").unwrap();
         assert_eq!(all_values(&d), [2.0, 3.0]);
-        let d = parse("x,name\n1,\"a, b\"\n2,\"say \"\"hi\"\"\"\n").unwrap_err();
-        assert!(d.to_string().contains("\"a, b\""), "{d}");
-        let d = parse_with(
-            "x,name\n1,\"a, b\"\n2,\"say \"\"hi\"\"\"\n",
-            &with_label(LabelColumn::Last),
-        )
-        .unwrap();
-        assert_eq!(d.classes().names(), ["a, b", "say \"hi\""]);
+        let text = "x,name\n1,\"a, b\"\n2,\"say \"\"hi\"\"\"\n";
+        let e = parse_with(text, &with_label(LabelColumn::First)).unwrap_err();
+        assert!(e.to_string().contains("\"a, b\""), "{e}");
+        for label in [LabelColumn::Last, LabelColumn::Auto] {
+            let d = parse_with(text, &with_label(label)).unwrap();
+            assert_eq!(d.classes().names(), ["a, b", "say \"hi\""]);
+        }
     }
 
     #[test]
@@ -410,7 +409,8 @@ mod tests {
              needs the same columns; quote cells that contain the delimiter"
         );
         // An unclosed quote runs to the end of the file.
-        let e = err("a,b\n1,\"2\n3,4\n");
+        let e = parse_with("a,b\n1,\"2\n3,4\n", &with_label(LabelColumn::First));
+        let e = e.unwrap_err().to_string();
         assert!(
             e.contains("column 2 (b): \"2\\n3,4\" is not a number"),
             "{e}"

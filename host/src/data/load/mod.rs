@@ -279,7 +279,12 @@ mod tests {
     #[test]
     fn real_iris() {
         let path = data_dir().join("iris/iris.csv");
-        for choice in [LabelColumn::Last, LabelColumn::Name("species".into())] {
+        // Auto finds the species as the only text column.
+        for choice in [
+            LabelColumn::Auto,
+            LabelColumn::Last,
+            LabelColumn::Name("species".into()),
+        ] {
             let options = DataOptions {
                 label_column: choice,
                 ..opts()
@@ -307,8 +312,12 @@ mod tests {
                 (vec![40; 3], vec![10; 3])
             );
         }
-        // The default label column is the first: the error says what to pass.
-        let e = load(&path, &opts(), Role::Train).unwrap_err().to_string();
+        // The first column as labels: the error says what to pass.
+        let first = DataOptions {
+            label_column: LabelColumn::First,
+            ..opts()
+        };
+        let e = load(&path, &first, Role::Train).unwrap_err().to_string();
         assert!(
             e.contains("line 2, column 5 (species): \"setosa\" is not a number"),
             "{e}"
