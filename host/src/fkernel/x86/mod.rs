@@ -350,11 +350,22 @@ fn rank_k_group(g: &mut [f32], row0: usize, dys: Rows<'_>, xs: Rows<'_>, sums: S
         }
         col += RANK_VECTORS * 2 * LANES;
     }
-    while col + 2 * LANES <= span.end {
-        for (o, g) in g.chunks_exact_mut(cols).enumerate() {
-            rank_cols::<1>(g, col, lists.get(o), xs, sums);
+    // The whole vectors left in passes of four, two and one, so that a
+    // narrow layer (the output layer's 64 columns: four vectors) keeps
+    // several add chains going rather than waiting on one at a time.
+    for vectors in [4, 2, 1] {
+        if col + vectors * 2 * LANES > span.end {
+            continue;
         }
-        col += 2 * LANES;
+        for (o, g) in g.chunks_exact_mut(cols).enumerate() {
+            let lists = lists.get(o);
+            match vectors {
+                4 => rank_cols::<4>(g, col, lists, xs, sums),
+                2 => rank_cols::<2>(g, col, lists, xs, sums),
+                _ => rank_cols::<1>(g, col, lists, xs, sums),
+            }
+        }
+        col += vectors * 2 * LANES;
     }
     // Eight more columns in a ymm register rather than one by one (600
     // inputs: 37 vectors of sixteen and eight columns).

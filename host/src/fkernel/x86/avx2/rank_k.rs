@@ -53,11 +53,21 @@ fn rank_k_group(g: &mut [f32], row0: usize, dys: Rows<'_>, xs: Rows<'_>, sums: S
         }
         col += VECTORS * LANES;
     }
-    while col + LANES <= span.end {
-        for (o, g) in g.chunks_exact_mut(cols).enumerate() {
-            rank_cols::<1>(g, col, lists.get(o), xs, sums);
+    // The whole vectors left in passes of four, two and one: several add
+    // chains at once for a narrow layer too.
+    for vectors in [4, 2, 1] {
+        if col + vectors * LANES > span.end {
+            continue;
         }
-        col += LANES;
+        for (o, g) in g.chunks_exact_mut(cols).enumerate() {
+            let lists = lists.get(o);
+            match vectors {
+                4 => rank_cols::<4>(g, col, lists, xs, sums),
+                2 => rank_cols::<2>(g, col, lists, xs, sums),
+                _ => rank_cols::<1>(g, col, lists, xs, sums),
+            }
+        }
+        col += vectors * LANES;
     }
     rank_cols_one_by_one(g, col..span.end, &lists, xs, sums);
 }
