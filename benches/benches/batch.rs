@@ -32,7 +32,7 @@ use host::train::shard::{train_shard, ShardScratch};
 use host::train::{Optimizer, SHARD};
 use tinymlp::batch::{forward_batch, matvec_t_batch, rank_k, Rows};
 use tinymlp::kernels::{matvec, matvec_ref, matvec_t, matvec_t_ref, rank1, rank1_ref};
-use tinymlp::{Rng, Sgd, TensorKind};
+use tinymlp::{BatchLogits, Rng, Sgd, TensorKind};
 
 fn forward(c: &mut Criterion, rng: &mut Rng, (inputs, outputs): (usize, usize), batches: &[usize]) {
     let w = on_a_line(&random_values(rng, inputs * outputs), 0);
@@ -479,9 +479,48 @@ fn pixels(c: &mut Criterion) {
     g.finish();
 }
 
+/// The softmax cross-entropy gradient of a batch of 32 ten-class logits:
+/// `tinymlp`'s sample by sample (`libm::expf` one value at a time) against
+/// `FFast`'s for the batch (its exponentials in vectors of sixteen on
+/// AVX-512), the same bits.
+fn softmax(c: &mut Criterion, rng: &mut Rng) {
+    let classes = 10;
+    let logits: Vec<f32> = random_values(rng, 32 * classes)
+        .iter()
+        .map(|v| v * 8.0)
+        .collect();
+    let mut grads = vec![0.0; logits.len()];
+    let mut g = c.benchmark_group("cross_entropy_grad_32x10");
+    g.throughput(Throughput::Elements(logits.len() as u64));
+    g.bench_function("tinymlp", |bench| {
+        bench.iter(|| {
+            let samples = logits.chunks_exact(classes).enumerate();
+            for ((s, z), d) in samples.zip(grads.chunks_exact_mut(classes)) {
+                black_box(tinymlp::cross_entropy_grad(black_box(z), s % classes, d));
+            }
+        })
+    });
+    for fast in FPath::ALL.into_iter().filter_map(FFast::with_path) {
+        g.bench_function(fast.path().name(), |bench| {
+            bench.iter(|| {
+                let samples = BatchLogits {
+                    logits: black_box(&logits),
+                    classes,
+                    targets: |s| s % classes,
+                };
+                fast.cross_entropy_grads(samples, &mut grads, |_, l| {
+                    black_box(l);
+                });
+            })
+        });
+    }
+    g.finish();
+}
+
 fn batch(c: &mut Criterion) {
     let mut rng = Rng::new(2);
     pixels(c);
+    softmax(c, &mut rng);
     forward(c, &mut rng, (784, 64), &[16, 32]);
     forward(c, &mut rng, (784, 256), &[32]);
     gradient(c, &mut rng, (784, 64));

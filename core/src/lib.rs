@@ -79,7 +79,8 @@
 //!   [`Parameters::all_finite`] after stepping, and before saving (the host
 //!   trainer checks every batch loss and the parameters after every epoch,
 //!   and stops with an error before it writes a checkpoint).
-//! - [`softmax`], [`cross_entropy`], [`cross_entropy_grad`], [`top_k`],
+//! - [`softmax`], [`cross_entropy`], [`cross_entropy_grad`] (and
+//!   [`cross_entropy_grads_with`], a batch's, for a vector `expf`), [`top_k`],
 //!   [`fast_confidence`]: stable for finite logits of any size (±1e4 is
 //!   fine); a NaN or infinite logit gives NaN.
 //! - [`Dense::new`] and [`Parameters::tensor_mut`] take weights as they come:
@@ -116,7 +117,10 @@ pub use classify::{fast_confidence, top_k, Ranked};
 pub use dense::{Dense, OutputScratch};
 pub use input::{pixels_to_input, pixels_to_inputs, PIXEL_VALUES};
 pub use kernels::{Kernel, Portable};
-pub use loss::{argmax, cross_entropy, cross_entropy_grad, softmax};
+pub use loss::{
+    argmax, cross_entropy, cross_entropy_grad, cross_entropy_grads_with, exp_each, softmax,
+    BatchLogits,
+};
 pub use network::{Network, SampleOutcome};
 pub use optim::Sgd;
 pub use params::{Parameters, TensorInfo, TensorKind, TensorName};

@@ -61,18 +61,80 @@ pub fn cross_entropy_grad(logits: &[f32], target: usize, grad: &mut [f32]) -> f3
         grad.len(),
         "cross_entropy_grad: length mismatch"
     );
-    let m = max_of(logits);
-    let mut sum = 0.0;
-    for (g, &z) in grad.iter_mut().zip(logits) {
-        *g = libm::expf(z - m);
-        sum += *g;
+    let mut loss = 0.0;
+    let samples = BatchLogits {
+        logits,
+        classes: logits.len(),
+        targets: |_| target,
+    };
+    cross_entropy_grads_with(samples, grad, exp_each, |_, l| loss = l);
+    loss
+}
+
+/// `libm::expf` of every value of `values`, in place.
+pub fn exp_each(values: &mut [f32]) {
+    for v in values {
+        *v = libm::expf(*v);
     }
-    let inv = 1.0 / sum;
-    for g in grad.iter_mut() {
-        *g *= inv;
+}
+
+/// The logits of a batch and each sample's target class.
+#[derive(Clone, Copy, Debug)]
+pub struct BatchLogits<'a, T: Fn(usize) -> usize> {
+    /// `classes` logits per sample, one sample after the other.
+    pub logits: &'a [f32],
+    /// Logits per sample.
+    pub classes: usize,
+    /// The target class of sample `s`.
+    pub targets: T,
+}
+
+/// [`cross_entropy_grad`] of every sample of a batch, the same bits: the
+/// gradients into `grads` (laid out as the logits), each sample's loss
+/// passed to `loss(s, l)` in sample order. The exponentials of the whole
+/// batch are taken by one call of `exp`, which must give the bits of
+/// [`exp_each`]: a caller with a vector form of `libm::expf` (the host's,
+/// on sixteen values at once) passes it here.
+///
+/// # Panics
+/// If the lengths do not fit together or a target is not a class.
+pub fn cross_entropy_grads_with<T: Fn(usize) -> usize>(
+    samples: BatchLogits<'_, T>,
+    grads: &mut [f32],
+    exp: impl FnOnce(&mut [f32]),
+    mut loss: impl FnMut(usize, f32),
+) {
+    let (logits, classes) = (samples.logits, samples.classes);
+    assert_eq!(
+        logits.len(),
+        grads.len(),
+        "cross_entropy_grads: length mismatch"
+    );
+    assert!(
+        classes > 0 && logits.len() % classes == 0,
+        "cross_entropy_grads: not samples × classes"
+    );
+    let rows = || logits.chunks_exact(classes);
+    for (z, g) in rows().zip(grads.chunks_exact_mut(classes)) {
+        let m = max_of(z);
+        for (g, &z) in g.iter_mut().zip(z) {
+            *g = z - m;
+        }
     }
-    grad[target] -= 1.0;
-    m + libm::logf(sum) - logits[target]
+    exp(grads);
+    for (s, (z, g)) in rows().zip(grads.chunks_exact_mut(classes)).enumerate() {
+        let mut sum = 0.0;
+        for g in g.iter() {
+            sum += *g;
+        }
+        let inv = 1.0 / sum;
+        for g in g.iter_mut() {
+            *g *= inv;
+        }
+        let target = (samples.targets)(s);
+        g[target] -= 1.0;
+        loss(s, max_of(z) + libm::logf(sum) - z[target]);
+    }
 }
 
 #[cfg(test)]

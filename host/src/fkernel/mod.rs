@@ -32,6 +32,9 @@
 //!   skipped; in ascending row order), so the zmm forms only advance sixteen
 //!   such chains per instruction instead of eight.
 //!
+//! [`exp`] takes `libm::expf` of sixteen values at once (the softmax of
+//! the trainer's loss), with the scalar function's bits.
+//!
 //! [`sparse`] adds a third form of the forward product for the first layer
 //! on mostly-zero inputs (MNIST's background): input-major weights, and
 //! only the chunks of inputs that are not all zero. [`fused`] takes that
@@ -80,6 +83,7 @@ pub fn zeros(len: usize) -> Floats {
     Floats::from_iter(CACHE_LINE, std::iter::repeat_n(0.0, len))
 }
 
+pub mod exp;
 pub mod fused;
 pub mod pixels;
 pub mod sparse;
@@ -524,6 +528,9 @@ enum Kernel<'a, 'x> {
     Pixels {
         pixels: &'a [u8],
         x: &'a mut [f32],
+    },
+    Exp {
+        values: &'a mut [f32],
     },
 }
 

@@ -12,7 +12,7 @@ use std::ops::Range;
 use tinymlp::activation::relu_backward;
 
 use tinymlp::batch::Rows;
-use tinymlp::{argmax, cross_entropy_grad};
+use tinymlp::{argmax, BatchLogits};
 
 use crate::fkernel::{self, FFast, Floats};
 use crate::model::Net;
@@ -116,7 +116,7 @@ pub fn train_shard_into(
     forward_shard(net, xs, scratch);
     let widths = net.architecture().widths();
     let layers = widths.len() - 1;
-    let outcome = loss_and_grad(scratch, labels, widths[layers]);
+    let outcome = loss_and_grad(fast, scratch, labels, widths[layers]);
     for l in (0..layers).rev() {
         let (inputs, outputs) = (widths[l], widths[l + 1]);
         let dys = Rows::new(&scratch.deltas[l][..n * outputs], outputs);
@@ -200,19 +200,28 @@ pub fn forward_shard(net: &Net, xs: Rows<'_>, scratch: &mut ShardScratch) {
 
 /// Softmax cross-entropy of every sample: the loss, the prediction and the
 /// gradient of the logits.
-fn loss_and_grad(scratch: &mut ShardScratch, labels: &[u16], classes: usize) -> ShardOutcome {
+fn loss_and_grad(
+    fast: FFast,
+    scratch: &mut ShardScratch,
+    labels: &[u16],
+    classes: usize,
+) -> ShardOutcome {
     let logits = scratch.acts.last().expect("at least one layer");
     let d_logits = scratch.deltas.last_mut().expect("at least one layer");
     let mut outcome = ShardOutcome {
         loss: 0.0,
         correct: 0,
     };
-    for (s, &label) in labels.iter().enumerate() {
-        let z = &logits[s * classes..(s + 1) * classes];
-        let target = usize::from(label);
-        outcome.correct += usize::from(argmax(z) == target);
-        outcome.loss +=
-            cross_entropy_grad(z, target, &mut d_logits[s * classes..(s + 1) * classes]);
+    let logits = &logits[..labels.len() * classes];
+    for (z, &label) in logits.chunks_exact(classes).zip(labels) {
+        outcome.correct += usize::from(argmax(z) == usize::from(label));
     }
+    let samples = BatchLogits {
+        logits,
+        classes,
+        targets: |s| usize::from(labels[s]),
+    };
+    let d_logits = &mut d_logits[..logits.len()];
+    fast.cross_entropy_grads(samples, d_logits, |_, loss| outcome.loss += loss);
     outcome
 }

@@ -1,6 +1,6 @@
 //! The AVX-512 kernels of [`FFast`](super::FFast) ([`run`]), and in [`avx2`]
-//! the AVX2 forms of all but the transposed product and the input-major
-//! copy. Safe code throughout: the
+//! the AVX2 forms of all but the transposed product, the input-major
+//! copy and `expf`. Safe code throughout: the
 //! intrinsics are safe inside `#[target_feature]` functions, and vectors are
 //! loaded and stored by `bytemuck` casts of `f32` arrays.
 
@@ -16,6 +16,7 @@ use tinymlp::kernels::LANES;
 use super::{Kernel, Sums, Transposed};
 
 pub(super) mod avx2;
+pub(super) mod exp;
 pub(super) mod fused;
 pub(super) mod pixels;
 pub(super) mod sparse;
@@ -68,6 +69,7 @@ pub(super) fn run(kernel: Kernel<'_, '_>) {
             finite,
         } => *finite = fused::sgd_step(sgd, batch, t),
         Kernel::Pixels { pixels, x } => pixels::pixels_to_inputs(pixels, x),
+        Kernel::Exp { values } => exp::exp(values),
     }
 }
 

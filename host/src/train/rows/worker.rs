@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tinymlp::activation::{relu, relu_backward};
 use tinymlp::batch::Rows;
-use tinymlp::{argmax, cross_entropy_grad, Sgd, TensorKind};
+use tinymlp::{argmax, BatchLogits, Sgd, TensorKind};
 
 use super::parts::{OutputCopy, Owned, Part, Step};
 use super::sync::{gather, publish, PanicGuard, Shared, Slots};
@@ -299,13 +299,18 @@ fn output_layer(
         .forward_batch(&output.weights, &output.bias, hidden, logits);
     let mut batch_loss = 0.0f64;
     for (s0, shard_logits) in (0..n).step_by(SHARD).zip(logits.chunks(SHARD * classes)) {
-        let mut shard_loss = 0.0f32;
         for (s, z) in (s0..).zip(shard_logits.chunks_exact(classes)) {
-            let target = usize::from(labels[s]);
-            *correct += usize::from(argmax(z) == target);
-            shard_loss +=
-                cross_entropy_grad(z, target, &mut buf.d_logits[s * classes..(s + 1) * classes]);
+            *correct += usize::from(argmax(z) == usize::from(labels[s]));
         }
+        let samples = BatchLogits {
+            logits: shard_logits,
+            classes,
+            targets: |s| usize::from(labels[s0 + s]),
+        };
+        let d_logits = &mut buf.d_logits[s0 * classes..][..shard_logits.len()];
+        let mut shard_loss = 0.0f32;
+        buf.fast
+            .cross_entropy_grads(samples, d_logits, |_, loss| shard_loss += loss);
         batch_loss += f64::from(shard_loss);
     }
     let d_logits = &buf.d_logits[..n * classes];

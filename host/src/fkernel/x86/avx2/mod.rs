@@ -83,7 +83,7 @@ pub(in crate::fkernel) fn run(kernel: Kernel<'_, '_>) {
             outputs,
         } => forward::forward_rows(w, b, row0, xs, ys, outputs),
         Kernel::Pixels { pixels, x } => pixels::pixels_to_inputs(pixels, x),
-        Kernel::Transposed { .. } | Kernel::ToInputMajor { .. } => {
+        Kernel::Transposed { .. } | Kernel::ToInputMajor { .. } | Kernel::Exp { .. } => {
             unreachable!("the AVX2 path runs the portable form")
         }
     }
