@@ -4,11 +4,11 @@
 //!
 //! The trainer computes a softmax for every sample of every batch (on every
 //! thread of the row split, which each run the output layer): ten `expf`
-//! calls a sample for MNIST. The AVX-512 form ([`FFast::exp`]) runs the
-//! same operations on sixteen values at once, a whole shard's in one call
-//! (one sample's ten at a time did not pay: the call and the partial vector
-//! cost more than the ten scalar calls); the AVX2 and portable paths call
-//! `libm::expf` value by value.
+//! calls a sample for MNIST. The AVX-512 and AVX2 forms ([`FFast::exp`])
+//! run the same operations on sixteen or eight values at once, a whole
+//! shard's in one call (one sample's ten at a time did not pay: the call and
+//! the partial vector cost more than the ten scalar calls); the portable
+//! path calls `libm::expf` value by value.
 
 use tinymlp::BatchLogits;
 
@@ -18,8 +18,8 @@ impl FFast {
     /// `v = libm::expf(v)` for every value, the same bits.
     pub fn exp(self, values: &mut [f32]) {
         match self.path {
-            FPath::Portable | FPath::Avx2 => tinymlp::exp_each(values),
-            FPath::Avx512 => self.simd(super::Kernel::Exp { values }),
+            FPath::Portable => tinymlp::exp_each(values),
+            FPath::Avx2 | FPath::Avx512 => self.simd(super::Kernel::Exp { values }),
         }
     }
 

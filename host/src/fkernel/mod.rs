@@ -32,7 +32,7 @@
 //!   skipped; in ascending row order), so the zmm forms only advance sixteen
 //!   such chains per instruction instead of eight.
 //!
-//! [`exp`] takes `libm::expf` of sixteen values at once (the softmax of
+//! [`exp`] takes `libm::expf` of sixteen (AVX2: eight) values at once (the softmax of
 //! the trainer's loss), with the scalar function's bits.
 //!
 //! [`sparse`] adds a third form of the forward product for the first layer

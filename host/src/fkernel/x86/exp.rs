@@ -11,11 +11,11 @@ use std::arch::x86_64::*;
 use bytemuck::cast;
 
 // The scalar code's constants, by their bits.
-const LN2_HI: f32 = f32::from_bits(0x3f31_7200);
-const LN2_LO: f32 = f32::from_bits(0x35bf_be8e);
-const INV_LN2: f32 = f32::from_bits(0x3fb8_aa3b);
-const P1: f32 = f32::from_bits(0x3e2a_aa8f);
-const P2: f32 = f32::from_bits(0xbb35_5215);
+pub(super) const LN2_HI: f32 = f32::from_bits(0x3f31_7200);
+pub(super) const LN2_LO: f32 = f32::from_bits(0x35bf_be8e);
+pub(super) const INV_LN2: f32 = f32::from_bits(0x3fb8_aa3b);
+pub(super) const P1: f32 = f32::from_bits(0x3e2a_aa8f);
+pub(super) const P2: f32 = f32::from_bits(0xbb35_5215);
 
 /// `v = libm::expf(v)` for every value of `values`.
 #[target_feature(enable = "avx512f")]

@@ -1,6 +1,6 @@
 //! The AVX-512 kernels of [`FFast`](super::FFast) ([`run`]), and in [`avx2`]
-//! the AVX2 forms of all but the transposed product, the input-major
-//! copy and `expf`. Safe code throughout: the
+//! the AVX2 forms of all but the transposed product and the input-major
+//! copy. Safe code throughout: the
 //! intrinsics are safe inside `#[target_feature]` functions, and vectors are
 //! loaded and stored by `bytemuck` casts of `f32` arrays.
 

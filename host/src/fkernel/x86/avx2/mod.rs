@@ -11,6 +11,7 @@
 //! | `sparse.rs` | the first layer's input-major forward product, chunk lists and SGD update |
 //! | `fused.rs` | the first layer's fused SGD step |
 //! | `pixels.rs` | pixels to inputs: eight per vector, one FMA correction step |
+//! | `exp.rs` | `libm::expf` on eight values: the AVX-512 form's branches as blends |
 //!
 //! The input-major layout is the AVX-512 one ([`InputMajor`]'s slabs of
 //! sixteen rows); each slab is taken as two halves of eight rows, one ymm
@@ -30,6 +31,7 @@ use std::arch::x86_64::*;
 use super::super::sparse::VECTOR;
 use super::super::Kernel;
 
+mod exp;
 mod forward;
 mod fused;
 mod pixels;
@@ -83,7 +85,8 @@ pub(in crate::fkernel) fn run(kernel: Kernel<'_, '_>) {
             outputs,
         } => forward::forward_rows(w, b, row0, xs, ys, outputs),
         Kernel::Pixels { pixels, x } => pixels::pixels_to_inputs(pixels, x),
-        Kernel::Transposed { .. } | Kernel::ToInputMajor { .. } | Kernel::Exp { .. } => {
+        Kernel::Exp { values } => exp::exp(values),
+        Kernel::Transposed { .. } | Kernel::ToInputMajor { .. } => {
             unreachable!("the AVX2 path runs the portable form")
         }
     }
