@@ -222,10 +222,28 @@ impl Net {
     where
         B: std::ops::DerefMut<Target = [f32]>,
     {
+        self.forward_batch_from(0, xs, acts);
+    }
+
+    /// [`forward_batch`](Self::forward_batch) from layer `first` on, with
+    /// layer `first − 1`'s outputs already in `acts`, *before* its ReLU
+    /// (which this applies: `train::predict` forms the first layer's by the
+    /// sparse product); `xs` gives the sample count and, for `first = 0`,
+    /// the inputs.
+    ///
+    /// # Panics
+    /// As `forward_batch`.
+    pub fn forward_batch_from<B>(&self, first: usize, xs: Rows<'_>, acts: &mut [B])
+    where
+        B: std::ops::DerefMut<Target = [f32]>,
+    {
         assert_eq!(xs.width, self.arch.inputs(), "input width");
         assert_eq!(acts.len(), self.arch.layers(), "one buffer per layer");
         let (n, widths, fast) = (xs.len(), self.arch.widths(), FFast::detect());
-        for l in 0..self.arch.layers() {
+        if first > 0 {
+            tinymlp::activation::relu(&mut acts[first - 1][..n * widths[first]]);
+        }
+        for l in first..self.arch.layers() {
             let (done, rest) = acts.split_at_mut(l);
             let input = match done.last() {
                 None => xs,

@@ -10,6 +10,8 @@
 //!   programs keep cores busy).
 //! - [`optimizer`]: SGD with Nesterov momentum or Adam; [`schedule`]: one-cycle.
 //! - [`plan`], [`observer`]: what an epoch takes, what a run reports.
+//! - [`predict`]: every sample of a data set classified (the accuracy
+//!   after each epoch, `eval`).
 //!
 //! # Determinism
 //!
@@ -23,6 +25,7 @@ pub mod inputs;
 pub mod observer;
 pub mod optimizer;
 pub mod plan;
+pub mod predict;
 pub mod rows;
 pub mod schedule;
 pub mod shard;
@@ -34,13 +37,12 @@ use std::time::Instant;
 use rand::seq::SliceRandom;
 use rand::{Rng as _, SeedableRng};
 use rand_pcg::Pcg64Mcg;
-use rayon::prelude::*;
-use tinymlp::batch::Rows;
 
 pub use inputs::{Inputs, Sample};
 pub use observer::{EpochMetrics, Observer, Quiet, TrainError};
 pub use optimizer::{Optimizer, OptimizerChoice};
 pub use plan::{EpochPart, EpochPlan, EpochSums, SHARD};
+pub use predict::{accuracy, checked_predictions, predictions};
 pub use schedule::OneCycle;
 
 use crate::data::{Dataset, Encoding};
@@ -469,72 +471,6 @@ fn check_options(config: &TrainConfig) -> Result<(), TrainError> {
         "--shift must be between 0 and 4 pixels",
     )?;
     Ok(())
-}
-
-/// Predicted class of every sample of `data`, in parallel on the current
-/// rayon pool, [`SHARD`] samples at a time through the batch kernels (the
-/// same bits as `Net::logits` per sample).
-pub fn predictions(model: &Model, data: &Dataset) -> Vec<usize> {
-    predictions_with_check(model, data).0
-}
-
-/// [`predictions`], or the first sample whose logits are not all finite
-/// (a model with weights so large that valid input overflows): `eval`
-/// reports that instead of an accuracy.
-pub fn checked_predictions(model: &Model, data: &Dataset) -> Result<Vec<usize>, usize> {
-    match predictions_with_check(model, data) {
-        (predicted, None) => Ok(predicted),
-        (_, Some(sample)) => Err(sample),
-    }
-}
-
-fn predictions_with_check(model: &Model, data: &Dataset) -> (Vec<usize>, Option<usize>) {
-    let width = model.inputs();
-    let classes = model.net.architecture().classes();
-    let starts: Vec<usize> = (0..data.len()).step_by(SHARD).collect();
-    let chunks: Vec<(Vec<usize>, Option<usize>)> = starts
-        .into_par_iter()
-        .map_init(
-            || {
-                (
-                    vec![0.0; SHARD * width],
-                    shard::ShardScratch::new(&model.net, SHARD),
-                )
-            },
-            |(xs, scratch), start| {
-                let n = SHARD.min(data.len() - start);
-                for (i, x) in (start..start + n).zip(xs.chunks_exact_mut(width)) {
-                    model.input(data, i, x);
-                }
-                shard::forward_shard(&model.net, Rows::new(&xs[..n * width], width), scratch);
-                let logits = &scratch.logits()[..n * classes];
-                let bad = logits
-                    .chunks_exact(classes)
-                    .position(|l| !l.iter().all(|v| v.is_finite()))
-                    .map(|i| start + i);
-                (
-                    logits.chunks_exact(classes).map(tinymlp::argmax).collect(),
-                    bad,
-                )
-            },
-        )
-        .collect();
-    let bad = chunks.iter().find_map(|(_, bad)| *bad);
-    (chunks.into_iter().flat_map(|(p, _)| p).collect(), bad)
-}
-
-/// Fraction of `data` that `model` classifies right (0 for an empty set).
-pub fn accuracy(model: &Model, data: &Dataset) -> f64 {
-    if data.is_empty() {
-        return 0.0;
-    }
-    let predicted = predictions(model, data);
-    let correct = predicted
-        .iter()
-        .zip(data.labels())
-        .filter(|(&p, &l)| p == usize::from(l))
-        .count();
-    correct as f64 / data.len() as f64
 }
 
 #[cfg(test)]

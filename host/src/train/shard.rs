@@ -60,6 +60,12 @@ impl ShardScratch {
     pub fn logits(&self) -> &[f32] {
         self.acts.last().expect("at least one layer")
     }
+
+    /// Every layer's outputs, for a forward pass that forms the first
+    /// layer's itself (`train::predict`).
+    pub(crate) fn acts_mut(&mut self) -> &mut [Floats] {
+        &mut self.acts
+    }
 }
 
 /// How [`train_shard_into`] combines a shard's gradient into the buffer.
