@@ -524,6 +524,7 @@ fn batch(c: &mut Criterion) {
     forward(c, &mut rng, (784, 64), &[16, 32]);
     forward(c, &mut rng, (784, 256), &[32]);
     gradient(c, &mut rng, (784, 64));
+    gradient(c, &mut rng, (64, 10));
     transposed(c, &mut rng, (256, 128));
     sparse(c, &mut rng, 32);
     sparse(c, &mut rng, 64);
