@@ -20,15 +20,20 @@ pub(super) const P2: f32 = f32::from_bits(0xbb35_5215);
 /// `v = libm::expf(v)` for every value of `values`.
 #[target_feature(enable = "avx512f")]
 pub(super) fn exp(values: &mut [f32]) {
-    let (vectors, rest) = values.as_chunks_mut::<16>();
+    by_vectors::<16>(values, |v| cast(expf16(cast(v))));
+}
+
+/// `values` through `f` a vector of `N` at a time, the last one padded.
+#[inline(always)]
+pub(super) fn by_vectors<const N: usize>(values: &mut [f32], f: impl Fn([f32; N]) -> [f32; N]) {
+    let (vectors, rest) = values.as_chunks_mut::<N>();
     for v in vectors {
-        *v = cast(expf16(cast(*v)));
+        *v = f(*v);
     }
     if !rest.is_empty() {
-        let mut last = [0.0f32; 16];
+        let mut last = [0.0f32; N];
         last[..rest.len()].copy_from_slice(rest);
-        let last: [f32; 16] = cast(expf16(cast(last)));
-        rest.copy_from_slice(&last[..rest.len()]);
+        rest.copy_from_slice(&f(last)[..rest.len()]);
     }
 }
 

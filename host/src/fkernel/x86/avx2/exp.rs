@@ -7,21 +7,12 @@ use std::arch::x86_64::*;
 
 use bytemuck::cast;
 
-use super::super::exp::{INV_LN2, LN2_HI, LN2_LO, P1, P2};
+use super::super::exp::{by_vectors, INV_LN2, LN2_HI, LN2_LO, P1, P2};
 
 /// `v = libm::expf(v)` for every value of `values`.
 #[target_feature(enable = "avx2")]
 pub(super) fn exp(values: &mut [f32]) {
-    let (vectors, rest) = values.as_chunks_mut::<8>();
-    for v in vectors {
-        *v = cast(expf8(cast(*v)));
-    }
-    if !rest.is_empty() {
-        let mut last = [0.0f32; 8];
-        last[..rest.len()].copy_from_slice(rest);
-        let last: [f32; 8] = cast(expf8(cast(last)));
-        rest.copy_from_slice(&last[..rest.len()]);
-    }
+    by_vectors::<8>(values, |v| cast(expf8(cast(v))));
 }
 
 #[target_feature(enable = "avx2")]
