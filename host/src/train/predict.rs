@@ -184,7 +184,11 @@ mod tests {
 
     fn mnist_test(n: usize) -> Dataset {
         let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../data"));
-        let data = load(&dir.join("t10k-images-idx3-ubyte.gz"), &DataOptions::default(), Role::Test);
+        let data = load(
+            &dir.join("t10k-images-idx3-ubyte.gz"),
+            &DataOptions::default(),
+            Role::Test,
+        );
         data.unwrap().take(n)
     }
 
@@ -229,13 +233,19 @@ mod tests {
             return;
         };
         assert!(sparse.finite);
-        assert_eq!(logits(&model, &data, Some(&sparse)), logits(&model, &data, None));
+        assert_eq!(
+            logits(&model, &data, Some(&sparse)),
+            logits(&model, &data, None)
+        );
         // An infinite weight: every chunk is read, and the NaNs and
         // infinities are those of the dense product.
         model.net.layer_mut(0).weights[5 * 784 + 3] = f32::INFINITY;
         let sparse = SparseFirst::choose(&model, &data, fast).unwrap();
         assert!(!sparse.finite);
-        assert_eq!(logits(&model, &data, Some(&sparse)), logits(&model, &data, None));
+        assert_eq!(
+            logits(&model, &data, Some(&sparse)),
+            logits(&model, &data, None)
+        );
         // Too few samples for the copy to pay: the dense product.
         assert!(SparseFirst::choose(&model, &data.take(100), fast).is_none());
     }
