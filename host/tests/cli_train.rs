@@ -285,6 +285,19 @@ fn mismatched_files_and_missing_test_sets_fail_before_training() {
         out,
     ])
     .assert_error(&["two-texts.csv", "kind", "--label-column"]);
+    // Its only text column holds a timestamp per row: not taken for classes.
+    let stamped = dir.path().join("stamped.csv");
+    let rows: String = (0..40)
+        .map(|i| format!("{i},2026-12-02T{i:02},{}\n", i % 2))
+        .collect();
+    std::fs::write(&stamped, format!("x,time,kind\n{rows}")).unwrap();
+    let split = ["--test-fraction", "0.5", "--out", out];
+    run_host(&[&["train", "--data", s(&stamped)][..], &split].concat()).assert_error(&[
+        "stamped.csv",
+        "column 2 (time)",
+        "40 different values",
+        "--label-column",
+    ]);
     run_host(&["train", "--data", &train, "--out", out])
         .assert_error(&["--test", "--test-fraction"]);
     run_host(&[

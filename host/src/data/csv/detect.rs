@@ -45,6 +45,9 @@ pub(super) struct Layout {
     pub(super) header: Option<Vec<String>>,
     /// Line of the first row (header or data).
     pub(super) first_line: usize,
+    /// Whether `auto` took the label column for being the only one of text
+    /// in the first data row (then checked against the labels it holds).
+    pub(super) guessed: bool,
 }
 
 impl Layout {
@@ -71,11 +74,14 @@ impl Layout {
             data: data.as_deref(),
         };
         let label = resolve_label_column(path, &options.label_column, rows, columns)?;
+        let guessed = options.label_column == LabelColumn::Auto
+            && matches!(auto_label(rows, columns), AutoLabel::OnlyText(_));
         Ok(Self {
             columns,
             label,
             header,
             first_line: row.line,
+            guessed,
         })
     }
 
@@ -168,6 +174,44 @@ fn only_text_cell(cells: &[String]) -> Option<usize> {
     }
 }
 
+/// Classes a guessed label column ([`Layout::guessed`]) may always hold.
+const GUESSED_FEW_CLASSES: usize = 10;
+
+/// Whether `classes` distinct labels in `rows` rows look like classes for a
+/// column `auto` guessed: at most [`GUESSED_FEW_CLASSES`], or at most one
+/// for every two rows. A column of names, identifiers or timestamps holds
+/// nearly one value per row, and training on it would be a wrong answer
+/// given without an error.
+pub(super) fn plausible_classes(classes: usize, rows: usize) -> bool {
+    classes <= GUESSED_FEW_CLASSES || classes * 2 <= rows
+}
+
+/// How [`LabelColumn::Auto`] found the label column.
+enum AutoLabel {
+    /// A header cell named `label`, `class`, `target` or `y`.
+    Named(usize),
+    /// The only text cell of the first data row (of the file's width).
+    OnlyText(usize),
+    /// Neither: the first column.
+    First,
+}
+
+fn auto_label(rows: FirstRows<'_>, columns: usize) -> AutoLabel {
+    let named = rows.header.and_then(|h| {
+        h.iter()
+            .position(|c| LABEL_NAMES.contains(&c.to_ascii_lowercase().as_str()))
+    });
+    let text = rows
+        .data
+        .filter(|d| d.len() == columns)
+        .and_then(only_text_cell);
+    match (named, text) {
+        (Some(i), _) => AutoLabel::Named(i),
+        (None, Some(i)) => AutoLabel::OnlyText(i),
+        (None, None) => AutoLabel::First,
+    }
+}
+
 /// Whether a cell reads as a number (finite or not) for header detection.
 fn is_number(cell: &str) -> bool {
     cell.parse::<f32>().is_ok()
@@ -184,17 +228,10 @@ fn resolve_label_column(
     let positions = format!("a position from 1 to {columns}, first or last");
     let header = rows.header;
     match choice {
-        LabelColumn::Auto => Ok(header
-            .and_then(|h| {
-                h.iter()
-                    .position(|c| LABEL_NAMES.contains(&c.to_ascii_lowercase().as_str()))
-            })
-            .or_else(|| {
-                rows.data
-                    .filter(|d| d.len() == columns)
-                    .and_then(only_text_cell)
-            })
-            .unwrap_or(0)),
+        LabelColumn::Auto => Ok(match auto_label(rows, columns) {
+            AutoLabel::Named(i) | AutoLabel::OnlyText(i) => i,
+            AutoLabel::First => 0,
+        }),
         LabelColumn::First => Ok(0),
         LabelColumn::Last => Ok(columns - 1),
         LabelColumn::Position(p) if (1..=columns).contains(p) => Ok(p - 1),
@@ -342,6 +379,25 @@ mod tests {
         // A first data row of the wrong length decides nothing; the count is the error.
         let e = parse("a,b,c\n1,x\n").unwrap_err().to_string();
         assert!(e.contains("line 2 has 2 fields"), "{e}");
+        // A column of nearly one value per row is no class column: refused
+        // when guessed, read when chosen.
+        let stamps: String = (0..30).map(|i| format!("{i},t{i},{}\n", i % 3)).collect();
+        let text = format!("a,time,b\n{stamps}");
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(
+            e.contains(
+                "column 2 (time) was taken as the label column, being the only column of \
+                 text, but it holds 30 different values in 30 rows; pass --label-column"
+            ),
+            "{e}"
+        );
+        let d = parse_with(&text, &with_label(LabelColumn::Position(2))).unwrap();
+        assert_eq!(d.classes().len(), 30);
+        // Few classes, or at most one for every two rows: taken.
+        let few: String = (0..8).map(|i| format!("{i},t{i},1\n")).collect();
+        assert_eq!(parse(&format!("a,time,b\n{few}")).unwrap().len(), 8);
+        let twice: String = (0..40).map(|i| format!("{i},c{},1\n", i / 2)).collect();
+        assert_eq!(parse(&twice).unwrap().classes().len(), 20);
         // Numbers only: the first column, a header only if it has text.
         let d = parse("a,b,c\n1,2,3\n").unwrap();
         assert_eq!((d.len(), d.labels()), (1, &[1u16][..]));

@@ -16,7 +16,10 @@
 //! - Label column ([`LabelColumn`]): `auto` is the header cell named
 //!   `label`, `class`, `target` or `y` (any case, trimmed), else the only
 //!   column whose cell in the first data row is text (class names), else the
-//!   first column; a name needs a header; a position is 1-based.
+//!   first column; a name needs a header; a position is 1-based. A column
+//!   taken for being the only text is refused if it holds more than 10
+//!   values and more than one for every two rows (names, identifiers or
+//!   timestamps are not classes): [`DataError::GuessedLabelColumn`].
 //! - Every line has as many fields as the first one, else
 //!   [`DataError::CsvFieldCount`] ("line N has X fields, expected Y").
 //! - Features are numbers (`3`, `-0.5`, `+1e-3`, spaces around them

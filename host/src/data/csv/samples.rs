@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use super::super::classes::{Classes, LabelSet};
 use super::super::dataset::{Dataset, Shape};
 use super::super::error::DataError;
-use super::detect::Layout;
+use super::detect::{plausible_classes, Layout};
 use super::fields::{column_name, parse_number, parse_value, text, value_error};
 use super::reader::{Block, Sizes};
 use super::records::{count_newlines, End, Next, Place, Record, Records};
@@ -337,6 +337,15 @@ impl<'p> Samples<'p> {
             });
         }
         let (labels, classes) = self.labels.finish(path, classes, |l| format!("line {l}"))?;
+        let layout = &self.rules.layout;
+        if layout.guessed && !plausible_classes(classes.len(), labels.len()) {
+            return Err(DataError::GuessedLabelColumn {
+                path: path.to_path_buf(),
+                column: column_name(layout.label, layout.header.as_deref()),
+                classes: classes.len(),
+                rows: labels.len(),
+            });
+        }
         let features = self.rules.layout.columns - 1;
         let name = path.display().to_string();
         let dataset = match self.features {

@@ -336,6 +336,25 @@ pub enum DataError {
         max: usize,
     },
 
+    /// `--label-column auto` took the only column of text for the labels,
+    /// but it holds nearly one value per row: not classes.
+    #[error(
+        "{}: {column} was taken as the label column, being the only column of text, but it \
+         holds {classes} different values in {rows} rows; pass --label-column with the column \
+         of the classes",
+        path.display()
+    )]
+    GuessedLabelColumn {
+        /// The file.
+        path: PathBuf,
+        /// The column, e.g. "column 4 (time)".
+        column: String,
+        /// Its distinct values.
+        classes: usize,
+        /// Data rows.
+        rows: usize,
+    },
+
     /// A CSV line has the wrong number of fields.
     #[error(
         "{}: line {line} has {found} fields, expected {expected} (as {first}); {hint}",
