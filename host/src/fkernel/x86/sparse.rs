@@ -26,22 +26,45 @@ use super::super::sparse::{Chunks, InputMajor, VECTOR};
 /// One vector of a slab: sixteen rows of one input.
 pub(super) type Columns = [f32; VECTOR];
 
-/// The chunks of `x`, the last one zero-padded.
-pub(super) struct XChunks<'a> {
-    full: &'a [[f32; LANES]],
-    tail: [f32; LANES],
+/// One sample's inputs in chunks of eight and which of them a kernel reads:
+/// the whole chunks of `full` that `read` names, then the zero-padded last
+/// chunk if it is read. Kept apart so that the loop over whole chunks
+/// indexes them directly: a choice between a chunk and the padded tail
+/// inside the loop costs registers (the AVX2 form spilled an accumulator).
+pub(super) struct SampleChunks<'a> {
+    pub(super) full: &'a [[f32; LANES]],
+    pub(super) read: Read<'a>,
+    /// The last chunk, zero-padded, when the inputs end inside it and it
+    /// is read (its index is `full.len()`).
+    pub(super) tail: Option<[f32; LANES]>,
 }
 
-impl<'a> XChunks<'a> {
-    pub(super) fn new(x: &'a [f32]) -> Self {
-        let (full, rest) = x.as_chunks::<LANES>();
-        let mut tail = [0.0; LANES];
-        tail[..rest.len()].copy_from_slice(rest);
-        Self { full, tail }
-    }
+/// Which whole chunks a kernel reads.
+#[derive(Clone, Copy)]
+pub(super) enum Read<'a> {
+    /// `0..n`.
+    First(usize),
+    /// These, ascending.
+    Listed(&'a [u32]),
+}
 
-    pub(super) fn get(&self, c: usize) -> &[f32; LANES] {
-        self.full.get(c).unwrap_or(&self.tail)
+impl<'a> SampleChunks<'a> {
+    /// Sample `s` of `chunks`, whose inputs are `x`.
+    pub(super) fn new(x: &'a [f32], chunks: &Chunks<'a>, s: usize) -> Self {
+        let (full, rest) = x.as_chunks::<LANES>();
+        let (read, tail_read) = match *chunks {
+            Chunks::All => (Read::First(full.len()), !rest.is_empty()),
+            Chunks::Listed(lists, first) => match lists.of(first + s).split_last() {
+                Some((&last, whole)) if last as usize == full.len() => (Read::Listed(whole), true),
+                _ => (Read::Listed(lists.of(first + s)), false),
+            },
+        };
+        let tail = tail_read.then(|| {
+            let mut tail = [0.0; LANES];
+            tail[..rest.len()].copy_from_slice(rest);
+            tail
+        });
+        Self { full, read, tail }
     }
 }
 
@@ -61,8 +84,9 @@ pub(super) fn forward(
     for (k, slab) in wt.chunks_exact(count * LANES).enumerate() {
         let first = k * VECTOR;
         let rows = (layout.rows - first).min(VECTOR);
+        let slab: &[[Columns; LANES]] = slab.as_chunks().0;
         for s in 0..xs.len() {
-            let sums = forward_slab(slab, &XChunks::new(xs.get(s)), chunks.each(s, count));
+            let sums = forward_slab(slab, &SampleChunks::new(xs.get(s), &chunks, s));
             let y = &mut ys[s * outputs + row0 + first..][..rows];
             for ((y, sum), bias) in y.iter_mut().zip(sums).zip(&b[first..first + rows]) {
                 *y = sum + bias;
@@ -75,20 +99,43 @@ pub(super) fn forward(
 /// the chunks in ascending order, then the lanes reduced as
 /// `tinymlp::kernels::reduce_lanes` does, `((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7))`.
 #[target_feature(enable = "avx512f")]
-fn forward_slab(slab: &[Columns], x: &XChunks<'_>, chunks: impl Iterator<Item = usize>) -> Columns {
+fn forward_slab(slab: &[[Columns; LANES]], x: &SampleChunks<'_>) -> Columns {
     let mut acc = [_mm512_setzero_ps(); LANES];
-    for c in chunks {
-        let (xc, w) = (x.get(c), &slab[c * LANES..][..LANES]);
-        for lane in 0..LANES {
-            let product = _mm512_mul_ps(cast(w[lane]), _mm512_set1_ps(xc[lane]));
-            acc[lane] = _mm512_add_ps(acc[lane], product);
+    match x.read {
+        Read::First(n) => {
+            for (w, xc) in slab.iter().zip(&x.full[..n]) {
+                acc = chunk_products(acc, w, xc);
+            }
         }
+        Read::Listed(list) => {
+            for &c in list {
+                let c = c as usize;
+                acc = chunk_products(acc, &slab[c], &x.full[c]);
+            }
+        }
+    }
+    if let Some(tail) = &x.tail {
+        acc = chunk_products(acc, &slab[x.full.len()], tail);
     }
     let s0 = _mm512_add_ps(acc[0], acc[4]);
     let s1 = _mm512_add_ps(acc[1], acc[5]);
     let s2 = _mm512_add_ps(acc[2], acc[6]);
     let s3 = _mm512_add_ps(acc[3], acc[7]);
     cast(_mm512_add_ps(_mm512_add_ps(s0, s2), _mm512_add_ps(s1, s3)))
+}
+
+/// One chunk's products added to the eight lanes' sums.
+#[target_feature(enable = "avx512f")]
+fn chunk_products(
+    mut acc: [__m512; LANES],
+    w: &[Columns; LANES],
+    xc: &[f32; LANES],
+) -> [__m512; LANES] {
+    for lane in 0..LANES {
+        let product = _mm512_mul_ps(cast(w[lane]), _mm512_set1_ps(xc[lane]));
+        acc[lane] = _mm512_add_ps(acc[lane], product);
+    }
+    acc
 }
 
 /// Row-major `w` (`layout.rows × layout.inputs`) into the input-major `t`,

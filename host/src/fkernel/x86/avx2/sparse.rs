@@ -17,7 +17,7 @@ use tinymlp::kernels::LANES;
 use tinymlp::{Sgd, TensorKind};
 
 use super::super::super::sparse::{Chunks, InputMajor, VECTOR};
-use super::super::sparse::XChunks;
+use super::super::sparse::{Read, SampleChunks};
 use super::{all_finite, half_at, magnitude_bits, Half, HALF};
 
 /// `ys[s][row0 + o] = dot(W[o], xs[s]) + b[o]` from input-major weights
@@ -35,10 +35,11 @@ pub(super) fn forward(
     for (k, slab) in wt.chunks_exact(count * LANES * 2).enumerate() {
         let first = k * VECTOR;
         let rows = (layout.rows - first).min(VECTOR);
+        let slab: &[ChunkHalves] = slab.as_chunks().0;
         for s in 0..xs.len() {
-            let x = XChunks::new(xs.get(s));
-            let low = lane_sums::<0>(slab, &x, chunks.each(s, count));
-            let high = lane_sums::<{ LANES / 2 }>(slab, &x, chunks.each(s, count));
+            let x = SampleChunks::new(xs.get(s), &chunks, s);
+            let low = lane_sums::<0>(slab, &x);
+            let high = lane_sums::<{ LANES / 2 }>(slab, &x);
             let sums: [[f32; HALF]; 2] = core::array::from_fn(|half| {
                 // `tinymlp::kernels::reduce_lanes`: `((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7))`.
                 let [s0, s1, s2, s3] =
@@ -54,26 +55,51 @@ pub(super) fn forward(
     }
 }
 
+/// One chunk of a slab: its eight inputs' two half slabs, `[2 * lane + half]`.
+type ChunkHalves = [Half; 2 * LANES];
+
+/// Per lane and half, four lanes' sums (`[half][lane]`).
+type LaneSums = [[__m256; 4]; 2];
+
 /// Lanes `FIRST..FIRST + 4` of one slab's sixteen dot products with one
-/// sample, both halves (`[half][lane]`): per lane a chain over the chunks
-/// in ascending order. Two such passes instead of one per half: eight sums
-/// fit the registers either way, and each input's broadcast serves both
-/// halves (24 loads per chunk and slab instead of 32).
+/// sample, both halves: per lane a chain over the chunks read, ascending.
+/// Two such passes instead of one per half: eight sums fit the registers
+/// either way, and each input's broadcast serves both halves (24 loads per
+/// chunk and slab instead of 32).
 #[target_feature(enable = "avx2")]
-fn lane_sums<const FIRST: usize>(
-    slab: &[Half],
-    x: &XChunks<'_>,
-    chunks: impl Iterator<Item = usize>,
-) -> [[__m256; 4]; 2] {
+fn lane_sums<const FIRST: usize>(slab: &[ChunkHalves], x: &SampleChunks<'_>) -> LaneSums {
     let mut acc = [[_mm256_setzero_ps(); 4]; 2];
-    for c in chunks {
-        let (xc, w) = (x.get(c), &slab[c * LANES * 2..][..LANES * 2]);
-        for l in 0..4 {
-            let x = _mm256_set1_ps(xc[FIRST + l]);
-            for (half, acc) in acc.iter_mut().enumerate() {
-                let product = _mm256_mul_ps(cast(w[2 * (FIRST + l) + half]), x);
-                acc[l] = _mm256_add_ps(acc[l], product);
+    match x.read {
+        Read::First(n) => {
+            for (w, xc) in slab.iter().zip(&x.full[..n]) {
+                acc = chunk_products::<FIRST>(acc, w, xc);
             }
+        }
+        Read::Listed(list) => {
+            for &c in list {
+                let c = c as usize;
+                acc = chunk_products::<FIRST>(acc, &slab[c], &x.full[c]);
+            }
+        }
+    }
+    if let Some(tail) = &x.tail {
+        acc = chunk_products::<FIRST>(acc, &slab[x.full.len()], tail);
+    }
+    acc
+}
+
+/// One chunk's products for lanes `FIRST..FIRST + 4`, added to their sums.
+#[target_feature(enable = "avx2")]
+fn chunk_products<const FIRST: usize>(
+    mut acc: LaneSums,
+    w: &ChunkHalves,
+    xc: &[f32; LANES],
+) -> LaneSums {
+    for l in 0..4 {
+        let x = _mm256_set1_ps(xc[FIRST + l]);
+        for (half, acc) in acc.iter_mut().enumerate() {
+            let product = _mm256_mul_ps(cast(w[2 * (FIRST + l) + half]), x);
+            acc[l] = _mm256_add_ps(acc[l], product);
         }
     }
     acc
