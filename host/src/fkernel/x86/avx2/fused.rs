@@ -15,7 +15,7 @@ use tinymlp::{Sgd, TensorKind};
 use super::super::super::fused::ShardedBatch;
 use super::super::super::sparse::{InputMajor, VECTOR};
 use super::super::fused::{slab_deltas, SCRATCH};
-use super::sparse::{row_lanes, SgdStep};
+use super::sparse::{row_lanes, RowLanes, SgdStep};
 use super::{all_finite, half_at, magnitude_bits, Half, HALF};
 
 /// Half slabs whose gradient one pass of the fused step forms: their shard
@@ -153,7 +153,7 @@ impl Halves<'_> {
     ) -> __m256i {
         let (inputs, padded) = (self.layout.inputs, self.layout.slab_len() / VECTOR);
         // Lanes of real rows in each half (the padding rows keep their zeros).
-        let lanes: [__m256; V] =
+        let lanes: [RowLanes; V] =
             core::array::from_fn(|v| row_lanes((self.layout.rows - (u0 + v) * HALF).min(HALF)));
         let mut largest = _mm256_setzero_si256();
         // One input at a time (`G` = 1) through the tail's loop: taken

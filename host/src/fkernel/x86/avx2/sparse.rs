@@ -162,11 +162,25 @@ pub(super) fn sgd_update_input_major(
     all_finite(largest)
 }
 
-/// Lanes `0..rows` of a ymm register set (all bits), the others clear.
+/// Which lanes of a half slab hold real rows: all, or those set in a mask.
+#[derive(Clone, Copy)]
+pub(super) enum RowLanes {
+    All,
+    /// Lanes `0..rows` (all bits), the others clear.
+    First(__m256),
+}
+
+/// The lanes of a half slab of `rows` real rows.
 #[target_feature(enable = "avx2")]
-pub(super) fn row_lanes(rows: usize) -> __m256 {
+pub(super) fn row_lanes(rows: usize) -> RowLanes {
+    if rows >= HALF {
+        return RowLanes::All;
+    }
     let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(rows as i32), lane))
+    RowLanes::First(_mm256_castsi256_ps(_mm256_cmpgt_epi32(
+        _mm256_set1_epi32(rows as i32),
+        lane,
+    )))
 }
 
 /// Eight whole rows of eight from `w[start..]`, `inputs` apart.
@@ -279,16 +293,21 @@ impl SgdStep {
         new
     }
 
-    /// [`update`](Self::update) of the lanes set in `lanes` only (the
-    /// padding rows past the last keep their zeros).
+    /// [`update`](Self::update) of the real rows' lanes only (the padding
+    /// rows past the last keep their zeros). Whole halves are stored as
+    /// they are: a blend with the old value before the store is compiled to
+    /// a masked store (`vmaskmovps`), slow on Intel and microcoded on AMD.
     #[target_feature(enable = "avx2")]
     pub(super) fn update_lanes(
         self,
         w: &mut Half,
         v: &mut Half,
         g: __m256,
-        lanes: __m256,
+        lanes: RowLanes,
     ) -> __m256 {
+        let RowLanes::First(lanes) = lanes else {
+            return self.update(w, v, g);
+        };
         let (mut new_w, mut new_v) = (*w, *v);
         let new = self.update(&mut new_w, &mut new_v, g);
         let new = _mm256_blendv_ps(cast(*w), new, lanes);
