@@ -39,7 +39,9 @@
 //! on mostly-zero inputs (MNIST's background): input-major weights, and
 //! only the chunks of inputs that are not all zero. [`fused`] takes that
 //! layer's whole SGD step, its gradient formed input by input over the
-//! samples whose input is not zero and never stored.
+//! samples whose input is not zero and never stored. [`prefetch`] asks for
+//! the next batch's images while a step computes ([`pixels`] then converts
+//! them).
 //!
 //! `host/tests/fkernel.rs` checks every path against `tinymlp::batch` with
 //! `to_bits` equality on random shapes (widths not multiples of 8 or 16,
@@ -86,6 +88,7 @@ pub fn zeros(len: usize) -> Floats {
 pub mod exp;
 pub mod fused;
 pub mod pixels;
+pub mod prefetch;
 pub mod sparse;
 #[cfg(target_arch = "x86_64")]
 mod x86;
@@ -531,6 +534,9 @@ enum Kernel<'a, 'x> {
     },
     Exp {
         values: &'a mut [f32],
+    },
+    Prefetch {
+        data: &'a [u8],
     },
 }
 

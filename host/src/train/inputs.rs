@@ -90,6 +90,19 @@ impl Inputs<'_> {
         }
         std::hint::black_box(sum);
     }
+
+    /// Asks for every cache line of the samples' images without waiting
+    /// ([`FFast::prefetch`]): called a step ahead of their staging, the
+    /// misses that [`touch`](Self::touch) would wait for are under way while
+    /// the step computes. Nothing for data that is not images, or on the
+    /// portable path.
+    pub fn prefetch(&self, samples: &[Sample], fast: FFast) {
+        for sample in samples {
+            if let Some(pixels) = self.data.pixels(sample.index) {
+                fast.prefetch(pixels);
+            }
+        }
+    }
 }
 
 /// Pixels of a shifted image gathered before one conversion call: MNIST's

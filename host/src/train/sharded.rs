@@ -13,7 +13,7 @@ use super::observer::{Observer, TrainError};
 use super::optimizer::Optimizer;
 use super::plan::{EpochPlan, EpochSums, SHARD};
 use super::shard::{train_shard_into, Combine, ShardScratch};
-use crate::fkernel::{self, Floats};
+use crate::fkernel::{self, FFast, Floats};
 use crate::model::Net;
 
 /// One shard's worker state: its own gradient buffer, inputs and scratch.
@@ -160,9 +160,15 @@ pub fn epoch(
         ..plan.part.before
     };
     let total = plan.part.total;
-    for (batch_index, batch) in plan.samples.chunks(plan.batch_size).enumerate() {
+    let fast = FFast::detect();
+    let batches = || plan.samples.chunks(plan.batch_size);
+    for (batch_index, batch) in batches().enumerate() {
         if observer.should_stop() {
             return Err(TrainError::Interrupted);
+        }
+        // The next batch's images are on their way while this one computes.
+        if let Some(next) = batches().nth(batch_index + 1) {
+            plan.inputs.prefetch(next, fast);
         }
         let (batch_loss, correct, used) = gradients(net, shards, (plan, threads), batch);
         sums.correct += correct;

@@ -70,6 +70,16 @@ pub(super) fn run(kernel: Kernel<'_, '_>) {
         } => *finite = fused::sgd_step(sgd, batch, t),
         Kernel::Pixels { pixels, x } => pixels::pixels_to_inputs(pixels, x),
         Kernel::Exp { values } => exp::exp(values),
+        Kernel::Prefetch { data } => prefetch(data),
+    }
+}
+
+/// `_mm_prefetch` of every cache line `data` touches, into every level
+/// (SSE: every x86-64 CPU, and so both vector paths, has it).
+#[target_feature(enable = "sse")]
+fn prefetch(data: &[u8]) {
+    for i in super::prefetch::line_starts(data.as_ptr() as usize, data.len()) {
+        _mm_prefetch::<_MM_HINT_T0>(core::ptr::from_ref(&data[i]).cast());
     }
 }
 

@@ -141,6 +141,7 @@ pub(super) fn worker<O: Observer>(
     for (batch_index, batch) in batches().enumerate() {
         // `nth` on slice chunks is a constant-time index.
         let next = batches().nth(batch_index + 1);
+        let after = batches().nth(batch_index + 2);
         let step = plan.first_step + batch_index;
         if let Some(observer) = observer.as_deref_mut() {
             if observer.should_stop() {
@@ -153,7 +154,7 @@ pub(super) fn worker<O: Observer>(
             step,
             n: batch.len(),
         };
-        forward(&mut buf, part, widths, at, (plan, next))?;
+        forward(&mut buf, part, widths, at, (plan, [next, after]))?;
         let loss = output_layer(&mut buf, &part.output, widths, at, &mut sums.correct);
         sums.add_loss(loss, plan)?;
         backward(&mut buf, part, widths, at);
@@ -212,13 +213,14 @@ fn stage(staged: &mut Staged, plan: &EpochPlan<'_>, batch: &[Sample]) {
 
 /// Every hidden layer: the own rows (ReLU), published; then everyone
 /// else's, after the barrier. The next batch (if any) is staged while this
-/// thread waits at the first barrier: time it would otherwise spin.
+/// thread waits at the first barrier: time it would otherwise spin; and the
+/// one after it is asked for ([`Inputs::prefetch`](crate::train::inputs::Inputs::prefetch)).
 fn forward(
     buf: &mut Buffers,
     part: &Part,
     widths: &[usize],
     at: Position<'_>,
-    (plan, next): (&EpochPlan<'_>, Option<&[Sample]>),
+    (plan, [next, after]): (&EpochPlan<'_>, [Option<&[Sample]>; 2]),
 ) -> Result<(), TrainError> {
     let (shared, n) = (at.shared, at.n);
     let (this, upcoming) = staged_pair(&mut buf.staged, at.step);
@@ -259,6 +261,9 @@ fn forward(
         let arrival = shared.barrier.arrive();
         if let (0, Some(next)) = (l, next) {
             stage(upcoming, plan, next);
+        }
+        if let (0, Some(after)) = (l, after) {
+            plan.inputs.prefetch(after, buf.fast);
         }
         buf.waited += arrival.wait();
         if l == 0 && shared.stop_at.load(Ordering::Relaxed) <= at.step {

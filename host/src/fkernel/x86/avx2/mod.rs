@@ -86,6 +86,7 @@ pub(in crate::fkernel) fn run(kernel: Kernel<'_, '_>) {
         } => forward::forward_rows(w, b, row0, xs, ys, outputs),
         Kernel::Pixels { pixels, x } => pixels::pixels_to_inputs(pixels, x),
         Kernel::Exp { values } => exp::exp(values),
+        Kernel::Prefetch { data } => super::prefetch(data),
         Kernel::Transposed { .. } | Kernel::ToInputMajor { .. } => {
             unreachable!("the AVX2 path runs the portable form")
         }
