@@ -251,21 +251,32 @@ pub(super) struct SgdStep {
     momentum: __m256,
     decay: __m256,
     scale: __m256,
-    nesterov: bool,
-    /// No momentum: plain SGD, the velocity neither read nor written.
-    pub(super) plain: bool,
+    /// [`PLAIN`], [`MOMENTUM`] or [`NESTEROV`].
+    pub(super) rule: u8,
 }
+
+/// No momentum: the velocity neither read nor written.
+pub(super) const PLAIN: u8 = 0;
+/// Momentum: the step along the new velocity.
+pub(super) const MOMENTUM: u8 = 1;
+/// Nesterov momentum: the step along the gradient plus momentum times the
+/// new velocity.
+pub(super) const NESTEROV: u8 = 2;
 
 impl SgdStep {
     #[target_feature(enable = "avx2")]
     pub(super) fn new(sgd: Sgd, kind: TensorKind, grad_scale: f32) -> Self {
+        let rule = match (sgd.momentum == 0.0, sgd.nesterov) {
+            (true, _) => PLAIN,
+            (false, false) => MOMENTUM,
+            (false, true) => NESTEROV,
+        };
         Self {
             lr: _mm256_set1_ps(sgd.learning_rate),
             momentum: _mm256_set1_ps(sgd.momentum),
             decay: _mm256_set1_ps(kind.decay(sgd.weight_decay)),
             scale: _mm256_set1_ps(grad_scale),
-            nesterov: sgd.nesterov,
-            plain: sgd.momentum == 0.0,
+            rule,
         }
     }
 
@@ -275,14 +286,26 @@ impl SgdStep {
     /// weights returned.
     #[target_feature(enable = "avx2")]
     fn update(self, w: &mut Half, v: &mut Half, g: __m256) -> __m256 {
+        match self.rule {
+            PLAIN => self.update_as::<PLAIN>(w, v, g),
+            MOMENTUM => self.update_as::<MOMENTUM>(w, v, g),
+            _ => self.update_as::<NESTEROV>(w, v, g),
+        }
+    }
+
+    /// [`update`](Self::update) with the rule fixed at compile time (`RULE`
+    /// must be [`self.rule`](Self::rule)): a loop over many halves then
+    /// branches on it once, not per half.
+    #[target_feature(enable = "avx2")]
+    pub(super) fn update_as<const RULE: u8>(self, w: &mut Half, v: &mut Half, g: __m256) -> __m256 {
         let p: __m256 = cast(*w);
         let g = _mm256_add_ps(_mm256_mul_ps(g, self.scale), _mm256_mul_ps(self.decay, p));
-        let update = if self.plain {
+        let update = if RULE == PLAIN {
             g
         } else {
             let vel = _mm256_add_ps(_mm256_mul_ps(self.momentum, cast(*v)), g);
             *v = cast(vel);
-            if self.nesterov {
+            if RULE == NESTEROV {
                 _mm256_add_ps(g, _mm256_mul_ps(self.momentum, vel))
             } else {
                 vel
@@ -312,7 +335,7 @@ impl SgdStep {
         let new = self.update(&mut new_w, &mut new_v, g);
         let new = _mm256_blendv_ps(cast(*w), new, lanes);
         *w = cast(new);
-        if !self.plain {
+        if self.rule != PLAIN {
             *v = cast(_mm256_blendv_ps(cast(*v), cast(new_v), lanes));
         }
         new
