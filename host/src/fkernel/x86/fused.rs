@@ -205,13 +205,17 @@ impl Slabs<'_> {
             let rows = (self.layout.rows - (k0 + v) * VECTOR).min(VECTOR);
             ((1u32 << rows) - 1) as __mmask16
         });
+        // Where input 0 of each slab is.
+        let bases: [usize; V] = core::array::from_fn(|v| (k0 + v) * padded);
         let mut largest = _mm512_setzero_si512();
         let mut update = |i: usize, g: [__m512; V]| {
-            for v in 0..V {
-                let at = (k0 + v) * padded + i;
-                let new = update_one(step, lanes[v], g[v], (&mut wt[at], &mut vt[at]));
-                largest = _mm512_max_epu32(largest, magnitude_bits(new));
-            }
+            let (g, t) = ((&g, &lanes), (&mut *wt, &mut *vt));
+            let bits = match (step.plain, step.nesterov) {
+                (true, _) => update_input::<V, PLAIN>(step, g, (&bases, i), t),
+                (false, false) => update_input::<V, MOMENTUM>(step, g, (&bases, i), t),
+                (false, true) => update_input::<V, NESTEROV>(step, g, (&bases, i), t),
+            };
+            largest = _mm512_max_epu32(largest, bits);
         };
         let whole = inputs / G * G;
         for i0 in (0..whole).step_by(G) {
@@ -272,26 +276,45 @@ impl Slabs<'_> {
     }
 }
 
-/// One vector's SGD step (its real rows in `lanes`); the new weights.
+/// No momentum ([`update_input`]'s `RULE`).
+const PLAIN: u8 = 0;
+/// Momentum.
+const MOMENTUM: u8 = 1;
+/// Nesterov momentum.
+const NESTEROV: u8 = 2;
+
+/// The SGD step (`RULE`, which must be `step`'s) of input `i` in the slabs
+/// whose input 0 is at `bases`, with its gradient `g` and their real rows
+/// in `lanes`; the largest magnitude (bits) among the new weights. The rule
+/// is chosen once per input, not per vector (as in the AVX2 form).
 #[target_feature(enable = "avx512f")]
-fn update_one(
+fn update_input<const V: usize, const RULE: u8>(
     step: SgdStep,
-    lanes: __mmask16,
-    g: __m512,
-    (w, vel): (&mut Columns, &mut Columns),
-) -> __m512 {
-    let p: __m512 = cast(*w);
-    let new = if step.plain {
-        step.apply_plain(p, g)
-    } else {
-        let old: __m512 = cast(*vel);
-        let (new, new_vel) = step.apply(p, g, old);
-        *vel = cast(_mm512_mask_blend_ps(lanes, old, new_vel));
-        new
-    };
-    let new = _mm512_mask_blend_ps(lanes, p, new);
-    *w = cast(new);
-    new
+    (g, lanes): (&[__m512; V], &[__mmask16; V]),
+    (bases, i): (&[usize; V], usize),
+    (wt, vt): (&mut [Columns], &mut [Columns]),
+) -> __m512i {
+    let mut largest = _mm512_setzero_si512();
+    for v in 0..V {
+        let (at, lanes) = (bases[v] + i, lanes[v]);
+        let p: __m512 = cast(wt[at]);
+        let new = if RULE == PLAIN {
+            step.apply_plain(p, g[v])
+        } else {
+            let old: __m512 = cast(vt[at]);
+            let (new, new_vel) = if RULE == NESTEROV {
+                step.apply_as::<true>(p, g[v], old)
+            } else {
+                step.apply_as::<false>(p, g[v], old)
+            };
+            vt[at] = cast(_mm512_mask_blend_ps(lanes, old, new_vel));
+            new
+        };
+        let new = _mm512_mask_blend_ps(lanes, p, new);
+        wt[at] = cast(new);
+        largest = _mm512_max_epu32(largest, magnitude_bits(new));
+    }
+    largest
 }
 
 /// The bits of `|v|` per lane: ordered as the magnitudes.

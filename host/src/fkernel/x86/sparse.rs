@@ -233,7 +233,7 @@ pub(super) struct SgdStep {
     momentum: __m512,
     decay: __m512,
     scale: __m512,
-    nesterov: bool,
+    pub(super) nesterov: bool,
     /// No momentum: plain SGD, the velocity neither read nor written.
     pub(super) plain: bool,
 }
@@ -263,9 +263,25 @@ impl SgdStep {
     /// and velocity.
     #[target_feature(enable = "avx512f")]
     pub(super) fn apply(self, p: __m512, g: __m512, v: __m512) -> (__m512, __m512) {
+        if self.nesterov {
+            self.apply_as::<true>(p, g, v)
+        } else {
+            self.apply_as::<false>(p, g, v)
+        }
+    }
+
+    /// [`apply`](Self::apply) with `NESTEROV` (which must be
+    /// `self.nesterov`) fixed at compile time, for loops that choose once.
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn apply_as<const NESTEROV: bool>(
+        self,
+        p: __m512,
+        g: __m512,
+        v: __m512,
+    ) -> (__m512, __m512) {
         let g = _mm512_add_ps(_mm512_mul_ps(g, self.scale), _mm512_mul_ps(self.decay, p));
         let v = _mm512_add_ps(_mm512_mul_ps(self.momentum, v), g);
-        let update = if self.nesterov {
+        let update = if NESTEROV {
             _mm512_add_ps(g, _mm512_mul_ps(self.momentum, v))
         } else {
             v
