@@ -76,9 +76,9 @@ impl Inputs<'_> {
     /// Reads one byte of every cache line of the samples, all before any is
     /// converted: the samples of a shuffled batch are scattered over the
     /// training set, and touching them together lets their cache misses
-    /// overlap instead of stalling one sample at a time. (Safe Rust has no
-    /// prefetch instruction; a plain load whose value is discarded does the
-    /// same here.)
+    /// overlap instead of stalling one sample at a time. A load waits for
+    /// its line; where [`prefetch`](Self::prefetch) asked for the lines a
+    /// step earlier (the vector paths), they are already here.
     pub fn touch(&self, samples: &[Sample]) {
         let mut sum = 0u8;
         for sample in samples {
