@@ -73,9 +73,10 @@ impl Layout {
             header: header.as_deref(),
             data: data.as_deref(),
         };
-        let label = resolve_label_column(path, &options.label_column, rows, columns)?;
-        let guessed = options.label_column == LabelColumn::Auto
-            && matches!(auto_label(rows, columns), AutoLabel::OnlyText(_));
+        let LabelChoice {
+            column: label,
+            guessed,
+        } = resolve_label_column(path, &options.label_column, rows, columns)?;
         Ok(Self {
             columns,
             label,
@@ -142,7 +143,7 @@ fn is_header(path: &Path, options: &DataOptions, cells: &[String]) -> bool {
                 data: Some(cells),
             };
             match resolve_label_column(path, &options.label_column, rows, cells.len()) {
-                Ok(label) => {
+                Ok(LabelChoice { column: label, .. }) => {
                     let named = ["label", "class", "target"]
                         .contains(&cells[label].to_ascii_lowercase().as_str());
                     named
@@ -217,6 +218,27 @@ fn is_number(cell: &str) -> bool {
     cell.parse::<f32>().is_ok()
 }
 
+/// The label column [`resolve_label_column`] chose.
+#[derive(Clone, Copy)]
+struct LabelChoice {
+    /// 0-based.
+    column: usize,
+    /// Whether `auto` took it for being the only text cell of the first
+    /// data row ([`AutoLabel::OnlyText`]): a guess, checked later against
+    /// the labels the column holds.
+    guessed: bool,
+}
+
+impl LabelChoice {
+    /// A column given or found by name, not guessed.
+    fn given(column: usize) -> Self {
+        Self {
+            column,
+            guessed: false,
+        }
+    }
+}
+
 /// The 0-based label column, given the header (if the first row is one)
 /// and the first data row.
 fn resolve_label_column(
@@ -224,17 +246,21 @@ fn resolve_label_column(
     choice: &LabelColumn,
     rows: FirstRows<'_>,
     columns: usize,
-) -> Result<usize, DataError> {
+) -> Result<LabelChoice, DataError> {
     let positions = format!("a position from 1 to {columns}, first or last");
     let header = rows.header;
     match choice {
         LabelColumn::Auto => Ok(match auto_label(rows, columns) {
-            AutoLabel::Named(i) | AutoLabel::OnlyText(i) => i,
-            AutoLabel::First => 0,
+            AutoLabel::Named(i) => LabelChoice::given(i),
+            AutoLabel::OnlyText(column) => LabelChoice {
+                column,
+                guessed: true,
+            },
+            AutoLabel::First => LabelChoice::given(0),
         }),
-        LabelColumn::First => Ok(0),
-        LabelColumn::Last => Ok(columns - 1),
-        LabelColumn::Position(p) if (1..=columns).contains(p) => Ok(p - 1),
+        LabelColumn::First => Ok(LabelChoice::given(0)),
+        LabelColumn::Last => Ok(LabelChoice::given(columns - 1)),
+        LabelColumn::Position(p) if (1..=columns).contains(p) => Ok(LabelChoice::given(p - 1)),
         LabelColumn::Position(p) => Err(DataError::LabelColumn {
             path: path.to_path_buf(),
             problem: format!("label column {p} does not exist: the file has {columns} columns"),
@@ -264,6 +290,7 @@ fn resolve_label_column(
                         _ => None,
                     }
                 })
+                .map(LabelChoice::given)
                 .ok_or_else(|| DataError::LabelColumn {
                     path: path.to_path_buf(),
                     problem: format!("no column named {name:?}"),
