@@ -285,3 +285,56 @@ fn an_output_name_taken_by_a_directory_fails_before_training() {
         std::fs::remove_dir(out.join(name)).unwrap();
     }
 }
+
+/// A folder no one may create files in, root included: sysfs takes no new
+/// files (so the test holds in CI, which runs as root, where a `chmod`-ed
+/// folder would still be writable). `None` off Linux.
+fn unwritable_folder() -> Option<&'static Path> {
+    let sys = Path::new("/sys/kernel");
+    if !sys.is_dir() {
+        eprintln!("no /sys/kernel: not Linux, the unwritable folder is not tried");
+        return None;
+    }
+    assert!(
+        std::fs::write(sys.join(".tinymlp-write-test"), b"x").is_err(),
+        "/sys/kernel took a new file"
+    );
+    Some(sys)
+}
+
+#[test]
+fn an_unwritable_output_folder_fails_before_training() {
+    let Some(sys) = unwritable_folder() else {
+        return;
+    };
+    let dir = common::tempdir();
+    let data = dir.path().join("data");
+    write_mnist(&data, 64, 16);
+    // The folder exists and takes no file; the folder would be created in one
+    // that takes none.
+    let cases = [
+        (sys.to_path_buf(), "cannot write into the output directory"),
+        (
+            sys.join("tinymlp-out"),
+            "cannot create the output directory",
+        ),
+    ];
+    for (out, what) in cases {
+        let started = Instant::now();
+        // Many epochs: it must fail before them.
+        let run = run_host(&[
+            "train",
+            "--data",
+            s(&data),
+            "--out",
+            s(&out),
+            "--epochs",
+            "100000",
+            "--hidden",
+            "16",
+        ]);
+        run.assert_error(&[s(&out), what]);
+        assert!(started.elapsed() < Duration::from_secs(20));
+        assert!(!out.join("model.safetensors").exists());
+    }
+}
