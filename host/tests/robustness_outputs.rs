@@ -260,6 +260,25 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     files
 }
 
+/// `host train` into `out` fails with an error naming `words`, before any
+/// epoch: it is asked for so many that they would take hours.
+fn refused_before_training(data: &Path, out: &Path, words: &[&str]) {
+    let started = Instant::now();
+    let run = run_host(&[
+        "train",
+        "--data",
+        s(data),
+        "--out",
+        s(out),
+        "--epochs",
+        "100000",
+        "--hidden",
+        "16",
+    ]);
+    run.assert_error(words);
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
 #[test]
 fn an_output_name_taken_by_a_directory_fails_before_training() {
     let dir = common::tempdir();
@@ -267,21 +286,11 @@ fn an_output_name_taken_by_a_directory_fails_before_training() {
     write_mnist(&data, 64, 16);
     for name in ["model.safetensors", "weights.rs", "curves.svg"] {
         std::fs::create_dir_all(out.join(name)).unwrap();
-        let started = Instant::now();
-        // Many epochs: it must fail before them.
-        let run = run_host(&[
-            "train",
-            "--data",
-            s(&data),
-            "--out",
-            s(&out),
-            "--epochs",
-            "100000",
-            "--hidden",
-            "16",
-        ]);
-        run.assert_error(&[s(&out.join(name)), "is a directory", "--out"]);
-        assert!(started.elapsed() < Duration::from_secs(20));
+        refused_before_training(
+            &data,
+            &out,
+            &[s(&out.join(name)), "is a directory", "--out"],
+        );
         std::fs::remove_dir(out.join(name)).unwrap();
     }
 }
@@ -320,21 +329,7 @@ fn an_unwritable_output_folder_fails_before_training() {
         ),
     ];
     for (out, what) in cases {
-        let started = Instant::now();
-        // Many epochs: it must fail before them.
-        let run = run_host(&[
-            "train",
-            "--data",
-            s(&data),
-            "--out",
-            s(&out),
-            "--epochs",
-            "100000",
-            "--hidden",
-            "16",
-        ]);
-        run.assert_error(&[s(&out), what]);
-        assert!(started.elapsed() < Duration::from_secs(20));
+        refused_before_training(&data, &out, &[s(&out), what]);
         assert!(!out.join("model.safetensors").exists());
     }
 }
