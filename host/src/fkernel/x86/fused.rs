@@ -30,6 +30,7 @@ use tinymlp::{Sgd, TensorKind};
 
 use super::super::fused::ShardedBatch;
 use super::super::sparse::{InputMajor, VECTOR};
+use super::rule::{MOMENTUM, NESTEROV, PLAIN};
 use super::sparse::{Columns, SgdStep};
 
 /// Slabs whose gradient one pass over the inputs holds in registers (with
@@ -210,10 +211,10 @@ impl Slabs<'_> {
         let mut largest = _mm512_setzero_si512();
         let mut update = |i: usize, g: [__m512; V]| {
             let (g, t) = ((&g, &lanes), (&mut *wt, &mut *vt));
-            let bits = match (step.plain, step.nesterov) {
-                (true, _) => update_input::<V, PLAIN>(step, g, (&bases, i), t),
-                (false, false) => update_input::<V, MOMENTUM>(step, g, (&bases, i), t),
-                (false, true) => update_input::<V, NESTEROV>(step, g, (&bases, i), t),
+            let bits = match step.rule {
+                PLAIN => update_input::<V, PLAIN>(step, g, (&bases, i), t),
+                MOMENTUM => update_input::<V, MOMENTUM>(step, g, (&bases, i), t),
+                _ => update_input::<V, NESTEROV>(step, g, (&bases, i), t),
             };
             largest = _mm512_max_epu32(largest, bits);
         };
@@ -275,13 +276,6 @@ impl Slabs<'_> {
         g
     }
 }
-
-/// No momentum ([`update_input`]'s `RULE`).
-const PLAIN: u8 = 0;
-/// Momentum.
-const MOMENTUM: u8 = 1;
-/// Nesterov momentum.
-const NESTEROV: u8 = 2;
 
 /// The SGD step (`RULE`, which must be `step`'s) of input `i` in the slabs
 /// whose input 0 is at `bases`, with its gradient `g` and their real rows

@@ -19,6 +19,7 @@ pub(super) mod avx2;
 pub(super) mod exp;
 pub(super) mod fused;
 pub(super) mod pixels;
+pub(super) mod rule;
 pub(super) mod sparse;
 
 /// Runs `kernel` with AVX-512.

@@ -22,6 +22,7 @@ use tinymlp::Sgd;
 use tinymlp::TensorKind;
 
 use super::super::sparse::{Chunks, InputMajor, VECTOR};
+use super::rule::{self, NESTEROV, PLAIN};
 
 /// One vector of a slab: sixteen rows of one input.
 pub(super) type Columns = [f32; VECTOR];
@@ -54,10 +55,15 @@ impl<'a> SampleChunks<'a> {
         let (full, rest) = x.as_chunks::<LANES>();
         let (read, tail_read) = match *chunks {
             Chunks::All => (Read::First(full.len()), !rest.is_empty()),
-            Chunks::Listed(lists, first) => match lists.of(first + s).split_last() {
-                Some((&last, whole)) if last as usize == full.len() => (Read::Listed(whole), true),
-                _ => (Read::Listed(lists.of(first + s)), false),
-            },
+            Chunks::Listed(lists, first) => {
+                let list = lists.of(first + s);
+                match list.split_last() {
+                    Some((&last, whole)) if last as usize == full.len() => {
+                        (Read::Listed(whole), true)
+                    }
+                    _ => (Read::Listed(list), false),
+                }
+            }
         };
         let tail = tail_read.then(|| {
             let mut tail = [0.0; LANES];
@@ -209,7 +215,7 @@ pub(super) fn sgd_update_input_major(
             let v = &mut v_slab[i0..i0 + width];
             for ((w, v), g) in w.iter_mut().zip(v).zip(transpose(tile)) {
                 let p = cast(*w);
-                let new = if step.plain {
+                let new = if step.rule == PLAIN {
                     step.apply_plain(p, g)
                 } else {
                     let (new, vel) = step.apply(p, g, cast(*v));
@@ -233,9 +239,8 @@ pub(super) struct SgdStep {
     momentum: __m512,
     decay: __m512,
     scale: __m512,
-    pub(super) nesterov: bool,
-    /// No momentum: plain SGD, the velocity neither read nor written.
-    pub(super) plain: bool,
+    /// [`rule`](super::rule)'s `PLAIN`, `MOMENTUM` or `NESTEROV`.
+    pub(super) rule: u8,
 }
 
 impl SgdStep {
@@ -246,8 +251,7 @@ impl SgdStep {
             momentum: _mm512_set1_ps(sgd.momentum),
             decay: _mm512_set1_ps(kind.decay(sgd.weight_decay)),
             scale: _mm512_set1_ps(grad_scale),
-            nesterov: sgd.nesterov,
-            plain: sgd.momentum == 0.0,
+            rule: rule::of(&sgd),
         }
     }
 
@@ -263,15 +267,16 @@ impl SgdStep {
     /// and velocity.
     #[target_feature(enable = "avx512f")]
     pub(super) fn apply(self, p: __m512, g: __m512, v: __m512) -> (__m512, __m512) {
-        if self.nesterov {
+        if self.rule == NESTEROV {
             self.apply_as::<true>(p, g, v)
         } else {
             self.apply_as::<false>(p, g, v)
         }
     }
 
-    /// [`apply`](Self::apply) with `NESTEROV` (which must be
-    /// `self.nesterov`) fixed at compile time, for loops that choose once.
+    /// [`apply`](Self::apply) with `NESTEROV` (which must be whether
+    /// `self.rule` is Nesterov's) fixed at compile time, for loops that
+    /// choose once.
     #[target_feature(enable = "avx512f")]
     pub(super) fn apply_as<const NESTEROV: bool>(
         self,

@@ -15,7 +15,8 @@ use tinymlp::{Sgd, TensorKind};
 use super::super::super::fused::ShardedBatch;
 use super::super::super::sparse::{InputMajor, VECTOR};
 use super::super::fused::{slab_deltas, SCRATCH};
-use super::sparse::{row_lanes, RowLanes, SgdStep, MOMENTUM, NESTEROV, PLAIN};
+use super::super::rule::{MOMENTUM, NESTEROV, PLAIN};
+use super::sparse::{row_lanes, RowLanes, SgdStep};
 use super::{all_finite, half_at, magnitude_bits, Half, HALF};
 
 /// Half slabs whose gradient one pass of the fused step forms: their shard

@@ -17,6 +17,7 @@ use tinymlp::kernels::LANES;
 use tinymlp::{Sgd, TensorKind};
 
 use super::super::super::sparse::{Chunks, InputMajor, VECTOR};
+use super::super::rule::{self, MOMENTUM, NESTEROV, PLAIN};
 use super::super::sparse::{Read, SampleChunks};
 use super::{all_finite, half_at, magnitude_bits, Half, HALF};
 
@@ -251,32 +252,19 @@ pub(super) struct SgdStep {
     momentum: __m256,
     decay: __m256,
     scale: __m256,
-    /// [`PLAIN`], [`MOMENTUM`] or [`NESTEROV`].
+    /// [`rule`](super::super::rule)'s `PLAIN`, `MOMENTUM` or `NESTEROV`.
     pub(super) rule: u8,
 }
-
-/// No momentum: the velocity neither read nor written.
-pub(super) const PLAIN: u8 = 0;
-/// Momentum: the step along the new velocity.
-pub(super) const MOMENTUM: u8 = 1;
-/// Nesterov momentum: the step along the gradient plus momentum times the
-/// new velocity.
-pub(super) const NESTEROV: u8 = 2;
 
 impl SgdStep {
     #[target_feature(enable = "avx2")]
     pub(super) fn new(sgd: Sgd, kind: TensorKind, grad_scale: f32) -> Self {
-        let rule = match (sgd.momentum == 0.0, sgd.nesterov) {
-            (true, _) => PLAIN,
-            (false, false) => MOMENTUM,
-            (false, true) => NESTEROV,
-        };
         Self {
             lr: _mm256_set1_ps(sgd.learning_rate),
             momentum: _mm256_set1_ps(sgd.momentum),
             decay: _mm256_set1_ps(kind.decay(sgd.weight_decay)),
             scale: _mm256_set1_ps(grad_scale),
-            rule,
+            rule: rule::of(&sgd),
         }
     }
 
