@@ -259,11 +259,13 @@ fn forward(
         }
         publish(at.slot(&shared.acts, l), out, width, rows);
         let arrival = shared.barrier.arrive();
-        if let (0, Some(next)) = (l, next) {
-            stage(upcoming, plan, next);
-        }
-        if let (0, Some(after)) = (l, after) {
-            plan.inputs.prefetch(after, buf.fast);
+        if l == 0 {
+            if let Some(next) = next {
+                stage(upcoming, plan, next);
+            }
+            if let Some(after) = after {
+                plan.inputs.prefetch(after, buf.fast);
+            }
         }
         buf.waited += arrival.wait();
         if l == 0 && shared.stop_at.load(Ordering::Relaxed) <= at.step {
