@@ -10,7 +10,9 @@
 mod common;
 
 use common::kernels::{bits, kernels, sparse_inputs, values};
-use host::fkernel::sparse::{Chunks, InputMajor, NonZeroChunks};
+use std::ops::Range;
+
+use host::fkernel::sparse::{Chunks, InputMajor, NonZeroChunks, HALVES};
 use host::fkernel::FFast;
 use tinymlp::batch::{forward_batch_rows, Rows};
 use tinymlp::{Rng, Sgd, TensorKind};
@@ -33,8 +35,9 @@ fn input_widths(rng: &mut Rng) -> Vec<usize> {
 }
 
 /// A forward call on random rows of a layer, checked against the reference
-/// with the lists and with every chunk.
-fn check_forward(kernel: FFast, rng: &mut Rng, cols: usize, weights: &[f32]) {
+/// with the lists and with every chunk; returns how many of its samples
+/// have halves of the lanes that read different chunks.
+fn check_forward(kernel: FFast, rng: &mut Rng, cols: usize, weights: &[f32]) -> usize {
     let rows = weights.len() / cols;
     let n = 1 + rng.below(20) as usize;
     let extra = rng.below(5) as usize;
@@ -58,17 +61,21 @@ fn check_forward(kernel: FFast, rng: &mut Rng, cols: usize, weights: &[f32]) {
         let at = format!("{kernel:?} {chunks:?} rows={rows} cols={cols} n={n} row0={row0}");
         assert_eq!(bits(&got), bits(&want), "{at}");
     }
+    let differ = |s| lists.half(0, s) != lists.half(1, s);
+    (first..first + n).filter(|&s| differ(s)).count()
 }
 
 #[test]
 fn forward_equals_tinymlp_batch_on_sparse_inputs() {
     let mut rng = Rng::new(20);
     for kernel in kernels() {
+        let mut split = 0;
         for cols in input_widths(&mut rng) {
             let rows = 1 + rng.below(70) as usize;
             let weights = values(&mut rng, rows * cols, 9);
-            check_forward(kernel, &mut rng, cols, &weights);
+            split += check_forward(kernel, &mut rng, cols, &weights);
         }
+        assert!(split > 0, "the halves of the lanes read the same chunks");
     }
 }
 
@@ -116,12 +123,27 @@ fn chunk_lists_are_the_same_on_every_path() {
             x[at] = f32::NAN;
             let mut lists = NonZeroChunks::with(kernel);
             lists.extend(Rows::new(&x, cols));
+            let mut whole = 0;
             for (s, sample) in x.chunks(cols).enumerate() {
-                let want: Vec<u32> = (0..cols.div_ceil(8) as u32)
-                    .filter(|&c| sample[c as usize * 8..].iter().take(8).any(|&v| v != 0.0))
-                    .collect();
-                assert_eq!(lists.of(s), &want[..], "{kernel:?} cols={cols} sample {s}");
+                let listed = |lanes: Range<usize>| -> Vec<u32> {
+                    let chunks = sample
+                        .chunks(8)
+                        .map(|c| c.get(lanes.start..).unwrap_or(&[]));
+                    let chunks = chunks.map(|c| c.iter().take(lanes.len()).any(|&v| v != 0.0));
+                    (0..)
+                        .zip(chunks)
+                        .filter(|(_, nonzero)| *nonzero)
+                        .map(|(c, _)| c)
+                        .collect()
+                };
+                let at = format!("{kernel:?} cols={cols} sample {s}");
+                for (h, lanes) in HALVES.into_iter().enumerate() {
+                    assert_eq!(lists.half(h, s), &listed(lanes)[..], "{at}");
+                }
+                whole += listed(0..8).len();
             }
+            let density = whole as f64 / (3 * cols.div_ceil(8)) as f64;
+            assert_eq!(lists.density(cols), density, "{kernel:?} cols={cols}");
         }
     }
 }

@@ -513,8 +513,7 @@ enum Kernel<'a, 'x> {
     },
     NonZeroChunks {
         x: &'a [f32],
-        out: &'a mut [u32],
-        kept: &'a mut usize,
+        out: &'a mut sparse::ListsOut<'x>,
     },
     SgdInputMajor {
         sgd: (tinymlp::Sgd, tinymlp::TensorKind, f32),

@@ -41,14 +41,22 @@ pub(crate) fn bits(v: &[f32]) -> Vec<u32> {
 }
 
 /// `n` samples of `cols` inputs in which about 60 % of the chunks of eight
-/// are zero (`+0.0` and `-0.0`), the others mixed values with zeros among them.
+/// are zero (`+0.0` and `-0.0`), the others mixed values with zeros among
+/// them: a quarter of them, or (in about half of the samples, scattered as
+/// MNIST's strokes are) three quarters, so that such a sample has fewer
+/// non-zero inputs than its non-zero chunks hold (`host::fkernel::sparse::Entry`).
 pub(crate) fn sparse_inputs(rng: &mut Rng, n: usize, cols: usize) -> Vec<f32> {
     let mut x = values(rng, n * cols, 4);
     for sample in x.chunks_mut(cols) {
+        let scattered = rng.below(2) == 0;
         for chunk in sample.chunks_mut(8) {
+            let zero = if rng.below(4) == 0 { -0.0 } else { 0.0 };
             if rng.below(5) < 3 {
-                let zero = if rng.below(4) == 0 { -0.0 } else { 0.0 };
                 chunk.fill(zero);
+            } else if scattered {
+                for v in chunk.iter_mut().filter(|_| rng.below(4) > 0) {
+                    *v = zero;
+                }
             }
         }
     }

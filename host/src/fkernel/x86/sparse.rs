@@ -1,8 +1,8 @@
 //! The AVX-512 forms of [`FFast::forward_input_major`] (one slab of sixteen
-//! rows per zmm, the eight lanes' sums in eight registers),
-//! [`FFast::to_input_major`] and [`FFast::sgd_update_input_major`]
-//! (sixteen-by-sixteen tiles transposed in registers) and of
-//! [`NonZeroChunks::push`] (two chunks per compare).
+//! rows per zmm, the eight lanes' sums in eight registers, four lanes per
+//! pass over their half's chunks), [`FFast::to_input_major`] and
+//! [`FFast::sgd_update_input_major`] (sixteen-by-sixteen tiles transposed in
+//! registers); [`NonZeroChunks::push`] runs the AVX2 form.
 //!
 //! The slab is the outer loop and the samples the inner one: a slab of a
 //! 784-input layer is 50 KB, about the L1 cache, so every sample's chunks
@@ -27,17 +27,19 @@ use super::rule::{self, NESTEROV, PLAIN};
 /// One vector of a slab: sixteen rows of one input.
 pub(super) type Columns = [f32; VECTOR];
 
-/// One sample's inputs in chunks of eight and which of them a kernel reads:
-/// the whole chunks of `full` that `read` names, then the zero-padded last
-/// chunk if it is read. Kept apart so that the loop over whole chunks
+/// One sample's inputs in chunks of eight and which of them each half of
+/// a kernel's lanes ([`HALVES`](super::super::sparse::HALVES)) reads: the
+/// whole chunks of `full` that `read[h]` names, then the zero-padded last
+/// chunk if `tail_read[h]`. Kept apart so that the loop over whole chunks
 /// indexes them directly: a choice between a chunk and the padded tail
 /// inside the loop costs registers (the AVX2 form spilled an accumulator).
 pub(super) struct SampleChunks<'a> {
     pub(super) full: &'a [[f32; LANES]],
-    pub(super) read: Read<'a>,
-    /// The last chunk, zero-padded, when the inputs end inside it and it
-    /// is read (its index is `full.len()`).
-    pub(super) tail: Option<[f32; LANES]>,
+    pub(super) read: [Read<'a>; 2],
+    /// The last chunk, zero-padded, when the inputs end inside it (its
+    /// index is `full.len()`).
+    tail: Option<[f32; LANES]>,
+    tail_read: [bool; 2],
 }
 
 /// Which whole chunks a kernel reads.
@@ -53,24 +55,38 @@ impl<'a> SampleChunks<'a> {
     /// Sample `s` of `chunks`, whose inputs are `x`.
     pub(super) fn new(x: &'a [f32], chunks: &Chunks<'a>, s: usize) -> Self {
         let (full, rest) = x.as_chunks::<LANES>();
-        let (read, tail_read) = match *chunks {
-            Chunks::All => (Read::First(full.len()), !rest.is_empty()),
-            Chunks::Listed(lists, first) => {
-                let list = lists.of(first + s);
-                match list.split_last() {
-                    Some((&last, whole)) if last as usize == full.len() => {
-                        (Read::Listed(whole), true)
-                    }
-                    _ => (Read::Listed(list), false),
-                }
-            }
-        };
-        let tail = tail_read.then(|| {
+        let tail = (!rest.is_empty()).then(|| {
             let mut tail = [0.0; LANES];
             tail[..rest.len()].copy_from_slice(rest);
             tail
         });
-        Self { full, read, tail }
+        let (read, tail_read) = match *chunks {
+            Chunks::All => ([Read::First(full.len()); 2], [tail.is_some(); 2]),
+            Chunks::Listed(lists, first) => {
+                let half = |h| {
+                    let list = lists.half(h, first + s);
+                    match list.split_last() {
+                        Some((&last, whole)) if last as usize == full.len() => {
+                            (Read::Listed(whole), true)
+                        }
+                        _ => (Read::Listed(list), false),
+                    }
+                };
+                let [(low, low_tail), (high, high_tail)] = [half(0), half(1)];
+                ([low, high], [low_tail, high_tail])
+            }
+        };
+        Self {
+            full,
+            read,
+            tail,
+            tail_read,
+        }
+    }
+
+    /// The padded last chunk, if half `h` reads it.
+    pub(super) fn tail(&self, h: usize) -> Option<&[f32; LANES]> {
+        self.tail.as_ref().filter(|_| self.tail_read[h])
     }
 }
 
@@ -102,44 +118,55 @@ pub(super) fn forward(
 }
 
 /// One slab's sixteen dot products with one sample: per lane a chain over
-/// the chunks in ascending order, then the lanes reduced as
+/// the chunks read, ascending (lanes `0..4` and `4..8` in two passes, each
+/// over its half's chunks), then the lanes reduced as
 /// `tinymlp::kernels::reduce_lanes` does, `((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7))`.
 #[target_feature(enable = "avx512f")]
 fn forward_slab(slab: &[[Columns; LANES]], x: &SampleChunks<'_>) -> Columns {
-    let mut acc = [_mm512_setzero_ps(); LANES];
-    match x.read {
+    let [a0, a1, a2, a3] = half_sums::<0>(slab, x);
+    let [a4, a5, a6, a7] = half_sums::<{ LANES / 2 }>(slab, x);
+    let s0 = _mm512_add_ps(a0, a4);
+    let s1 = _mm512_add_ps(a1, a5);
+    let s2 = _mm512_add_ps(a2, a6);
+    let s3 = _mm512_add_ps(a3, a7);
+    cast(_mm512_add_ps(_mm512_add_ps(s0, s2), _mm512_add_ps(s1, s3)))
+}
+
+/// Lanes `FIRST..FIRST + 4` of one slab's sixteen dot products with one
+/// sample: per lane a chain over the chunks its half reads, ascending.
+#[target_feature(enable = "avx512f")]
+fn half_sums<const FIRST: usize>(slab: &[[Columns; LANES]], x: &SampleChunks<'_>) -> [__m512; 4] {
+    let h = FIRST / (LANES / 2);
+    let mut acc = [_mm512_setzero_ps(); 4];
+    match x.read[h] {
         Read::First(n) => {
             for (w, xc) in slab.iter().zip(&x.full[..n]) {
-                acc = chunk_products(acc, w, xc);
+                acc = chunk_products::<FIRST>(acc, w, xc);
             }
         }
         Read::Listed(list) => {
             for &c in list {
                 let c = c as usize;
-                acc = chunk_products(acc, &slab[c], &x.full[c]);
+                acc = chunk_products::<FIRST>(acc, &slab[c], &x.full[c]);
             }
         }
     }
-    if let Some(tail) = &x.tail {
-        acc = chunk_products(acc, &slab[x.full.len()], tail);
+    if let Some(tail) = x.tail(h) {
+        acc = chunk_products::<FIRST>(acc, &slab[x.full.len()], tail);
     }
-    let s0 = _mm512_add_ps(acc[0], acc[4]);
-    let s1 = _mm512_add_ps(acc[1], acc[5]);
-    let s2 = _mm512_add_ps(acc[2], acc[6]);
-    let s3 = _mm512_add_ps(acc[3], acc[7]);
-    cast(_mm512_add_ps(_mm512_add_ps(s0, s2), _mm512_add_ps(s1, s3)))
+    acc
 }
 
-/// One chunk's products added to the eight lanes' sums.
+/// One chunk's products for lanes `FIRST..FIRST + 4`, added to their sums.
 #[target_feature(enable = "avx512f")]
-fn chunk_products(
-    mut acc: [__m512; LANES],
+fn chunk_products<const FIRST: usize>(
+    mut acc: [__m512; 4],
     w: &[Columns; LANES],
     xc: &[f32; LANES],
-) -> [__m512; LANES] {
-    for lane in 0..LANES {
-        let product = _mm512_mul_ps(cast(w[lane]), _mm512_set1_ps(xc[lane]));
-        acc[lane] = _mm512_add_ps(acc[lane], product);
+) -> [__m512; 4] {
+    for (l, acc) in acc.iter_mut().enumerate() {
+        let product = _mm512_mul_ps(cast(w[FIRST + l]), _mm512_set1_ps(xc[FIRST + l]));
+        *acc = _mm512_add_ps(*acc, product);
     }
     acc
 }
@@ -357,25 +384,4 @@ fn transpose(rows: [__m512; VECTOR]) -> [__m512; VECTOR] {
         out[m + 12] = _mm512_shuffle_f32x4::<0xDD>(x1, y1);
     }
     out
-}
-
-/// The indices of the chunks of `x` that hold a value other than `±0.0`,
-/// written to the front of `out` (one slot per chunk); returns how many.
-/// Two chunks per compare (NaN counts as not zero, as in `!=`).
-#[target_feature(enable = "avx512f")]
-pub(super) fn nonzero_chunks(x: &[f32], out: &mut [u32]) -> usize {
-    let (vectors, rest) = x.as_chunks::<VECTOR>();
-    let mut kept = 0;
-    for (v, values) in vectors.iter().enumerate() {
-        let nonzero = _mm512_cmpneq_ps_mask(cast(*values), _mm512_setzero_ps());
-        out[kept] = 2 * v as u32;
-        kept += usize::from(nonzero & 0xff != 0);
-        out[kept] = 2 * v as u32 + 1;
-        kept += usize::from(nonzero >> 8 != 0);
-    }
-    for (c, chunk) in rest.chunks(LANES).enumerate() {
-        out[kept] = (2 * vectors.len() + c) as u32;
-        kept += usize::from(chunk.iter().any(|&v| v != 0.0));
-    }
-    kept
 }

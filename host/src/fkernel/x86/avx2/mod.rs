@@ -39,6 +39,7 @@ mod rank_k;
 mod sparse;
 
 pub(super) use rank_k::rank_cols_ymm;
+pub(super) use sparse::nonzero_chunks;
 
 /// Rows of a half slab: one ymm register.
 const HALF: usize = VECTOR / 2;
@@ -56,7 +57,7 @@ pub(in crate::fkernel) fn run(kernel: Kernel<'_, '_>) {
             xs,
             ys,
         } => sparse::forward(wt, b, row0, xs, ys),
-        Kernel::NonZeroChunks { x, out, kept } => *kept = sparse::nonzero_chunks(x, out),
+        Kernel::NonZeroChunks { x, out } => sparse::nonzero_chunks(x, out),
         Kernel::SgdInputMajor {
             sgd,
             grads,

@@ -16,7 +16,7 @@ use tinymlp::batch::Rows;
 use tinymlp::kernels::LANES;
 use tinymlp::{Sgd, TensorKind};
 
-use super::super::super::sparse::{Chunks, InputMajor, VECTOR};
+use super::super::super::sparse::{ChunkMask, Chunks, InputMajor, ListsOut, VECTOR};
 use super::super::rule::{self, MOMENTUM, NESTEROV, PLAIN};
 use super::super::sparse::{Read, SampleChunks};
 use super::{all_finite, half_at, magnitude_bits, Half, HALF};
@@ -69,8 +69,9 @@ type LaneSums = [[__m256; 4]; 2];
 /// chunk and slab instead of 32).
 #[target_feature(enable = "avx2")]
 fn lane_sums<const FIRST: usize>(slab: &[ChunkHalves], x: &SampleChunks<'_>) -> LaneSums {
+    let h = FIRST / (LANES / 2);
     let mut acc = [[_mm256_setzero_ps(); 4]; 2];
-    match x.read {
+    match x.read[h] {
         Read::First(n) => {
             for (w, xc) in slab.iter().zip(&x.full[..n]) {
                 acc = chunk_products::<FIRST>(acc, w, xc);
@@ -83,7 +84,7 @@ fn lane_sums<const FIRST: usize>(slab: &[ChunkHalves], x: &SampleChunks<'_>) -> 
             }
         }
     }
-    if let Some(tail) = &x.tail {
+    if let Some(tail) = x.tail(h) {
         acc = chunk_products::<FIRST>(acc, &slab[x.full.len()], tail);
     }
     acc
@@ -106,23 +107,20 @@ fn chunk_products<const FIRST: usize>(
     acc
 }
 
-/// The indices of the chunks of `x` that hold a value other than `±0.0`,
-/// written to the front of `out`; returns how many. One chunk per compare
-/// (NaN counts as not zero, as in `!=`).
+/// Records the chunks of `x` in the lists they belong to (see
+/// [`NonZeroChunks`](super::super::super::sparse::NonZeroChunks)); one
+/// chunk per compare (NaN counts as not zero, as in `!=`). The AVX-512
+/// path runs it too (two chunks per compare would save little: the
+/// writes to the lists are most of it).
 #[target_feature(enable = "avx2")]
-pub(super) fn nonzero_chunks(x: &[f32], out: &mut [u32]) -> usize {
+pub(in crate::fkernel::x86) fn nonzero_chunks(x: &[f32], out: &mut ListsOut<'_>) {
     let (chunks, rest) = x.as_chunks::<LANES>();
-    let mut kept = 0;
-    for (c, values) in chunks.iter().enumerate() {
+    let mask = |values: &[f32; LANES]| {
         let nonzero = _mm256_cmp_ps::<_CMP_NEQ_UQ>(cast(*values), _mm256_setzero_ps());
-        out[kept] = c as u32;
-        kept += usize::from(_mm256_movemask_ps(nonzero) != 0);
-    }
-    if !rest.is_empty() {
-        out[kept] = chunks.len() as u32;
-        kept += usize::from(rest.iter().any(|&v| v != 0.0));
-    }
-    kept
+        ChunkMask(_mm256_movemask_ps(nonzero) as u32)
+    };
+    let tail = (!rest.is_empty()).then(|| ChunkMask::of(rest));
+    out.record(chunks.iter().map(mask).chain(tail));
 }
 
 /// SGD on input-major `wt` and `vt` with the row-major gradient `grads`:
