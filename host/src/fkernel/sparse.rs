@@ -170,25 +170,25 @@ impl ChunkMask {
 /// chunk, and how many it kept; and how many chunks are not all zero.
 #[derive(Debug)]
 pub(super) struct ListsOut<'a> {
-    lists: [&'a mut [u32]; 2],
-    kept: [usize; 2],
-    whole: usize,
+    pub(super) lists: [&'a mut [u32]; 2],
+    pub(super) kept: [usize; 2],
+    pub(super) whole: usize,
 }
 
 impl ListsOut<'_> {
-    /// Records the chunks `0..` of masks `masks` in the lists of the halves
-    /// that are not zero. Branch-free: each index is written to both
-    /// lists, and kept by moving on (MNIST's strokes make a branch on it a
-    /// coin toss). The counts are locals, in registers: in `self` they
-    /// would be stored after each write to a list, which LLVM cannot tell
-    /// apart from them.
+    /// Records the chunks `first..` of masks `masks` in the lists of the
+    /// halves that are not zero, after those kept so far. Branch-free: each
+    /// index is written to both lists, and kept by moving on (MNIST's
+    /// strokes make a branch on it a coin toss). The counts are locals, in
+    /// registers: in `self` they would be stored after each write to a
+    /// list, which LLVM cannot tell apart from them.
     #[inline(always)]
-    pub(super) fn record(&mut self, masks: impl Iterator<Item = ChunkMask>) {
+    pub(super) fn record(&mut self, first: usize, masks: impl Iterator<Item = ChunkMask>) {
         let [low, high] = &mut self.lists;
         let (low, high) = (&mut **low, &mut **high);
-        let (mut kept, mut whole) = ([0usize; 2], 0);
+        let (mut kept, mut whole) = (self.kept, self.whole);
         let half = (1 << (LANES / 2)) - 1;
-        for (c, ChunkMask(mask)) in masks.enumerate() {
+        for (c, ChunkMask(mask)) in (first..).zip(masks) {
             low[kept[0]] = c as u32;
             kept[0] += usize::from(mask & half != 0);
             high[kept[1]] = c as u32;
@@ -251,7 +251,7 @@ impl NonZeroChunks {
             whole: 0,
         };
         match self.fast.path {
-            FPath::Portable => out.record(x.chunks(LANES).map(ChunkMask::of)),
+            FPath::Portable => out.record(0, x.chunks(LANES).map(ChunkMask::of)),
             FPath::Avx2 | FPath::Avx512 => self
                 .fast
                 .simd(super::Kernel::NonZeroChunks { x, out: &mut out }),
