@@ -12,8 +12,9 @@
 //! The `sparse_784xH` groups run the first layer's forward product on 32
 //! real MNIST images (`data/`): the row-major kernel beside the input-major
 //! one of `host::fkernel::sparse`, reading every chunk of eight pixels
-//! (`all`) or only the non-zero ones (`listed`), the copy into input-major
-//! storage and the lists of non-zero chunks the trainer makes per batch
+//! (`all`) or, for each half of a chunk's lanes, only the chunks where that
+//! half is not zero (`listed`), the copy into input-major storage and the
+//! chunk lists the trainer makes per batch
 //! (these count the dense product's MACs, so the rates compare as times
 //! do), one SGD step row-major (`tinymlp`'s) against input-major (in
 //! weights per second), and the first layer's whole step — gradient and
