@@ -1,6 +1,7 @@
 //! `host::fkernel::sparse`: the first layer's forward product with
-//! input-major weights, reading only the chunks of inputs that hold a
-//! non-zero value, gives the bits of `tinymlp::batch` on the row-major
+//! input-major weights, reading for each half of a chunk's lanes only the
+//! chunks where it holds a non-zero value, gives the bits of
+//! `tinymlp::batch` on the row-major
 //! weights — on every path this CPU has, on random shapes (inputs and rows
 //! not multiples of 8 or 16, row offsets), mostly-zero inputs with `-0.0`
 //! among them, and infinite weights; the copy into input-major storage,
@@ -9,9 +10,9 @@
 
 mod common;
 
-use common::kernels::{bits, kernels, sparse_inputs, values};
 use std::ops::Range;
 
+use common::kernels::{bits, kernels, sparse_inputs, values};
 use host::fkernel::sparse::{Chunks, InputMajor, NonZeroChunks, HALVES};
 use host::fkernel::FFast;
 use tinymlp::batch::{forward_batch_rows, Rows};

@@ -9,8 +9,8 @@
 //! contiguous vector per slab of sixteen rows, so a sample only reads those
 //! of its non-zero chunks, and each half of a chunk's lanes only where that
 //! half is not zero ([`NonZeroChunks`], recorded when the batch is staged;
-//! 28 % of MNIST's chunks per half). The trainer keeps the first layer's rows and their optimiser
-//! state input-major for an epoch. Their SGD step is
+//! 28 % of MNIST's chunks per half). The trainer keeps the first layer's
+//! rows and their optimiser state input-major for an epoch. Their SGD step is
 //! [`FFast::sgd_step_input_major`](super::FFast::sgd_step_input_major)
 //! (`fkernel::fused`): from [`FUSED_ROWS`](super::fused::FUSED_ROWS) (32)
 //! rows the gradient is formed input by input, over the samples whose input
@@ -24,10 +24,10 @@
 //! `tinymlp`'s dot product gives input `i` to lane `i % LANES`; each lane is
 //! one chain of additions in ascending `i` from `+0.0`, and the lanes are
 //! reduced in a fixed pairwise order. Here each lane is the same chain with
-//! the products of chunks whose half of the lanes is all zero left out. A left-out product is `w·0 =
-//! ±0.0` for a finite `w`, and adding `±0.0` to a chain that starts at `+0.0`
-//! changes nothing (such a chain is never `-0.0`: a sum is `-0.0` only when
-//! both terms are). For a weight that is not finite the product would be
+//! the products of chunks whose half of the lanes is all zero left out. A
+//! left-out product is `w·0 = ±0.0` for a finite `w`, and adding `±0.0` to
+//! a chain that starts at `+0.0` changes nothing (such a chain is never
+//! `-0.0`: a sum is `-0.0` only when both terms are). For a weight that is not finite the product would be
 //! NaN, so the forward product reads every chunk ([`Chunks::All`]) unless
 //! every weight is finite, which [`FFast::to_input_major`] and
 //! [`FFast::sgd_update_input_major`] report.
@@ -454,9 +454,9 @@ impl FFast {
 }
 
 /// The plain form of [`FFast::forward_input_major`]: per sample and row, the
-/// lanes of `tinymlp::kernels::dot`, each half's over the chunks it reads. The reference the
-/// vector forms are tested against, not a fast path: without AVX-512 or AVX2 the
-/// trainer keeps the first layer row-major.
+/// lanes of `tinymlp::kernels::dot`, each half's over the chunks it reads.
+/// The reference the vector forms are tested against, not a fast path:
+/// without AVX-512 or AVX2 the trainer keeps the first layer row-major.
 fn forward_plain(
     (wt, layout): (&[f32], InputMajor),
     b: &[f32],

@@ -43,8 +43,9 @@ pub(crate) fn bits(v: &[f32]) -> Vec<u32> {
 /// `n` samples of `cols` inputs in which about 60 % of the chunks of eight
 /// are zero (`+0.0` and `-0.0`), the others mixed values with zeros among
 /// them: a quarter of them, or (in about half of the samples, scattered as
-/// MNIST's strokes are) three quarters, so that such a sample has fewer
-/// non-zero inputs than its non-zero chunks hold (`host::fkernel::sparse::Entry`).
+/// MNIST's strokes are) three quarters, so that such a sample's chunks are
+/// often zero in one half of their lanes only
+/// (`host::fkernel::sparse::NonZeroChunks::half`).
 pub(crate) fn sparse_inputs(rng: &mut Rng, n: usize, cols: usize) -> Vec<f32> {
     let mut x = values(rng, n * cols, 4);
     for sample in x.chunks_mut(cols) {

@@ -111,8 +111,9 @@ fn chunk_products<const FIRST: usize>(
 /// [`NonZeroChunks`](super::super::super::sparse::NonZeroChunks)), four
 /// chunks at a time: their halves' masks from one byte mask, each list's
 /// four indices moved to its front by one byte shuffle (NaN counts as not
-/// zero, as in `!=`). Writing the indices one chunk at a time took twice
-/// as long as finding the chunks did. The AVX-512 path runs it too.
+/// zero, as in `!=`); written one chunk at a time, the two lists took
+/// 5.4–5.6 µs per batch of 32 MNIST images, four at a time 4.8–5.0 (the
+/// AVX-512 build). The AVX-512 path runs it too.
 #[target_feature(enable = "avx2")]
 pub(in crate::fkernel::x86) fn nonzero_chunks(x: &[f32], out: &mut ListsOut<'_>) {
     let (quads, rest) = x.as_chunks::<{ 4 * LANES }>();
