@@ -36,8 +36,8 @@ pub(super) type Columns = [f32; VECTOR];
 pub(super) struct SampleChunks<'a> {
     pub(super) full: &'a [[f32; LANES]],
     pub(super) read: [Read<'a>; 2],
-    /// The last chunk, zero-padded, when the inputs end inside it (its
-    /// index is `full.len()`).
+    /// The last chunk, zero-padded, when the inputs end inside it and a
+    /// half reads it (its index is `full.len()`).
     tail: Option<[f32; LANES]>,
     tail_read: [bool; 2],
 }
@@ -55,13 +55,8 @@ impl<'a> SampleChunks<'a> {
     /// Sample `s` of `chunks`, whose inputs are `x`.
     pub(super) fn new(x: &'a [f32], chunks: &Chunks<'a>, s: usize) -> Self {
         let (full, rest) = x.as_chunks::<LANES>();
-        let tail = (!rest.is_empty()).then(|| {
-            let mut tail = [0.0; LANES];
-            tail[..rest.len()].copy_from_slice(rest);
-            tail
-        });
         let (read, tail_read) = match *chunks {
-            Chunks::All => ([Read::First(full.len()); 2], [tail.is_some(); 2]),
+            Chunks::All => ([Read::First(full.len()); 2], [!rest.is_empty(); 2]),
             Chunks::Listed(lists, first) => {
                 let half = |h| {
                     let list = lists.half(h, first + s);
@@ -76,6 +71,12 @@ impl<'a> SampleChunks<'a> {
                 ([low, high], [low_tail, high_tail])
             }
         };
+        // Copied only when a half reads it (once per slab and sample).
+        let tail = tail_read.contains(&true).then(|| {
+            let mut tail = [0.0; LANES];
+            tail[..rest.len()].copy_from_slice(rest);
+            tail
+        });
         Self {
             full,
             read,
