@@ -75,7 +75,8 @@
 //!   the epoch itself ([`epoch`]);
 //! - `sync.rs`: what the threads share — the spinning barrier (which times
 //!   each thread's waiting, for [`threads`](super::threads)), the published
-//!   rows (`Slots`, `Shared`) and their copying (`publish`, `gather`);
+//!   rows (`Slots`, `Shared`) and their copying (`publish`, `gather`) — and
+//!   the threads themselves (`run_threads`: the trainer's rayon pool's own);
 //! - `parts.rs`: what each thread owns for an epoch (`Part`, `RowPart`,
 //!   `OutputCopy`), how the rows are split (`row_ranges`) and written back;
 //! - `worker.rs`: one thread's epoch — its buffers, and the forward pass,
@@ -95,8 +96,8 @@ use super::observer::{Observer, Quiet, TrainError};
 use super::plan::{EpochPlan, EpochSums};
 use crate::fkernel::FFast;
 use crate::model::Net;
-use parts::{parts, row_ranges, shared_weights, write_back};
-use sync::{Shared, Slots, SpinBarrier, NO_STOP};
+use parts::{parts, row_ranges, shared_weights, write_back, Part};
+use sync::{run_threads, Shared, Slots, SpinBarrier, NO_STOP};
 use worker::worker;
 
 /// Largest batch the row split takes: every thread holds the whole batch's
@@ -179,7 +180,7 @@ pub fn epoch(
     state: &mut [Net],
     (threads, first): (usize, FirstLayer),
     plan: &EpochPlan<'_>,
-    observer: &mut impl Observer,
+    observer: &mut (impl Observer + Send),
 ) -> Result<EpochSums, TrainError> {
     let widths = net.architecture().widths().to_vec();
     let count = thread_count(net, threads);
@@ -208,15 +209,20 @@ pub fn epoch(
         waited: AtomicU64::new(0),
     };
     let mut parts = parts(net, state, (&shared.ranges, first), count);
-    let (part0, rest) = parts.split_first_mut().expect("at least one part");
+    let parts_once: Vec<Mutex<&mut Part>> = parts.iter_mut().map(Mutex::new).collect();
+    let observer = Mutex::new(Some(observer));
     let started = Instant::now();
-    let result = std::thread::scope(|scope| {
-        for (k, part) in rest.iter_mut().enumerate() {
-            let (widths, shared) = (&widths, &shared);
-            scope.spawn(move || worker(k + 1, part, widths, shared, plan, None::<&mut Quiet>));
+    let result = run_threads(count, |k| {
+        let mut part = parts_once[k].lock().expect("each part is taken once");
+        match k {
+            0 => {
+                let observer = observer.lock().expect("taken once").take();
+                worker(k, &mut part, &widths, &shared, plan, observer)
+            }
+            _ => worker(k, &mut part, &widths, &shared, plan, None::<&mut Quiet>),
         }
-        worker(0, part0, &widths, &shared, plan, Some(observer))
     });
+    drop(parts_once);
     let threads_time = started.elapsed().as_secs_f64() * count as f64;
     write_back(net, state, &shared, &parts);
     let waited = shared.waited.into_inner() as f64 * 1e-9;

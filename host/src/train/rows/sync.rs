@@ -138,6 +138,38 @@ pub(super) struct Shared {
     pub(super) waited: AtomicU64,
 }
 
+/// Runs `work(k)` for every thread `k < count` at once, each on a thread of
+/// its own, and returns thread 0's result (the others' are dropped; a panic
+/// in any is resumed here after all have ended).
+///
+/// On a rayon pool of at least `count` threads (the trainer's: its loop runs
+/// on one of them) the pool's own threads take the parts
+/// (`rayon::broadcast`; threads past `count` return at once). The pool's
+/// threads stay where they ran the epoch before. A thread spawned per epoch
+/// was now and then started on the core of the thread that spawned it while
+/// the pool's idle thread still held the other core, and the two spinning
+/// threads then shared one core for the whole epoch: 600-32-4 epochs of
+/// 0.025–0.04 s among epochs of 0.006 s on a 2-vCPU Zen 5 (`BENCHMARKS.md`).
+/// Elsewhere (on no pool, or a smaller one) it spawns scoped threads.
+pub(super) fn run_threads<R: Send>(count: usize, work: impl Fn(usize) -> R + Sync) -> R {
+    if count <= 1 {
+        return work(0);
+    }
+    if rayon::current_thread_index().is_some() && rayon::current_num_threads() >= count {
+        let mut results = rayon::broadcast(|ctx| (ctx.index() < count).then(|| work(ctx.index())));
+        return results
+            .swap_remove(0)
+            .expect("thread 0 of the pool ran part 0");
+    }
+    let work = &work;
+    std::thread::scope(|scope| {
+        for k in 1..count {
+            scope.spawn(move || work(k));
+        }
+        work(0)
+    })
+}
+
 /// Copies the columns `own` of every sample of `full` (samples of `width`
 /// values) into `slot`.
 pub(super) fn publish(slot: &Mutex<Vec<f32>>, full: &[f32], width: usize, own: &Range<usize>) {
@@ -180,6 +212,73 @@ pub(super) fn gather(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Runs `run_threads(count, …)` where every part waits (up to ten
+    /// seconds, so that a wrong implementation fails instead of hanging) for
+    /// all `count` parts to have started: true only if they ran at once.
+    /// Returns that, each part's thread and whether it was a rayon thread.
+    fn parts_at_once(count: usize) -> (bool, Vec<(std::thread::ThreadId, bool)>, usize) {
+        let started = AtomicUsize::new(0);
+        let seen = Mutex::new(vec![None; count]);
+        let all_met = AtomicBool::new(true);
+        let first = run_threads(count, |k| {
+            started.fetch_add(1, Ordering::SeqCst);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while started.load(Ordering::SeqCst) < count && Instant::now() < deadline {
+                std::hint::spin_loop();
+            }
+            if started.load(Ordering::SeqCst) < count {
+                all_met.store(false, Ordering::SeqCst);
+            }
+            let on_pool = rayon::current_thread_index().is_some();
+            let mut seen = seen.lock().unwrap();
+            assert!(seen[k].is_none(), "part {k} ran twice");
+            seen[k] = Some((std::thread::current().id(), on_pool));
+            k
+        });
+        let seen: Vec<_> = seen
+            .into_inner()
+            .unwrap()
+            .into_iter()
+            .map(Option::unwrap)
+            .collect();
+        (all_met.into_inner(), seen, first)
+    }
+
+    fn distinct(threads: &[(std::thread::ThreadId, bool)]) -> bool {
+        let mut ids: Vec<_> = threads.iter().map(|t| format!("{:?}", t.0)).collect();
+        ids.sort();
+        ids.dedup();
+        ids.len() == threads.len()
+    }
+
+    #[test]
+    fn parts_run_at_once_on_the_pools_own_threads() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        for count in [2, 3] {
+            let (met, threads, first) = pool.install(|| parts_at_once(count));
+            assert!(met, "{count} parts did not run at once");
+            assert!(distinct(&threads), "{count} parts shared a thread");
+            assert!(threads.iter().all(|&(_, on_pool)| on_pool), "{threads:?}");
+            assert_eq!(first, 0, "the result is part 0's");
+        }
+    }
+
+    #[test]
+    fn parts_run_at_once_on_spawned_threads_off_a_pool_or_on_a_smaller_one() {
+        let (met, threads, first) = parts_at_once(3);
+        assert!(met && distinct(&threads) && first == 0, "{threads:?}");
+        assert!(threads[1..].iter().all(|&(_, on_pool)| !on_pool));
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let (met, threads, first) = pool.install(|| parts_at_once(3));
+        assert!(met && distinct(&threads) && first == 0, "{threads:?}");
+    }
 
     #[test]
     fn no_thread_passes_before_all_arrived_even_with_work_in_between() {
