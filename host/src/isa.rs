@@ -5,6 +5,10 @@
 //! TINYMLP_MAX_ISA=avx2 cargo run -p host --release -- train   # as on an AVX2-only CPU
 //! ```
 //!
+//! `avx2` means AVX2 alone, as on Haswell–Skylake and AMD Zen 1–3; `avxvnni`
+//! adds AVX-VNNI, the 256-bit int8 dot products of Alder Lake and later and
+//! of Zen 5, which only the int8 kernels use.
+//!
 //! Every path computes the same bits, so the cap changes speed only: it
 //! exists to measure what a slower CPU would run (`BENCHMARKS.md`), to rule
 //! a vector unit out when hunting a problem, and for CPUs whose wide
@@ -27,21 +31,24 @@ pub enum Isa {
     /// No explicit vector code: the portable kernels (which LLVM may still
     /// vectorise for the build's target CPU).
     Portable,
-    /// 256-bit vectors: AVX2 (and AVX-VNNI, its int8 extension).
+    /// 256-bit vectors: AVX2.
     Avx2,
+    /// 256-bit vectors with AVX-VNNI, AVX2's int8 dot-product extension.
+    AvxVnni,
     /// 512-bit vectors: AVX-512.
     Avx512,
 }
 
 impl Isa {
     /// Every level, narrowest first.
-    pub const ALL: [Isa; 3] = [Isa::Portable, Isa::Avx2, Isa::Avx512];
+    pub const ALL: [Isa; 4] = [Isa::Portable, Isa::Avx2, Isa::AvxVnni, Isa::Avx512];
 
     /// The name [`ENV`] takes.
     pub fn name(self) -> &'static str {
         match self {
             Isa::Portable => "portable",
             Isa::Avx2 => "avx2",
+            Isa::AvxVnni => "avxvnni",
             Isa::Avx512 => "avx512",
         }
     }
@@ -65,7 +72,7 @@ impl Isa {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
     "{ENV}={value:?} is not an instruction set of tinymlp's kernels: \
-     set it to portable, avx2 or avx512, or unset it to use all the CPU has"
+     set it to portable, avx2, avxvnni or avx512, or unset it to use all the CPU has"
 )]
 pub struct IsaError {
     value: String,
@@ -127,7 +134,11 @@ mod tests {
         assert_eq!(cap_from(Some("avx512")), Ok(Some(Isa::Avx512)));
         let error = cap_from(Some("sse4")).unwrap_err().to_string();
         assert!(error.starts_with("TINYMLP_MAX_ISA=\"sse4\""), "{error}");
-        assert!(error.contains("portable, avx2 or avx512"), "{error}");
-        assert!(Isa::Portable < Isa::Avx2 && Isa::Avx2 < Isa::Avx512);
+        assert!(
+            error.contains("portable, avx2, avxvnni or avx512"),
+            "{error}"
+        );
+        assert!(Isa::Portable < Isa::Avx2 && Isa::Avx2 < Isa::AvxVnni);
+        assert!(Isa::AvxVnni < Isa::Avx512);
     }
 }

@@ -5,6 +5,8 @@ mod common;
 
 use common::{data_dir, json, ok, run_host, run_host_with, s, without_last_column};
 use host::fkernel::FPath;
+use host::isa::Isa;
+use host::qkernel::QPath;
 
 fn texts(svg: &str) -> Vec<String> {
     let doc = roxmltree::Document::parse(svg).expect("the SVG is well-formed XML");
@@ -451,32 +453,53 @@ fn capping_the_instruction_set_changes_no_bit_and_a_wrong_cap_is_refused() {
         run_host_with(&args, &envs).assert_ok();
         let read = |name: &str| std::fs::read(dir.path().join(name)).unwrap();
         let timings = json(&String::from_utf8(read("timings.json")).unwrap());
-        let kernel = timings["kernels"]["f32"].as_str().unwrap().to_owned();
+        let kernel = |kind: &str| timings["kernels"][kind].as_str().unwrap().to_owned();
         // A count given with --threads is every epoch's, busy cores or not.
         let took = timings["epochs"][0]["threads"].as_u64();
         assert_eq!(took, threads.parse().ok(), "{timings}");
-        ((read("model.safetensors"), read("metrics.json")), kernel)
+        let files = (read("model.safetensors"), read("metrics.json"));
+        (files, [kernel("f32"), kernel("int8")])
     };
-    let (all, widest) = train(None, "1");
+    let (all, [widest, widest_int8]) = train(None, "1");
     let widest = FPath::ALL.into_iter().find(|p| p.name() == widest).unwrap();
-    assert!(widest.is_available());
+    let widest_int8 = QPath::ALL
+        .into_iter()
+        .find(|p| p.name() == widest_int8)
+        .unwrap();
+    assert!(widest.is_available() && widest_int8.is_available());
     for (cap, threads) in [
         (Some("portable"), "1"),
         (Some("avx2"), "1"),
         (Some("AVX2"), "2"),
+        (Some("avxvnni"), "1"),
         (Some("avx512"), "2"),
         (Some(""), "1"),
     ] {
-        let (files, kernel) = train(cap, threads);
+        let (files, [f32_kernel, int8_kernel]) = train(cap, threads);
         assert!(files == all, "{cap:?} on {threads} threads");
-        // The cap, or the widest path under it that this CPU has.
-        let capped = match cap.map(str::to_ascii_lowercase).as_deref() {
-            Some("portable") => FPath::Portable,
-            Some("avx2") if FPath::Avx2.is_available() => FPath::Avx2,
-            Some("avx2") => FPath::Portable,
-            _ => widest,
-        };
-        assert_eq!(kernel, capped.name(), "{cap:?}");
+        // The widest path at or under the cap that this CPU has.
+        let cap = cap.and_then(|c| Isa::parse(c).ok());
+        let under = |isa: Isa| cap.is_none_or(|cap| isa <= cap);
+        let f32_path = FPath::ALL
+            .into_iter()
+            .rev()
+            .find(|p| p.is_available() && under(p.isa()));
+        let int8_path = QPath::ALL
+            .into_iter()
+            .rev()
+            .find(|p| p.is_available() && under(p.isa()));
+        assert_eq!(f32_kernel, f32_path.unwrap().name(), "{cap:?}");
+        assert_eq!(int8_kernel, int8_path.unwrap().name(), "{cap:?}");
+        if cap.is_none() {
+            assert_eq!(
+                [f32_kernel.as_str(), int8_kernel.as_str()],
+                [widest.name(), widest_int8.name()]
+            );
+        }
+        // AVX2 alone, as on CPUs without AVX-VNNI: no VNNI int8 kernel.
+        if cap == Some(Isa::Avx2) {
+            assert!(!int8_kernel.contains("vnni"), "{int8_kernel}");
+        }
     }
     let dir = tempfile::tempdir().unwrap();
     let args = [
@@ -488,7 +511,9 @@ fn capping_the_instruction_set_changes_no_bit_and_a_wrong_cap_is_refused() {
         "--out",
         s(dir.path()),
     ];
-    run_host_with(&args, &[("TINYMLP_MAX_ISA", "sse4")])
-        .assert_error(&["TINYMLP_MAX_ISA=\"sse4\"", "portable, avx2 or avx512"]);
+    run_host_with(&args, &[("TINYMLP_MAX_ISA", "sse4")]).assert_error(&[
+        "TINYMLP_MAX_ISA=\"sse4\"",
+        "portable, avx2, avxvnni or avx512",
+    ]);
     assert!(!dir.path().join("model.safetensors").exists());
 }

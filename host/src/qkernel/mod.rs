@@ -80,7 +80,8 @@ impl QPath {
         use crate::isa::Isa;
         match self {
             QPath::Portable => Isa::Portable,
-            QPath::Avx2 | QPath::AvxVnni => Isa::Avx2,
+            QPath::Avx2 => Isa::Avx2,
+            QPath::AvxVnni => Isa::AvxVnni,
             QPath::Avx512Vnni => Isa::Avx512,
         }
     }
