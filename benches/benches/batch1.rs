@@ -10,16 +10,21 @@
 //!
 //! - int8: `tinymlp`'s reference and portable kernels, then each path of
 //!   `host::qkernel` this CPU has;
-//! - f32: `Network::forward` of `Mlp<784, 64, 10>`, and the bound: a sum over
-//!   the same 784 × 64 `f32` (200 KB, in L2 but not L1) in 64 independent lanes,
-//!   so that only the loads limit it.
+//! - f32: `Network::forward` of `Mlp<784, 64, 10>` (the chips' code, row-major
+//!   weights), the host's `BlockedNet::logits` of the same network (weights in
+//!   blocks of rows; the same logits), and the bound: a sum over the same
+//!   784 × 64 `f32` (200 KB, in L2 but not L1) in 64 independent lanes, so that
+//!   only the loads limit it.
 
 use std::hint::black_box;
 use std::time::Instant;
 
 use benches::{pixel_inputs, pixels};
+use host::model::{Architecture, BlockedNet, Net};
 use host::qkernel::{QFast, QPath};
-use tinymlp::{Mlp, Network, QDense, QHidden, QMlp, QNetwork, QOutput, Requantize, Rng};
+use tinymlp::{
+    Mlp, Network, Parameters, QDense, QHidden, QMlp, QNetwork, QOutput, Requantize, Rng,
+};
 
 /// Inferences per timed sample.
 const REPS: usize = 64;
@@ -131,8 +136,9 @@ fn f32(rounds: usize) {
         .map(|x| x.try_into().unwrap())
         .collect();
     let weights = net.dense.weights.as_flattened().to_vec();
+    let blocked = blocked_copy(&net);
     let mut scratch = Default::default();
-    let (net, xs, weights) = (&net, &xs, &weights);
+    let (net, xs, weights, blocked) = (&net, &xs, &weights, &blocked);
     let mut variants = vec![
         Variant::new("stream 784x64 f32", move |_| {
             black_box(stream_sum(black_box(weights)));
@@ -140,8 +146,26 @@ fn f32(rounds: usize) {
         Variant::new("Network::forward", move |i| {
             black_box(net.forward(black_box(&xs[i]), &mut scratch)[0]);
         }),
+        Variant::new("host BlockedNet::logits", move |i| {
+            black_box(blocked.logits(black_box(&xs[i]))[0]);
+        }),
     ];
     interleave("f32 784-64-10, batch 1", &mut variants, 0, rounds);
+}
+
+/// `net` as the host's [`BlockedNet`], checked to give the same logits.
+fn blocked_copy(net: &Mlp<784, 64, 10>) -> BlockedNet {
+    let arch = Architecture::from_widths(vec![784, 64, 10]).expect("a valid shape");
+    let mut host_net = Net::initialised(&arch, 0);
+    for t in 0..4 {
+        host_net.tensor_mut(t).copy_from_slice(net.tensor(t));
+    }
+    let blocked = BlockedNet::new(&host_net);
+    let x = [0.25f32; 784];
+    let mut scratch = Default::default();
+    let want = net.forward(&x, &mut scratch).to_vec();
+    assert_eq!(blocked.logits(&x), want, "the same logits");
+    blocked
 }
 
 /// A sum of `w` in 64 independent lanes: each value loaded once, and adds

@@ -32,7 +32,7 @@ use crate::data::source::{open_file, Source};
 use crate::data::{
     load, Classes, DataError, DataOptions, Dataset, Format, LabelColumn, Role, Sniffed,
 };
-use crate::model::{Model, FORWARD_BATCH};
+use crate::model::{BlockedNet, Model, FORWARD_BATCH};
 use tinymlp::batch::Rows as Batch;
 
 /// A class and its softmax probability.
@@ -155,8 +155,16 @@ pub fn predict_raw(model: &Model, rows: &[f32], k: usize) -> Vec<Prediction> {
         rows.len().is_multiple_of(n),
         "predict_raw: rows of {n} values"
     );
+    // One row at a time: the weights in blocks of rows, read in one stream.
+    let blocked = BlockedNet::new(&model.net);
     rows.par_chunks_exact(n)
-        .map(|row| Prediction::from_logits(model.logits_raw(row), k))
+        .map_init(
+            || vec![0.0; n],
+            |x, row| {
+                model.scaling.apply(row, x);
+                Prediction::from_logits(blocked.logits(x), k)
+            },
+        )
         .collect()
 }
 

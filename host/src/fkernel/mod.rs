@@ -35,6 +35,9 @@
 //! [`exp`] takes `libm::expf` of sixteen (AVX2: eight) values at once (the softmax of
 //! the trainer's loss), with the scalar function's bits.
 //!
+//! [`blocked`] is the one-sample (inference) product from weights laid out
+//! in blocks of rows, the bits of `tinymlp::kernels::matvec` in one stream.
+//!
 //! [`sparse`] adds a third form of the forward product for the first layer
 //! on mostly-zero inputs (MNIST's background): input-major weights, and
 //! only the chunks of inputs that are not all zero. [`fused`] takes that
@@ -85,6 +88,7 @@ pub fn zeros(len: usize) -> Floats {
     Floats::from_iter(CACHE_LINE, std::iter::repeat_n(0.0, len))
 }
 
+pub mod blocked;
 pub mod exp;
 pub mod fused;
 pub mod pixels;

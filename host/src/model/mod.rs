@@ -4,10 +4,13 @@
 //! - [`architecture`]: the widths, `inputs → hidden… → classes`, and `--hidden`.
 //! - [`net`]: [`Net`], the network whose shape is a run-time value, computing
 //!   with `tinymlp`'s kernels (bit-identical to the const-generic chain).
+//! - [`blocked`]: [`BlockedNet`], a copy of a [`Net`] laid out for inference
+//!   one sample at a time (the same logits, the weights read in one stream).
 //! - [`scaling`]: raw values → network inputs (`p / 255`, standardisation).
 //! - [`checkpoint`]: `safetensors` files, with the classes and scaling in them.
 
 pub mod architecture;
+pub mod blocked;
 pub mod checkpoint;
 pub mod net;
 pub mod scaling;
@@ -15,6 +18,7 @@ pub mod scaling;
 pub use architecture::{
     Architecture, ArchitectureError, HiddenLayers, MAX_HIDDEN_LAYERS, MAX_PARAMETERS, MAX_WIDTH,
 };
+pub use blocked::BlockedNet;
 pub use checkpoint::{Checkpoint, CheckpointError};
 pub use net::{Layer, LayerMut, Net};
 pub use scaling::{ScaleMode, Scaling};
