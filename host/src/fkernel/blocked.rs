@@ -4,7 +4,7 @@
 //! # Why another layout
 //!
 //! `matvec` reads a row-major matrix eight rows at a time, from eight places
-//! `4 × inputs` bytes apart. On an AMD Zen 5 that takes 1.7–1.8× as long as
+//! `4 × inputs` bytes apart. On an AMD Zen 5 that takes 1.5–1.8× as long as
 //! streaming the same weights once (784×64, batch 1), whatever instructions
 //! do it (`BENCHMARKS.md`, fifteenth round): eight rows' chunks must be
 //! gathered from eight places for every step. [`BlockedRows`] keeps each
