@@ -30,7 +30,7 @@ fn lists(rng: &mut Rng, xs: Rows<'_>, first: usize) -> NonZeroChunks {
 /// Input widths around the chunk, vector and block sizes.
 fn input_widths(rng: &mut Rng) -> Vec<usize> {
     let mut w: Vec<usize> = (1..=20).collect();
-    w.extend([31, 32, 33, 63, 64, 65, 100, 784]);
+    w.extend([31, 32, 33, 63, 64, 65, 100, 127, 128, 129, 256, 784]);
     w.extend((0..6).map(|_| 1 + rng.below(400) as usize));
     w
 }

@@ -56,7 +56,7 @@ pub(super) fn run(kernel: Kernel<'_, '_>) {
             ys,
         } => sparse::forward(wt, b, row0, xs, ys),
         Kernel::ToInputMajor { w, t, finite } => *finite = sparse::to_input_major(w, t),
-        Kernel::NonZeroChunks { x, out } => avx2::nonzero_chunks(x, out),
+        Kernel::NonZeroChunks { x, out } => sparse::nonzero_chunks(x, out),
         Kernel::SgdInputMajor {
             sgd,
             grads,

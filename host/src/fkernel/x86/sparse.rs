@@ -2,7 +2,7 @@
 //! rows per zmm, the eight lanes' sums in eight registers, four lanes per
 //! pass over their half's chunks), [`FFast::to_input_major`] and
 //! [`FFast::sgd_update_input_major`] (sixteen-by-sixteen tiles transposed in
-//! registers); [`NonZeroChunks::push`] runs the AVX2 form.
+//! registers) and [`NonZeroChunks::push`] (sixteen chunks per pass).
 //!
 //! The slab is the outer loop and the samples the inner one: a slab of a
 //! 784-input layer is 50 KB, about the L1 cache, so every sample's chunks
@@ -21,7 +21,7 @@ use tinymlp::kernels::LANES;
 use tinymlp::Sgd;
 use tinymlp::TensorKind;
 
-use super::super::sparse::{Chunks, InputMajor, VECTOR};
+use super::super::sparse::{Chunks, InputMajor, ListsOut, VECTOR};
 use super::rule::{self, NESTEROV, PLAIN};
 
 /// One vector of a slab: sixteen rows of one input.
@@ -170,6 +170,67 @@ fn chunk_products<const FIRST: usize>(
         *acc = _mm512_add_ps(*acc, product);
     }
     acc
+}
+
+/// Records the chunks of `x` in the lists they belong to (see
+/// [`NonZeroChunks`](super::super::sparse::NonZeroChunks)), sixteen chunks
+/// at a time: their halves' masks from eight compares, each list's sixteen
+/// indices moved to its front by one `vpcompressd` into a register (its
+/// store to memory is microcoded on some cores) and written whole: the
+/// slots past the chunks kept are overwritten by the next group or left as
+/// room. The rest of the sample, past the last group of sixteen, goes to the
+/// AVX2 form (four at a time). NaN counts as not zero, as in `!=`.
+#[target_feature(enable = "avx512f")]
+pub(super) fn nonzero_chunks(x: &[f32], out: &mut ListsOut<'_>) {
+    let (groups, rest) = x.as_chunks::<{ GROUP * LANES }>();
+    let ascending = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    let (mut kept, mut whole) = (out.kept, out.whole);
+    for (g, values) in groups.iter().enumerate() {
+        let halves = group_halves(values);
+        let indices = _mm512_add_epi32(_mm512_set1_epi32((GROUP * g) as i32), ascending);
+        for ((list, kept), mask) in out.lists.iter_mut().zip(&mut kept).zip(halves) {
+            // `kept <= GROUP g`, so the sixteen slots are within the list.
+            let slots: &mut [u32; GROUP] = (&mut list[*kept..*kept + GROUP])
+                .try_into()
+                .expect("sixteen");
+            *slots = cast(_mm512_maskz_compress_epi32(mask, indices));
+            *kept += mask.count_ones() as usize;
+        }
+        whole += (halves[0] | halves[1]).count_ones() as usize;
+    }
+    (out.kept, out.whole) = (kept, whole);
+    super::avx2::nonzero_chunks_from(rest, GROUP * groups.len(), out);
+}
+
+/// Chunks per pass of [`nonzero_chunks`]: one index per lane of a zmm.
+const GROUP: usize = 16;
+
+/// Which of sixteen chunks' halves (lanes `0..4`, `4..8`) hold a value
+/// other than `±0.0`: a mask of the sixteen chunks per half, bit `j` for
+/// chunk `j`.
+#[target_feature(enable = "avx512f")]
+fn group_halves(values: &[f32; GROUP * LANES]) -> [u16; 2] {
+    let pairs: &[[f32; 2 * LANES]; GROUP / 2] = values.as_chunks().0.try_into().expect("8");
+    // Bit `4 q + l` of a pair's mask: lane `l` of quarter `q`, the quarters
+    // being chunk 2p's halves, then chunk 2p + 1's.
+    let mask = |p: usize| {
+        let v = _mm512_cmp_ps_mask::<_CMP_NEQ_UQ>(cast(pairs[p]), _mm512_setzero_ps());
+        u64::from(v) << (16 * (p % 4))
+    };
+    let words = [0, 4].map(|p0| (p0..p0 + 4).fold(0, |word, p| word | mask(p)));
+    // Per word (eight chunks), whether each nibble (half chunk) has a bit,
+    // in its lowest bit: the low halves at bits 8c, the high at 8c + 4.
+    let any = words.map(|w| w | w >> 1 | w >> 2 | w >> 3);
+    let low = any.map(gather_bytes);
+    let high = any.map(|a| gather_bytes(a >> 4));
+    [low, high].map(|[first, second]| u16::from(first) | u16::from(second) << 8)
+}
+
+/// Bit 0 of each byte of `bits`, gathered into one byte (bit `c` from byte
+/// `c`): after the mask, each product term lands on its own bit, and those
+/// of byte `c` times byte `7 - c` of the factor on bit `56 + c`.
+fn gather_bytes(bits: u64) -> u8 {
+    ((bits & 0x0101_0101_0101_0101).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u8
 }
 
 /// Row-major `w` (`layout.rows × layout.inputs`) into the input-major `t`,

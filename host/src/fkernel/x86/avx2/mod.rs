@@ -39,7 +39,7 @@ mod rank_k;
 mod sparse;
 
 pub(super) use rank_k::rank_cols_ymm;
-pub(super) use sparse::nonzero_chunks;
+pub(super) use sparse::nonzero_chunks_from;
 
 /// Rows of a half slab: one ymm register.
 const HALF: usize = VECTOR / 2;

@@ -113,18 +113,30 @@ fn chunk_products<const FIRST: usize>(
 /// four indices moved to its front by one byte shuffle (NaN counts as not
 /// zero, as in `!=`); written one chunk at a time, the two lists took
 /// 5.4–5.6 µs per batch of 32 MNIST images, four at a time 4.8–5.0 (the
-/// AVX-512 build). The AVX-512 path runs it too.
+/// AVX-512 build). The AVX-512 form (sixteen at a time) hands it the
+/// chunks past its last group of sixteen ([`nonzero_chunks_from`]).
 #[target_feature(enable = "avx2")]
-pub(in crate::fkernel::x86) fn nonzero_chunks(x: &[f32], out: &mut ListsOut<'_>) {
+pub(super) fn nonzero_chunks(x: &[f32], out: &mut ListsOut<'_>) {
+    nonzero_chunks_from(x, 0, out);
+}
+
+/// [`nonzero_chunks`] of the chunks `first..` of a sample, whose values
+/// are `x` (the AVX-512 form's rest).
+#[target_feature(enable = "avx2")]
+pub(in crate::fkernel::x86) fn nonzero_chunks_from(
+    x: &[f32],
+    first: usize,
+    out: &mut ListsOut<'_>,
+) {
     let (quads, rest) = x.as_chunks::<{ 4 * LANES }>();
     let ListsOut { lists, kept, whole } = out;
     let (mut kept_here, mut whole_here) = (*kept, *whole);
     for (q, values) in quads.iter().enumerate() {
         let halves = quad_halves(values);
-        let first = _mm_set1_epi32(4 * q as i32);
+        let first = _mm_set1_epi32((first + 4 * q) as i32);
         let indices = _mm_add_epi32(first, _mm_setr_epi32(0, 1, 2, 3));
         for ((list, kept), mask) in lists.iter_mut().zip(&mut kept_here).zip(halves) {
-            // `kept <= 4 q`, so the four slots are within the list.
+            // `kept <= first + 4 q`, so the four slots are within the list.
             let slots: &mut [u32; 4] = (&mut list[*kept..*kept + 4]).try_into().expect("4");
             let control = cast(FRONT[mask as usize]);
             *slots = cast(_mm_shuffle_epi8(indices, control));
@@ -134,7 +146,7 @@ pub(in crate::fkernel::x86) fn nonzero_chunks(x: &[f32], out: &mut ListsOut<'_>)
     }
     (*kept, *whole) = (kept_here, whole_here);
     let chunks = rest.chunks(LANES).map(ChunkMask::of);
-    out.record(4 * quads.len(), chunks);
+    out.record(first + 4 * quads.len(), chunks);
 }
 
 /// Which of four chunks' halves (lanes `0..4`, `4..8`) hold a value other
