@@ -19,7 +19,9 @@
 //! do), one SGD step row-major (`tinymlp`'s) against input-major (in
 //! weights per second), and the first layer's whole step — gradient and
 //! update — taken apart against fused (`host::fkernel::fused`). The
-//! `pixels_32x784` group converts those images' pixels to inputs.
+//! `slab_rows_784` group runs the input-major forward product for 4 to 32
+//! rows (a thread's share of the first layer); `pixels_32x784` converts
+//! those images' pixels to inputs.
 
 use std::hint::black_box;
 
@@ -518,6 +520,36 @@ fn softmax(c: &mut Criterion, rng: &mut Rng) {
     g.finish();
 }
 
+/// The input-major forward product of a thread's rows of a 784-input first
+/// layer, for 4 to 32 rows (`slab_rows_784`): the kernels work in slabs of
+/// sixteen rows, so a part of a slab costs about a whole one — why the row
+/// split takes at most one thread per slab (`host::train::rows::thread_count`).
+fn slab_rows(c: &mut Criterion, rng: &mut Rng) {
+    let inputs = 784;
+    let xs = mnist_inputs();
+    let xs = Rows::new(&xs, inputs);
+    let mut g = c.benchmark_group("slab_rows_784");
+    for fast in vector_paths() {
+        let mut lists = NonZeroChunks::with(fast);
+        lists.extend(xs);
+        for rows in [4, 8, 16, 32] {
+            let layout = InputMajor::new(rows, inputs);
+            let wt = layout.from_rows(&random_values(rng, rows * inputs));
+            let b = random_values(rng, rows);
+            let mut ys = vec![0.0; 32 * rows];
+            g.throughput(Throughput::Elements((inputs * rows * 32) as u64));
+            let name = format!("forward_input_major_{}", fast.path().name());
+            g.bench_function(BenchmarkId::new(name, rows), |bench| {
+                bench.iter(|| {
+                    let x = (xs, Chunks::Listed(&lists, 0));
+                    fast.forward_input_major((black_box(&wt), layout), &b, 0, x, (&mut ys, rows))
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
 fn batch(c: &mut Criterion) {
     let mut rng = Rng::new(2);
     pixels(c);
@@ -529,6 +561,7 @@ fn batch(c: &mut Criterion) {
     transposed(c, &mut rng, (256, 128));
     sparse(c, &mut rng, 32);
     sparse(c, &mut rng, 64);
+    slab_rows(c, &mut rng);
     step(c, &[64]);
     step(c, &[256, 128]);
 }

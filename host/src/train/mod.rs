@@ -371,7 +371,7 @@ fn train_loop(
             let by_rows = split == Split::Auto
                 && rows::applies(&model.net, (count, first), recipe.batch_size);
             sums = if by_rows {
-                count = rows::thread_count(&model.net, count);
+                count = rows::thread_count(&model.net, (count, first));
                 rows::epoch(&mut model.net, &mut state, (count, first), &plan, observer)?
             } else {
                 let net = &mut model.net;

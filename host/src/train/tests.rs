@@ -163,6 +163,16 @@ fn epochs_report_the_threads_the_row_split_could_use() {
     };
     let (_, took) = run(&config, (&train, &eval), (&[3, 3], None));
     assert_eq!(counts(&took), [2, 2]);
+    // Pixels: an input-major first layer, whose 32 rows are two slabs of
+    // sixteen (eight blocks of four).
+    let (train, eval) = data("train-images-idx3-ubyte.gz");
+    let config = TrainConfig {
+        hidden: "32".parse().unwrap(),
+        epochs: Some(2),
+        ..TrainConfig::default()
+    };
+    let (_, took) = run(&config, (&train.take(500), &eval), (&[3, 3], None));
+    assert_eq!(counts(&took), [2, 2]);
 }
 
 #[test]

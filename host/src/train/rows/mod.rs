@@ -94,6 +94,7 @@ use std::time::Instant;
 use super::inputs::Inputs;
 use super::observer::{Observer, Quiet, TrainError};
 use super::plan::{EpochPlan, EpochSums};
+use crate::fkernel::sparse::VECTOR;
 use crate::fkernel::FFast;
 use crate::model::Net;
 use parts::{parts, row_ranges, shared_weights, write_back, Part};
@@ -157,10 +158,28 @@ pub fn buffer_bytes(net: &Net, threads: usize, batch_size: usize) -> usize {
     per_thread.saturating_mul(threads).saturating_mul(4)
 }
 
-/// Threads [`epoch`] runs `net` on when given `threads`: at most one per four
-/// rows of the widest hidden layer.
-pub fn thread_count(net: &Net, threads: usize) -> usize {
-    threads.min(widest_hidden(net) / 4).max(1)
+/// Threads [`epoch`] runs `net` on when given `threads` and computing the
+/// first layer as `first` says: at most one per unit of rows of the hidden
+/// layer with the most units. A unit is four rows, or with
+/// [`FirstLayer::InputMajor`] one of the first layer's slabs of [`VECTOR`]
+/// rows: its kernels cost as much for a thread's part of a slab as for the
+/// whole slab (the forward product of 4 or 8 rows of 784 inputs took as long
+/// as that of 16, with AVX-512 and with AVX2: `BENCHMARKS.md`, sixteenth
+/// round), so threads past one per slab would repeat the per-thread work
+/// (staging, the output layer) and wait at more barriers for nothing. For
+/// 784-64-10: four threads, not sixteen.
+pub fn thread_count(net: &Net, (threads, first): (usize, FirstLayer)) -> usize {
+    let widths = net.architecture().widths();
+    let units = widths[1..widths.len() - 1]
+        .iter()
+        .enumerate()
+        .map(|(l, &w)| match (l, first) {
+            (0, FirstLayer::InputMajor) => w.div_ceil(VECTOR),
+            _ => w / 4,
+        })
+        .max()
+        .unwrap_or(0);
+    threads.min(units).max(1)
 }
 
 /// The width of the widest hidden layer (0 without one).
@@ -183,7 +202,7 @@ pub fn epoch(
     observer: &mut (impl Observer + Send),
 ) -> Result<EpochSums, TrainError> {
     let widths = net.architecture().widths().to_vec();
-    let count = thread_count(net, threads);
+    let count = thread_count(net, (threads, first));
     let ranges: Vec<Vec<Range<usize>>> = widths[1..widths.len() - 1]
         .iter()
         .map(|&w| row_ranges(w, count))
@@ -234,6 +253,24 @@ pub fn epoch(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Architecture;
+
+    #[test]
+    fn threads_stop_at_one_per_slab_of_an_input_major_first_layer() {
+        let net = |hidden: &[usize]| {
+            let widths: Vec<usize> = [784].iter().chain(hidden).chain(&[10]).copied().collect();
+            Net::initialised(&Architecture::from_widths(widths).unwrap(), 1)
+        };
+        let (input_major, row_major) = (FirstLayer::InputMajor, FirstLayer::RowMajor);
+        assert_eq!(thread_count(&net(&[64]), (32, input_major)), 4);
+        assert_eq!(thread_count(&net(&[64]), (32, row_major)), 16);
+        assert_eq!(thread_count(&net(&[64]), (2, input_major)), 2);
+        assert_eq!(thread_count(&net(&[70]), (32, input_major)), 5);
+        assert_eq!(thread_count(&net(&[8]), (2, input_major)), 1);
+        // Another layer with more units than the first's slabs sets it.
+        assert_eq!(thread_count(&net(&[256, 128]), (64, input_major)), 32);
+        assert_eq!(thread_count(&net(&[32, 64]), (64, input_major)), 16);
+    }
 
     #[test]
     fn row_ranges_cover_the_rows_in_blocks_of_four() {
