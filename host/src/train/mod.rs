@@ -368,10 +368,12 @@ fn train_loop(
             };
             let started = Instant::now();
             count = choice.next().clamp(1, threads);
-            let by_rows = split == Split::Auto
-                && rows::applies(&model.net, (count, first), recipe.batch_size);
-            sums = if by_rows {
-                count = rows::thread_count(&model.net, (count, first));
+            let by_rows = match split {
+                Split::Auto => rows::threads_for(&model.net, (count, first), recipe.batch_size),
+                Split::Shards => None,
+            };
+            sums = if let Some(taken) = by_rows {
+                count = taken;
                 rows::epoch(&mut model.net, &mut state, (count, first), &plan, observer)?
             } else {
                 let net = &mut model.net;

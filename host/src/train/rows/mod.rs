@@ -158,6 +158,19 @@ pub fn buffer_bytes(net: &Net, threads: usize, batch_size: usize) -> usize {
     per_thread.saturating_mul(threads).saturating_mul(4)
 }
 
+/// The threads [`epoch`] would train `net` on when offered `threads`
+/// ([`thread_count`]), or `None` when it does not apply to that many
+/// ([`applies`]; the buffers counted for the threads it would take, not for
+/// those offered).
+pub fn threads_for(
+    net: &Net,
+    (threads, first): (usize, FirstLayer),
+    batch_size: usize,
+) -> Option<usize> {
+    let count = thread_count(net, (threads, first));
+    applies(net, (count, first), batch_size).then_some(count)
+}
+
 /// Threads [`epoch`] runs `net` on when given `threads` and computing the
 /// first layer as `first` says: at most one per unit of rows of the hidden
 /// layer with the most units. A unit is four rows, or with
@@ -270,6 +283,18 @@ mod tests {
         // Another layer with more units than the first's slabs sets it.
         assert_eq!(thread_count(&net(&[256, 128]), (64, input_major)), 32);
         assert_eq!(thread_count(&net(&[32, 64]), (64, input_major)), 16);
+    }
+
+    #[test]
+    fn buffers_are_counted_for_the_threads_taken_not_those_offered() {
+        let net = Net::initialised(&Architecture::from_widths(vec![784, 32, 10]).unwrap(), 1);
+        let first = FirstLayer::InputMajor;
+        // 64 threads' buffers for batches of 4096 would pass the limit;
+        // the two threads its two slabs take stay within it.
+        assert!(!applies(&net, (64, first), 4096));
+        assert_eq!(threads_for(&net, (64, first), 4096), Some(2));
+        assert_eq!(threads_for(&net, (64, FirstLayer::RowMajor), 32), Some(8));
+        assert_eq!(threads_for(&net, (1, FirstLayer::RowMajor), 32), None);
     }
 
     #[test]
